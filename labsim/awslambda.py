@@ -1,0 +1,379 @@
+"""Synchronous Lambda invocations under concurrency limits, throttling and scaling.
+
+The model
+---------
+Requests for the *function under study* (source 0) and, optionally, for the account's *other
+functions* (source 1) arrive over ``[0, horizon)``. A request runs at once if the pool it draws
+from has a free unit of concurrency, and is throttled (HTTP 429, ``TooManyRequestsException``,
+"Rate exceeded") otherwise. Nothing waits: synchronous callers get the error and must retry
+themselves (see ``labsim.retry``).
+
+Pools
+  * no reserved concurrency: both sources share the account limit (default 1,000);
+  * ``reserved=R``: the function gets a pool of exactly R (a floor *and* a cap), the other
+    functions share the ``limit - R`` unreserved. AWS keeps at least 100 unreserved.
+
+Scaling (how fast new execution environments may be created)
+  * ``"none"``: instantly, up to the pool size (the steady state; matches Erlang B);
+  * ``"burst"``: the course notes' model, account-wide: an initial burst of 3,000 / 1,000 / 500
+    environments by Region, then 500 more each minute;
+  * ``"per_function"``: today's model (since November 2023): each function may add 1,000
+    environments every 10 s, modelled as a token bucket of 1,000 refilled at 100 per second.
+    Other functions have their own buckets and are not limited here.
+
+Environments stay warm for the whole run (no idle reaping), so a new one is created exactly
+when every warm one of that function is busy; its first request is a cold start.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import traffic
+from .outcomes import Outcome
+from .validation import check_choice, check_int, check_number
+
+# --- AWS numbers, each with its source -------------------------------------------------------
+#: Default account concurrency per Region. https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html
+DEFAULT_ACCOUNT_LIMIT = 1_000
+#: Reserved concurrency must leave this much unreserved.
+#: https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+MIN_UNRESERVED = 100
+#: Lambda timeout, maximum 900 s. https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html
+MAX_TIMEOUT_S = 900
+#: Current scaling rate: 1,000 execution environments every 10 s per function.
+#: https://docs.aws.amazon.com/lambda/latest/dg/scaling-behavior.html
+SCALING_ENVS_PER_10S = 1_000
+#: The notes' (pre-November-2023) model: initial burst quota by Region, then +500 per minute.
+BURST_STEP_PER_MINUTE = 500
+BURST_QUOTAS = {
+    "us-west-2": 3_000, "us-east-1": 3_000, "eu-west-1": 3_000,
+    "ap-northeast-1": 1_000, "eu-central-1": 1_000, "us-east-2": 1_000,
+    "other": 500,
+}
+REGION_NAMES = {
+    "us-west-2": "US West (Oregon)", "us-east-1": "US East (N. Virginia)",
+    "eu-west-1": "Europe (Ireland)", "ap-northeast-1": "Asia Pacific (Tokyo)",
+    "eu-central-1": "Europe (Frankfurt)", "us-east-2": "US East (Ohio)",
+    "other": "any other Region",
+}
+#: Simulation bound on the account limit (AWS raises limits on request; we stop here).
+MAX_ACCOUNT_LIMIT = 100_000
+SCALING_MODELS = ("none", "burst", "per_function")
+
+FUNCTION, OTHER = 0, 1
+
+
+def burst_cap(t, region: str, limit: int):
+    """Environments the notes' model allows account-wide by time ``t`` (seconds)."""
+    t = np.asarray(t, dtype=float)
+    cap = BURST_QUOTAS[region] + BURST_STEP_PER_MINUTE * np.floor(t / 60.0)
+    return np.minimum(cap, limit)
+
+
+def per_function_cap(t, limit: int):
+    """Most environments one function can have by time ``t`` under today's scaling rate."""
+    t = np.asarray(t, dtype=float)
+    return np.minimum(SCALING_ENVS_PER_10S + SCALING_ENVS_PER_10S / 10.0 * t, limit)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """Per-request arrays (sorted by arrival) and summaries of one synchronous run."""
+
+    arrival: np.ndarray      #: arrival time, s
+    duration: np.ndarray     #: how long the request runs if admitted, s
+    source: np.ndarray       #: 0 = the function under study, 1 = the account's other functions
+    outcome: np.ndarray      #: ``Outcome`` codes (SUCCEEDED, THROTTLED or IN_FLIGHT)
+    cold_start: np.ndarray   #: True where the request created a new execution environment
+    horizon: float
+    warmup: float
+    params: dict = field(default_factory=dict)
+
+    # -- counting -----------------------------------------------------------------------------
+    def count(self, outcome: Outcome, source: int | None = FUNCTION, after_warmup: bool = False) -> int:
+        m = self.outcome == int(outcome)
+        if source is not None:
+            m &= self.source == source
+        if after_warmup:
+            m &= self.arrival >= self.warmup
+        return int(m.sum())
+
+    def sent(self, source: int | None = FUNCTION, after_warmup: bool = False) -> int:
+        m = np.ones(len(self.arrival), bool) if source is None else self.source == source
+        if after_warmup:
+            m &= self.arrival >= self.warmup
+        return int(m.sum())
+
+    def books(self, source: int | None = None) -> dict:
+        """Every request in exactly one outcome: ``sent`` equals the sum of the others."""
+        d = {"sent": self.sent(source)}
+        for o in (Outcome.SUCCEEDED, Outcome.THROTTLED, Outcome.IN_FLIGHT):
+            d[o.name.lower()] = self.count(o, source)
+        return d
+
+    # -- throttling ---------------------------------------------------------------------------
+    def throttled_fraction(self, source: int = FUNCTION) -> float:
+        """Throttled share of the requests that arrived after the warm-up."""
+        n = self.sent(source, after_warmup=True)
+        return self.count(Outcome.THROTTLED, source, after_warmup=True) / n if n else float("nan")
+
+    def throttled_fraction_ci(self, source: int = FUNCTION, batches: int = 20):
+        """(estimate, standard error) by batch means over the post-warm-up window.
+
+        The window is cut into ``batches`` equal time slices; the standard error is the standard
+        deviation of the per-slice fractions over sqrt(batches). Slices longer than a few
+        durations are close to independent for a loss system.
+        """
+        m = (self.source == source) & (self.arrival >= self.warmup)
+        a = self.arrival[m]
+        thr = self.outcome[m] == Outcome.THROTTLED
+        if len(a) == 0:
+            return float("nan"), float("nan")
+        edges = np.linspace(self.warmup, self.horizon, batches + 1)
+        k = np.clip(np.searchsorted(edges, a, side="right") - 1, 0, batches - 1)
+        n = np.bincount(k, minlength=batches)
+        t = np.bincount(k, weights=thr, minlength=batches)
+        ok = n > 0
+        frac = t[ok] / n[ok]
+        se = float(frac.std(ddof=1) / math.sqrt(ok.sum())) if ok.sum() > 1 else float("nan")
+        return float(thr.mean()), se
+
+    # -- concurrency over time ------------------------------------------------------------------
+    def concurrency(self, grid, source: int | None = FUNCTION) -> np.ndarray:
+        """Executions running at each time in ``grid`` (right-continuous count)."""
+        m = self.outcome != Outcome.THROTTLED
+        if source is not None:
+            m &= self.source == source
+        start = self.arrival[m]                       # already sorted
+        end = np.sort(start + self.duration[m])
+        g = np.asarray(grid, dtype=float)
+        return np.searchsorted(start, g, side="right") - np.searchsorted(end, g, side="right")
+
+    def rate_series(self, edges, outcome: Outcome | None = None, source: int | None = FUNCTION) -> np.ndarray:
+        """Requests per second in each bin of ``edges`` (all of them, or one outcome)."""
+        m = np.ones(len(self.arrival), bool) if outcome is None else self.outcome == int(outcome)
+        if source is not None:
+            m &= self.source == source
+        counts, _ = np.histogram(self.arrival[m], bins=edges)
+        return counts / np.diff(edges)
+
+    def environments(self, grid, source: int = FUNCTION) -> np.ndarray:
+        """Execution environments created by each time in ``grid``."""
+        m = self.cold_start & (self.source == source)
+        return np.searchsorted(self.arrival[m], np.asarray(grid, float), side="right")
+
+    @property
+    def peak_concurrency(self) -> int:
+        grid = self.arrival[(self.outcome != Outcome.THROTTLED) & (self.source == FUNCTION)]
+        return int(self.concurrency(grid).max()) if len(grid) else 0
+
+
+# --- engines -------------------------------------------------------------------------------------
+def _loss_fixed(t: np.ndarray, d: float, c: int) -> np.ndarray:
+    """Admission mask for a loss pool of size ``c`` with one fixed duration ``d`` (vectorised).
+
+    With equal durations, requests end in the order they started, so the k-th admission (k > c)
+    is the first arrival after the (k-1)-th that comes no earlier than the end of the (k-c)-th.
+    Writing idx_k - k = max(s_k - k, idx_{k-1} - (k-1)) turns a block of c admissions into one
+    ``searchsorted`` plus a running maximum.
+    """
+    n = len(t)
+    admitted = np.zeros(n, bool)
+    if c == 0 or n == 0:
+        return admitted
+    first = min(c, n)
+    idx = np.arange(first)
+    admitted[idx] = True
+    last_c = idx                       # indices of the most recent (up to c) admissions
+    steps = np.arange(1, c + 1)
+    while len(last_c) == c and last_c[-1] < n - 1:
+        s = np.searchsorted(t, t[last_c] + d, side="left")
+        nxt = np.maximum.accumulate(np.maximum(s - steps, last_c[-1])) + steps
+        nxt = nxt[nxt < n]
+        if len(nxt) == 0:
+            break
+        admitted[nxt] = True
+        last_c = np.concatenate([last_c[len(nxt):], nxt])
+    return admitted
+
+
+def _loss_heap(t: np.ndarray, end: np.ndarray, c: int) -> np.ndarray:
+    """Admission mask for a loss pool of size ``c``, any durations (heap of free times).
+
+    The heap holds each environment's next free time. A request is admitted iff an environment
+    is free (smallest free time <= arrival) or the pool has room for one more.
+    """
+    n = len(t)
+    throttled = np.zeros(n, bool)
+    if c == 0:
+        throttled[:] = True
+        return ~throttled
+    tl, el = t.tolist(), end.tolist()
+    h: list = []
+    i = 0
+    while i < n and len(h) < c:           # filling up: every request is admitted
+        if h and h[0] <= tl[i]:
+            heapq.heapreplace(h, el[i])
+        else:
+            heapq.heappush(h, el[i])
+        i += 1
+    rep = heapq.heapreplace
+    thr = []
+    h0 = h[0] if h else math.inf
+    for k in range(i, n):                 # full pool: reuse the earliest-free environment
+        if h0 <= tl[k]:
+            rep(h, el[k])
+            h0 = h[0]
+        else:
+            thr.append(k)
+    throttled[thr] = True
+    return ~throttled
+
+
+def _general(t, end, source, pool, pool_size, scaling, region, limit):
+    """Exact event loop for scaling limits: per-function environments, shared pools.
+
+    Keeps, per source, a heap of busy executions' end times (so concurrency is exact), the
+    number of environments, and the scaling budget. Returns (admitted, cold_start).
+    """
+    n = len(t)
+    admitted = np.zeros(n, bool)
+    cold = np.zeros(n, bool)
+    busy = ([], [])                       # end times of running executions, per source
+    envs = [0, 0]
+    tokens = float(SCALING_ENVS_PER_10S)
+    refill = SCALING_ENVS_PER_10S / 10.0
+    last = 0.0
+    burst0, step = BURST_QUOTAS[region], BURST_STEP_PER_MINUTE
+    push, pop = heapq.heappush, heapq.heappop
+    tl, el, sl, pl = t.tolist(), end.tolist(), source.tolist(), pool.tolist()
+    pool_of_source = [None, None]
+    for s, p in zip(sl, pl):
+        pool_of_source[s] = p
+    for i in range(n):
+        a, s = tl[i], sl[i]
+        for q in busy:
+            while q and q[0] <= a:
+                pop(q)
+        p = pl[i]
+        in_pool = sum(len(busy[x]) for x in (0, 1) if pool_of_source[x] == p)
+        if in_pool >= pool_size[p]:
+            continue                      # pool full: throttled
+        if len(busy[s]) >= envs[s]:       # every warm environment busy: need a new one
+            if scaling == "burst":
+                if envs[0] + envs[1] >= min(limit, burst0 + step * (a // 60.0)):
+                    continue
+            elif scaling == "per_function" and s == FUNCTION:
+                tokens = min(float(SCALING_ENVS_PER_10S), tokens + (a - last) * refill)
+                last = a
+                if tokens < 1.0:
+                    continue
+                tokens -= 1.0
+            envs[s] += 1
+            cold[i] = True
+        push(busy[s], el[i])
+        admitted[i] = True
+    return admitted, cold
+
+
+def _cold_starts(t, end, admitted, source):
+    """Cold starts when environments are never reaped: concurrency reaching a new maximum."""
+    cold = np.zeros(len(t), bool)
+    for s in (FUNCTION, OTHER):
+        idx = np.flatnonzero(admitted & (source == s))
+        if len(idx) == 0:
+            continue
+        st = t[idx]
+        en = np.sort(end[idx])
+        running = np.arange(1, len(idx) + 1) - np.searchsorted(en, st, side="right")
+        prev_max = np.maximum.accumulate(np.concatenate([[0], running[:-1]]))
+        cold[idx[running > prev_max]] = True
+    return cold
+
+
+# --- the model -----------------------------------------------------------------------------------
+def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration_kind: str = "fixed",
+                  duration_cv: float = 1.0, concurrency_limit: int = DEFAULT_ACCOUNT_LIMIT,
+                  reserved: int | None = None, other_rate: float = 0.0,
+                  other_mean_duration: float | None = None, scaling: str = "none",
+                  region: str = "us-east-1", arrivals=None, horizon: float = 20.0,
+                  warmup: float | None = None, seed: int = 0, engine: str = "auto") -> SyncResult:
+    """Simulate synchronous invocations of one function (plus the account's other traffic).
+
+    ``rate`` (requests/s, Poisson) or ``arrivals`` (an array of times, e.g. from
+    ``labsim.traffic.spike``) gives the function's traffic. ``warmup`` seconds at the start are
+    left out of the throttle statistics (default: 5 mean durations, at most a quarter of the
+    horizon). ``engine`` is for tests: ``"general"`` forces the event loop.
+    """
+    horizon = check_number("horizon", horizon, 0, 3_600, lo_open=True)
+    mean_duration = check_number("mean_duration", mean_duration, 0, MAX_TIMEOUT_S, lo_open=True,
+                                 why="Lambda's maximum timeout is 900 s")
+    check_choice("duration_kind", duration_kind, traffic.DURATION_KINDS)
+    limit = check_int("concurrency_limit", concurrency_limit, 1, MAX_ACCOUNT_LIMIT,
+                      why="the account concurrency limit; AWS's default is 1,000 per Region")
+    if reserved is not None:
+        reserved = check_int("reserved", reserved, 0, limit - MIN_UNRESERVED,
+                             why=f"AWS keeps at least {MIN_UNRESERVED} of the account limit unreserved")
+    other_rate = check_number("other_rate", other_rate, 0)
+    other_mean = mean_duration if other_mean_duration is None else check_number(
+        "other_mean_duration", other_mean_duration, 0, MAX_TIMEOUT_S, lo_open=True)
+    check_choice("scaling", scaling, SCALING_MODELS)
+    check_choice("region", region, tuple(BURST_QUOTAS))
+    check_choice("engine", engine, ("auto", "general"))
+    if warmup is None:
+        warmup = min(5 * max(mean_duration, other_mean if other_rate else 0), horizon / 4)
+    warmup = check_number("warmup", warmup, 0, horizon, hi_open=True)
+    rng = traffic.make_rng(seed)
+
+    if arrivals is None:
+        t_fn = traffic.poisson(check_number("rate", rate, 0), horizon, rng)
+    else:
+        t_fn = np.sort(np.asarray(arrivals, dtype=float))
+        if t_fn.ndim != 1 or (len(t_fn) and (t_fn[0] < 0 or t_fn[-1] >= horizon)):
+            raise ValueError(f"arrivals must be a 1-D array of times in [0, horizon={horizon:g}) s")
+    d_fn = traffic.durations(duration_kind, mean_duration, len(t_fn), rng, duration_cv)
+    t_ot = traffic.poisson(other_rate, horizon, rng) if other_rate > 0 else np.empty(0)
+    d_ot = traffic.durations(duration_kind, other_mean, len(t_ot), rng, duration_cv)
+
+    t = np.concatenate([t_fn, t_ot])
+    d = np.concatenate([d_fn, d_ot])
+    src = np.concatenate([np.zeros(len(t_fn), np.int8), np.ones(len(t_ot), np.int8)])
+    order = np.argsort(t, kind="stable")
+    t, d, src = t[order], d[order], src[order]
+    end = t + d
+
+    if reserved is None:
+        pool = np.zeros(len(t), np.int8)
+        pool_size = (limit, 0)
+    else:
+        pool = src.copy()
+        pool_size = (reserved, limit - reserved)
+
+    if scaling != "none" or engine == "general":
+        admitted, cold = _general(t, end, src, pool, pool_size, scaling, region, limit)
+    else:
+        admitted = np.zeros(len(t), bool)
+        for p in (0, 1):
+            m = pool == p
+            if not m.any():
+                continue
+            dp = d[m]
+            if duration_kind == "fixed" and np.all(dp == dp[0]):
+                admitted[m] = _loss_fixed(t[m], float(dp[0]), pool_size[p])
+            else:
+                admitted[m] = _loss_heap(t[m], end[m], pool_size[p])
+        cold = _cold_starts(t, end, admitted, src)
+
+    outcome = np.full(len(t), int(Outcome.THROTTLED), np.int8)
+    outcome[admitted & (end <= horizon)] = Outcome.SUCCEEDED
+    outcome[admitted & (end > horizon)] = Outcome.IN_FLIGHT
+    params = dict(rate=rate if arrivals is None else None, mean_duration=mean_duration,
+                  duration_kind=duration_kind, concurrency_limit=limit, reserved=reserved,
+                  other_rate=other_rate, other_mean_duration=other_mean, scaling=scaling,
+                  region=region, seed=seed)
+    return SyncResult(t, d, src, outcome, cold, horizon, warmup, params)

@@ -1,0 +1,68 @@
+"""Closed forms used as ground truth in tests and as overlays on plots.
+
+* Erlang B: chance that a Poisson arrival finds all ``c`` servers busy in a loss system
+  (no queue). It depends on the duration distribution only through its mean (insensitivity),
+  so it is the exact long-run throttle fraction of a function capped at ``c`` concurrent
+  executions under Poisson traffic.
+* Erlang C: chance of waiting, and mean wait, in a queue drained by ``c`` workers (M/M/c).
+* Little's law: L = lambda x W.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .validation import check_int, check_number
+
+
+def offered_load(rate: float, mean_duration: float) -> float:
+    """Offered load in erlangs: the concurrency the traffic would use if never throttled."""
+    return check_number("rate", rate, 0) * check_number("mean_duration", mean_duration, 0)
+
+
+def erlang_b(c: int, load):
+    """Erlang B blocking probability for ``c`` servers and offered ``load`` (erlangs).
+
+    Uses the stable recurrence B(0)=1, B(k) = A B(k-1) / (k + A B(k-1)); ``load`` may be an
+    array, the result then has its shape.
+    """
+    c = check_int("c", c, 0)
+    a = np.asarray(load, dtype=float)
+    if np.any(~np.isfinite(a)) or np.any(a < 0):
+        raise ValueError(f"load={load!r} is out of range: allowed 0 or more")
+    b = np.ones_like(a)
+    for k in range(1, c + 1):
+        ab = a * b
+        b = ab / (k + ab)
+    return float(b) if b.ndim == 0 else b
+
+
+def erlang_c(c: int, load: float) -> float:
+    """Erlang C: chance that an arrival has to wait in an M/M/c queue (needs load < c)."""
+    c = check_int("c", c, 1)
+    load = check_number("load", load, 0, c, hi_open=True, why="the queue is stable only below c erlangs")
+    b = erlang_b(c, load)
+    return c * b / (c - load * (1 - b))
+
+
+def erlang_c_mean_wait(c: int, load: float, mean_duration: float) -> float:
+    """Mean time in queue W_q = C(c, A) x mean_duration / (c - A) for an M/M/c queue."""
+    mean_duration = check_number("mean_duration", mean_duration, 0, lo_open=True)
+    return erlang_c(c, load) * mean_duration / (c - load)
+
+
+def littles_law(rate: float, time_in_system: float) -> float:
+    """Little's law: mean number in the system L = lambda x W."""
+    return check_number("rate", rate, 0) * check_number("time_in_system", time_in_system, 0)
+
+
+def token_bucket_max_passed(rate: float, burst: float, window: float) -> float:
+    """A token bucket (``rate`` per second, size ``burst``) passes at most b + r t in a window t."""
+    return check_number("burst", burst, 0) + check_number("rate", rate, 0) * check_number("window", window, 0)
+
+
+def token_bucket_rejected_fraction(rate: float, arrival_rate: float) -> float:
+    """Long-run rejected fraction of a steady load above the bucket's rate: 1 - r / lambda."""
+    rate = check_number("rate", rate, 0)
+    arrival_rate = check_number("arrival_rate", arrival_rate, 0, lo_open=True)
+    return max(0.0, 1.0 - rate / arrival_rate)

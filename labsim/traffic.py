@@ -1,0 +1,129 @@
+"""Arrival processes and duration distributions, all seeded.
+
+Every generator takes an ``rng`` made with :func:`make_rng` (``numpy.random.default_rng``)
+and returns sorted arrival times in seconds on ``[0, horizon)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .validation import check_choice, check_int, check_number
+
+#: Largest number of requests one simulation may generate (keeps memory and time sane).
+MAX_REQUESTS = 5_000_000
+
+DURATION_KINDS = ("fixed", "exponential", "lognormal")
+
+
+def make_rng(seed) -> np.random.Generator:
+    """A fresh generator for ``seed`` (an int >= 0), never the global random state."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    check_int("seed", seed, 0)
+    return np.random.default_rng(int(seed))
+
+
+def _check_expected(expected: float) -> None:
+    if expected > MAX_REQUESTS:
+        raise ValueError(
+            f"rate x horizon={expected:,.0f} expected requests is out of range: allowed "
+            f"{MAX_REQUESTS:,} or less (lower the rate or the horizon)")
+
+
+def poisson(rate: float, horizon: float, rng) -> np.ndarray:
+    """Poisson arrivals at ``rate`` per second on ``[0, horizon)``."""
+    rate = check_number("rate", rate, 0)
+    horizon = check_number("horizon", horizon, 0, lo_open=True)
+    _check_expected(rate * horizon)
+    rng = make_rng(rng)
+    n = rng.poisson(rate * horizon)
+    return np.sort(rng.uniform(0.0, horizon, n))
+
+
+def constant(rate: float, horizon: float, rng=None) -> np.ndarray:
+    """Evenly spaced arrivals, one every ``1/rate`` seconds (deterministic)."""
+    rate = check_number("rate", rate, 0)
+    horizon = check_number("horizon", horizon, 0, lo_open=True)
+    _check_expected(rate * horizon)
+    if rate == 0:
+        return np.empty(0)
+    return np.arange(int(np.ceil(rate * horizon))) / rate
+
+
+def piecewise_linear(times, rates, rng) -> np.ndarray:
+    """Non-homogeneous Poisson arrivals whose rate is linear between the knots.
+
+    ``times`` are increasing knot times starting at 0 (the last one is the horizon), ``rates``
+    the rate at each knot. Exact: unit-rate points are mapped through the inverse of the
+    cumulative rate (time rescaling), no thinning.
+    """
+    t = np.asarray(times, dtype=float)
+    r = np.asarray(rates, dtype=float)
+    if t.ndim != 1 or t.shape != r.shape or len(t) < 2:
+        raise ValueError(f"times and rates must be 1-D of equal length >= 2, got {t.shape} and {r.shape}")
+    if t[0] != 0 or np.any(np.diff(t) <= 0):
+        raise ValueError(f"times={t.tolist()} is out of range: must start at 0 and increase")
+    for x in r:
+        check_number("rate", float(x), 0)
+    seg = np.diff(t)
+    area = 0.5 * (r[:-1] + r[1:]) * seg            # expected arrivals per segment
+    cum = np.concatenate([[0.0], np.cumsum(area)])
+    _check_expected(cum[-1])
+    rng = make_rng(rng)
+    n = rng.poisson(cum[-1])
+    u = np.sort(rng.uniform(0.0, cum[-1], n))
+    k = np.clip(np.searchsorted(cum, u, side="right") - 1, 0, len(seg) - 1)
+    x = u - cum[k]                                  # area still to cover inside segment k
+    r0 = r[k]
+    slope = (r[k + 1] - r0) / seg[k]
+    # Solve r0*s + slope*s^2/2 = x for s in [0, seg]; the stable form avoids 0/0 when slope=0.
+    disc = np.sqrt(np.maximum(r0 * r0 + 2.0 * slope * x, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(r0 + disc > 0, 2.0 * x / (r0 + disc), 0.0)
+    return np.minimum(t[k] + s, t[-1] - 1e-12 * t[-1])
+
+
+def spike(base_rate: float, spike_rate: float, spike_start: float, spike_length: float,
+          horizon: float, rng) -> np.ndarray:
+    """Poisson at ``base_rate`` with a rectangular spike to ``spike_rate``."""
+    base_rate = check_number("base_rate", base_rate, 0)
+    spike_rate = check_number("spike_rate", spike_rate, 0)
+    horizon = check_number("horizon", horizon, 0, lo_open=True)
+    spike_start = check_number("spike_start", spike_start, 0, horizon, hi_open=True)
+    spike_length = check_number("spike_length", spike_length, 0, horizon - spike_start, lo_open=True)
+    rng = make_rng(rng)
+    end = spike_start + spike_length
+    parts = [poisson(base_rate, spike_start, rng) if spike_start > 0 else np.empty(0),
+             spike_start + poisson(spike_rate, spike_length, rng)]
+    if end < horizon:
+        parts.append(end + poisson(base_rate, horizon - end, rng))
+    return np.concatenate(parts)
+
+
+def ramp(start_rate: float, end_rate: float, horizon: float, rng) -> np.ndarray:
+    """Poisson whose rate rises (or falls) linearly from ``start_rate`` to ``end_rate``."""
+    start_rate = check_number("start_rate", start_rate, 0)
+    end_rate = check_number("end_rate", end_rate, 0)
+    horizon = check_number("horizon", horizon, 0, lo_open=True)
+    return piecewise_linear([0.0, horizon], [start_rate, end_rate], rng)
+
+
+def durations(kind: str, mean: float, n: int, rng, cv: float = 1.0) -> np.ndarray:
+    """``n`` durations in seconds with the given mean.
+
+    ``fixed``: all equal; ``exponential``: coefficient of variation 1; ``lognormal``: the
+    given coefficient of variation ``cv`` (standard deviation / mean).
+    """
+    check_choice("duration_kind", kind, DURATION_KINDS)
+    mean = check_number("mean_duration", mean, 0, 900, lo_open=True,
+                        why="a Lambda invocation runs at most 900 s")
+    n = check_int("n", n, 0)
+    if kind == "fixed":
+        return np.full(n, mean)
+    rng = make_rng(rng)
+    if kind == "exponential":
+        return rng.exponential(mean, n)
+    cv = check_number("cv", cv, 0, 10, lo_open=True)
+    sigma2 = np.log1p(cv * cv)
+    return rng.lognormal(np.log(mean) - sigma2 / 2, np.sqrt(sigma2), n)
