@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""The two commands of the README, with nothing but Python 3.11 installed.
+
+    python3 dev.py build   # make .venv, install requirements.txt, build the book into _build/html
+    python3 dev.py test    # same environment plus test tools, then run every test
+
+Standard library only: it creates its own virtual environment in ``.venv``.
+"""
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def run(*cmd):
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], cwd=ROOT, check=True)
+
+
+def ensure_env(test: bool) -> None:
+    if not PY.exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    stamp = VENV / (".installed-test" if test else ".installed")
+    reqs = [ROOT / "requirements.txt"] + ([ROOT / "tests" / "requirements.txt"] if test else [])
+    newest = max(r.stat().st_mtime for r in reqs + [ROOT / "pyproject.toml"])
+    if stamp.exists() and stamp.stat().st_mtime >= newest:
+        return
+    args = []
+    for r in reqs:
+        args += ["-r", r]
+    run(PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", *args)
+    stamp.touch()
+
+
+def build() -> None:
+    ensure_env(test=False)
+    run(BIN / "jupyter-book", "build", ROOT, "-W", "-n", "--keep-going")
+    print(f"\nThe book is in {ROOT / '_build' / 'html'}: open {ROOT / '_build' / 'html' / 'index.html'}")
+
+
+def test(extra) -> None:
+    ensure_env(test=True)
+    env = dict(os.environ, MPLBACKEND="Agg")
+    print("+ pytest", flush=True)
+    subprocess.run([str(PY), "-m", "pytest", *extra], cwd=ROOT, check=True, env=env)
+
+
+if __name__ == "__main__":
+    what = sys.argv[1] if len(sys.argv) > 1 else ""
+    try:
+        if what == "build":
+            build()
+        elif what == "test":
+            test(sys.argv[2:])
+        else:
+            sys.exit(__doc__)
+    except subprocess.CalledProcessError as e:
+        sys.exit(e.returncode)

@@ -1,0 +1,96 @@
+"""Splitting a batch job into Lambda invocations that fit under the timeout.
+
+A job of ``items`` items, each taking a random time (lognormal, mean ``seconds_per_item``), is
+cut into invocations of ``chunk_size`` items. An orchestrator (for example a Step Functions
+Map state with a maximum concurrency) runs at most ``concurrency`` invocations at once, each
+starting as soon as a slot frees. An invocation whose work exceeds ``timeout`` is stopped at the
+timeout: its items are not processed and must be run again.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import traffic
+from .awslambda import MAX_TIMEOUT_S
+from .outcomes import Outcome
+from .validation import check_int, check_number
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    start: np.ndarray      #: start of each invocation, s
+    end: np.ndarray        #: end (stopped at the timeout if it ran over), s
+    work: np.ndarray       #: seconds of work in each invocation
+    items: np.ndarray      #: items in each invocation
+    outcome: np.ndarray    #: SUCCEEDED or TIMED_OUT
+    timeout: float
+    concurrency: int
+
+    @property
+    def invocations(self) -> int:
+        return len(self.start)
+
+    @property
+    def wall_time(self) -> float:
+        return float(self.end.max()) if len(self.end) else 0.0
+
+    @property
+    def timed_out(self) -> int:
+        return int((self.outcome == Outcome.TIMED_OUT).sum())
+
+    @property
+    def items_done(self) -> int:
+        return int(self.items[self.outcome == Outcome.SUCCEEDED].sum())
+
+    @property
+    def items_lost(self) -> int:
+        return int(self.items[self.outcome == Outcome.TIMED_OUT].sum())
+
+    def books(self) -> dict:
+        return {"invocations": self.invocations,
+                "succeeded": int((self.outcome == Outcome.SUCCEEDED).sum()),
+                "timed_out": self.timed_out,
+                "items": int(self.items.sum()), "items_done": self.items_done,
+                "items_lost": self.items_lost}
+
+
+def simulate_batch(items: int = 20_000, seconds_per_item: float = 0.5, *, item_cv: float = 0.5,
+                   chunk_size: int = 1_000, concurrency: int = 10, timeout: float = MAX_TIMEOUT_S,
+                   seed: int = 0) -> BatchResult:
+    """Run a batch job as invocations of ``chunk_size`` items with at most ``concurrency`` at once."""
+    items = check_int("items", items, 1, 10_000_000)
+    seconds_per_item = check_number("seconds_per_item", seconds_per_item, 0, 900, lo_open=True)
+    item_cv = check_number("item_cv", item_cv, 0, 10, lo_open=True)
+    chunk_size = check_int("chunk_size", chunk_size, 1, items)
+    concurrency = check_int("concurrency", concurrency, 1, 100_000)
+    timeout = check_number("timeout", timeout, 1, MAX_TIMEOUT_S,
+                           why="Lambda's timeout is 1 s to 900 s")
+    rng = traffic.make_rng(seed)
+    item_time = traffic.durations("lognormal", seconds_per_item, items, rng, item_cv)
+    n = math.ceil(items / chunk_size)
+    bounds = np.arange(n) * chunk_size
+    work = np.add.reduceat(item_time, bounds)
+    counts = np.diff(np.append(bounds, items))
+    run = np.minimum(work, timeout)
+    if concurrency >= n:
+        start = np.zeros(n)
+    else:                                   # list scheduling on `concurrency` slots
+        start = np.zeros(n)
+        free = [0.0] * concurrency
+        for k, r in enumerate(run.tolist()):
+            s = free[0]
+            start[k] = s
+            heapq.heapreplace(free, s + r)
+    end = start + run
+    outcome = np.where(work > timeout, int(Outcome.TIMED_OUT), int(Outcome.SUCCEEDED)).astype(np.int8)
+    return BatchResult(start, end, work, counts, outcome, timeout, concurrency)
+
+
+def wall_time_curve(concurrencies, **kwargs) -> np.ndarray:
+    """Wall time of the same job (same seed) for each concurrency in ``concurrencies``."""
+    return np.array([simulate_batch(concurrency=int(c), **kwargs).wall_time for c in concurrencies])

@@ -1,0 +1,145 @@
+"""Interactive labs: controls -> model -> figure -> PNG in a ``widgets.Image``.
+
+Each lab function returns a :class:`Lab` (an ``ipywidgets.VBox``) whose ``controls`` dict
+gives tests and readers access to every control. One callback recomputes the model once per
+change. On the static site the lab shows its default state.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import numpy as np
+
+from . import awslambda, batch, plots
+from .awslambda import FUNCTION, OTHER
+from .outcomes import Outcome
+from .theory import erlang_b
+
+
+class Lab(widgets.VBox):
+    """Controls on top, the figure, then a one-paragraph summary with the numbers that matter."""
+
+    def __init__(self, controls: dict, compute, alt: str):
+        self.controls = controls
+        self.compute = compute
+        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self.summary = widgets.HTML()
+        self.alt = alt
+        self.runs = 0
+        box = widgets.GridBox(list(controls.values()),
+                              layout=widgets.Layout(grid_template_columns="repeat(2, 1fr)"))
+        super().__init__([box, self.image, self.summary])
+        for w in controls.values():
+            w.observe(self.update, names="value")
+        self.update()
+
+    def values(self) -> dict:
+        return {k: w.value for k, w in self.controls.items()}
+
+    def update(self, change=None) -> None:
+        fig, text = self.compute(**self.values())
+        self.runs += 1
+        self.image.value = plots.to_png(fig)
+        self.summary.value = f'<p role="status" aria-label="{self.alt}">{text}</p>'
+
+
+def _style():
+    return {"description_width": "initial"}
+
+
+def _int(desc, value, lo, hi, step=1):
+    return widgets.IntSlider(value=value, min=lo, max=hi, step=step, description=desc,
+                             continuous_update=False, style=_style())
+
+
+def _float(desc, value, lo, hi, step):
+    return widgets.FloatSlider(value=value, min=lo, max=hi, step=step, description=desc,
+                               continuous_update=False, style=_style())
+
+
+def _drop(desc, options, value):
+    return widgets.Dropdown(options=options, value=value, description=desc, style=_style())
+
+
+# --- Lambda at a glance --------------------------------------------------------------------------
+def batch_compute(items, seconds_per_item, chunk_size, concurrency):
+    kw = dict(items=items, seconds_per_item=seconds_per_item, chunk_size=min(chunk_size, items))
+    r = batch.simulate_batch(concurrency=concurrency, **kw)
+    cs = np.unique(np.geomspace(1, 1000, 16).astype(int))
+    fig = plots.batch_figure(r, cs, batch.wall_time_curve(cs, **kw))
+    text = (f"{r.invocations:,} invocations of up to {kw['chunk_size']:,} items; "
+            f"longest needs {r.work.max():,.0f} s of work against the 900 s timeout; "
+            f"<b>{r.timed_out}</b> timed out ({r.items_lost:,} items to redo). "
+            f"Wall time with concurrency {concurrency}: <b>{r.wall_time / 60:,.1f} min</b>.")
+    return fig, text
+
+
+def batch_lab() -> Lab:
+    """Split a batch job into invocations under the 15-minute limit."""
+    return Lab({"items": _int("items", 20_000, 1_000, 100_000, 1_000),
+                "seconds_per_item": _float("seconds per item", 0.5, 0.1, 2.0, 0.1),
+                "chunk_size": _int("items per invocation", 1_000, 100, 5_000, 100),
+                "concurrency": _int("concurrency", 10, 1, 1_000)},
+               batch_compute, "Work per invocation against the timeout, and wall time against concurrency")
+
+
+# --- Concurrency and throttling ------------------------------------------------------------------
+def concurrency_compute(rate, mean_duration, duration_kind, concurrency_limit):
+    r = awslambda.simulate_sync(rate=rate, mean_duration=mean_duration, duration_kind=duration_kind,
+                                concurrency_limit=concurrency_limit,
+                                horizon=20.0 if rate <= 5_000 else 1e5 / rate)
+    est, se = r.throttled_fraction_ci()
+    load = rate * mean_duration
+    text = (f"Offered load {load:,.0f} erlangs against a limit of {concurrency_limit:,}: "
+            f"simulated throttled fraction <b>{100 * est:.2f}% ± {196 * se:.2f}%</b> (95% CI), "
+            f"Erlang B <b>{100 * erlang_b(concurrency_limit, load):.2f}%</b>; "
+            f"{r.count(Outcome.THROTTLED):,} of {r.sent():,} requests got a 429.")
+    return plots.concurrency_figure(r), text
+
+
+def concurrency_lab() -> Lab:
+    """Rate, duration and concurrency limit; the simulated throttle fraction on Erlang B."""
+    return Lab({"rate": _int("requests per second", 5_000, 100, 20_000, 100),
+                "mean_duration": _float("mean duration (s)", 0.2, 0.05, 2.0, 0.05),
+                "duration_kind": _drop("duration", list(("fixed", "exponential", "lognormal")), "fixed"),
+                "concurrency_limit": _int("concurrency limit", 1_000, 100, 3_000, 100)},
+               concurrency_compute, "Concurrency over time against the limit, and throttled fraction on the Erlang B curve")
+
+
+def scaling_compute(region, scaling, spike_rate, concurrency_limit):
+    r = awslambda.simulate_sync(rate=spike_rate, mean_duration=2.0, concurrency_limit=concurrency_limit,
+                                scaling=scaling, region=region, horizon=180.0, warmup=0.0)
+    text = (f"{r.sent():,} requests; <b>{100 * r.throttled_fraction():.1f}%</b> throttled; "
+            f"{int(r.cold_start[r.source == FUNCTION].sum()):,} environments created; "
+            f"peak concurrency {r.peak_concurrency:,}.")
+    return plots.scaling_figure(r), text
+
+
+def scaling_lab() -> Lab:
+    """A sudden surge under the notes' burst quotas or today's per-function scaling rate."""
+    return Lab({"region": _drop("Region", [(f"{awslambda.REGION_NAMES[k]} (burst {v:,})", k)
+                                           for k, v in awslambda.BURST_QUOTAS.items()], "us-east-1"),
+                "scaling": _drop("scaling model", [("notes: burst quota + 500/min", "burst"),
+                                                   ("today: 1,000 per 10 s per function", "per_function"),
+                                                   ("instant (steady state)", "none")], "burst"),
+                "spike_rate": _int("requests per second", 2_000, 100, 3_000, 100),
+                "concurrency_limit": _int("account limit", 10_000, 1_000, 20_000, 1_000)},
+               scaling_compute, "Environments, running executions and the scaling limit during a surge")
+
+
+def neighbour_compute(rate, other_rate, reserved, use_reserved):
+    r = awslambda.simulate_sync(rate=rate, mean_duration=0.5, other_rate=other_rate,
+                                reserved=reserved if use_reserved else None, horizon=20.0)
+    text = (f"Your function: <b>{100 * r.throttled_fraction(FUNCTION):.1f}%</b> throttled; "
+            f"other functions: <b>{100 * r.throttled_fraction(OTHER):.1f}%</b> throttled"
+            + (f" (reserved {reserved} for yours, {1000 - reserved} left for the rest)." if use_reserved else "."))
+    return plots.neighbour_figure(r), text
+
+
+def neighbour_lab() -> Lab:
+    """A noisy neighbour and reserved concurrency as floor and cap."""
+    return Lab({"rate": _int("your requests per second", 400, 0, 2_000, 50),
+                "other_rate": _int("other functions' requests/s", 1_800, 0, 4_000, 100),
+                "reserved": _int("reserved concurrency", 300, 0, 900, 50),
+                "use_reserved": widgets.Checkbox(value=False, description="reserve concurrency")},
+               neighbour_compute, "Concurrency of your function and the other functions, and each one's throttled share")

@@ -1,0 +1,119 @@
+"""Figures from results. Pure: result in, ``matplotlib.figure.Figure`` out (never pyplot state)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
+
+from . import theory
+from .awslambda import FUNCTION, OTHER, SyncResult, burst_cap, per_function_cap
+from .batch import BatchResult
+from .outcomes import Outcome
+
+BLUE, ORANGE, RED, GREY, GREEN = "#1f77b4", "#ff7f0e", "#d62728", "#7f7f7f", "#2ca02c"
+
+
+def to_png(fig: Figure, dpi: int = 80) -> bytes:
+    """Render a figure to PNG bytes (what labs put in their ``widgets.Image``)."""
+    fig.subplots_adjust(left=0.08, right=0.92, bottom=0.15, top=0.9, wspace=0.35)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def _grid(result: SyncResult, points: int = 400) -> np.ndarray:
+    return np.linspace(0.0, result.horizon, points)
+
+
+def concurrency_figure(result: SyncResult) -> Figure:
+    """Left: concurrency over time against the limit. Right: throttle fraction on Erlang B."""
+    fig = Figure(figsize=(10, 3.6))
+    ax1, ax2 = fig.subplots(1, 2)
+    p = result.params
+    c = p["concurrency_limit"] if p["reserved"] is None else p["reserved"]
+    g = _grid(result)
+    ax1.plot(g, result.concurrency(g), color=BLUE, lw=1, label="running executions")
+    ax1.axhline(c, color=RED, ls="--", lw=1, label=f"limit {c:,}")
+    edges = np.linspace(0, result.horizon, 41)
+    ax1b = ax1.twinx()
+    ax1b.bar(edges[:-1], result.rate_series(edges, Outcome.THROTTLED), width=np.diff(edges),
+             align="edge", color=ORANGE, alpha=0.4, label="429s per second")
+    ax1b.set_ylabel("throttles per second", color=ORANGE)
+    ax1.set(xlabel="time (s)", ylabel="concurrency", title="Concurrency over time")
+    ax1.legend(loc="lower right", fontsize=8)
+    rate = result.sent() / result.horizon
+    load = rate * p["mean_duration"]
+    a = np.linspace(0, max(2.0 * c, 1.3 * load), 200)
+    ax2.plot(a, theory.erlang_b(c, a), color=GREY, label=f"Erlang B, c = {c:,}")
+    est, se = result.throttled_fraction_ci()
+    ax2.errorbar([load], [est], yerr=[1.96 * se if np.isfinite(se) else 0], fmt="o",
+                 color=ORANGE, capsize=4, label="simulated (95% CI)")
+    ax2.set(xlabel="offered load A = rate x duration (erlangs)", ylabel="throttled fraction",
+            title="Throttled fraction vs Erlang B", ylim=(-0.02, 1))
+    ax2.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def scaling_figure(result: SyncResult) -> Figure:
+    """Demand, environments and throttles over time under a scaling model."""
+    fig = Figure(figsize=(10, 3.6))
+    ax = fig.subplots()
+    p = result.params
+    g = _grid(result)
+    demand = np.searchsorted(result.arrival[result.source == FUNCTION], g, side="right") \
+        - np.searchsorted(np.sort((result.arrival + result.duration)[result.source == FUNCTION]), g, side="right")
+    ax.plot(g, demand, color=GREY, ls=":", label="concurrency wanted (no limits)")
+    ax.plot(g, result.concurrency(g), color=BLUE, label="running executions")
+    ax.step(g, result.environments(g), where="post", color=GREEN, label="environments created")
+    cap = (burst_cap(g, p["region"], p["concurrency_limit"]) if p["scaling"] == "burst"
+           else per_function_cap(g, p["concurrency_limit"]) if p["scaling"] == "per_function"
+           else np.full_like(g, p["concurrency_limit"]))
+    ax.plot(g, cap, color=RED, ls="--", lw=1, label="scaling limit")
+    ax.set(xlabel="time (s)", ylabel="executions",
+           title=f"Scaling model: {p['scaling']}, Region {p['region']}, account limit {p['concurrency_limit']:,}")
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def neighbour_figure(result: SyncResult) -> Figure:
+    """Concurrency of the function and of the other functions, and each one's throttles."""
+    fig = Figure(figsize=(10, 3.6))
+    ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
+    p = result.params
+    g = _grid(result)
+    ax1.stackplot(g, result.concurrency(g, FUNCTION), result.concurrency(g, OTHER),
+                  colors=[BLUE, GREY], alpha=0.7, labels=["your function", "other functions"])
+    ax1.axhline(p["concurrency_limit"], color=RED, ls="--", lw=1, label="account limit")
+    if p["reserved"] is not None:
+        ax1.axhline(p["reserved"], color=BLUE, ls="--", lw=1, label=f"reserved {p['reserved']}")
+    ax1.set(xlabel="time (s)", ylabel="concurrency", title="Who uses the account's concurrency")
+    ax1.legend(loc="lower right", fontsize=8)
+    fr = [100 * result.throttled_fraction(FUNCTION), 100 * result.throttled_fraction(OTHER)]
+    ax2.bar(["your function", "other functions"], np.nan_to_num(fr), color=[BLUE, GREY])
+    ax2.set(ylabel="throttled (%)", title="Throttled requests", ylim=(0, 100))
+    return fig
+
+
+def batch_figure(result: BatchResult, curve_c, curve_wall) -> Figure:
+    """Left: work per invocation against the timeout. Right: wall time against concurrency."""
+    fig = Figure(figsize=(10, 3.6))
+    ax1, ax2 = fig.subplots(1, 2)
+    ok = result.outcome == Outcome.SUCCEEDED
+    k = np.arange(result.invocations)
+    ax1.bar(k[ok], result.work[ok], color=BLUE, label="finished")
+    ax1.bar(k[~ok], result.work[~ok], color=RED, label="timed out")
+    ax1.axhline(result.timeout, color=RED, ls="--", lw=1, label=f"timeout {result.timeout:g} s")
+    ax1.set(xlabel="invocation", ylabel="work (s)", title="Work per invocation")
+    ax1.legend(loc="lower right", fontsize=8)
+    ax2.plot(curve_c, np.asarray(curve_wall) / 60, color=GREY, marker=".")
+    ax2.plot([result.concurrency], [result.wall_time / 60], "o", color=ORANGE, label="this run")
+    ax2.set(xscale="log", yscale="log", xlabel="concurrency", ylabel="wall time (min)",
+            title="Wall time against concurrency")
+    for axis in (ax2.xaxis, ax2.yaxis):      # plain tick labels: mathtext is slow to lay out
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(NullFormatter())
+    ax2.legend(fontsize=8)
+    return fig

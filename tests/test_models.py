@@ -1,0 +1,269 @@
+"""labsim.awslambda and labsim.traffic checked against theory, invariants and validation."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from labsim import awslambda, theory, traffic
+from labsim.outcomes import Outcome
+
+
+def _value_re(value) -> str:
+    """Regex for how a bad value may be printed: plain, with thousands separators, or repr.
+
+    labsim.validation prints whole numbers as ``1,000`` (see its docstring), strings as repr.
+    """
+    alts = {str(value), repr(value)}
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        if float(value).is_integer():
+            alts |= {f"{int(value)}", f"{int(value):,}"}
+        else:
+            alts.add(f"{value:g}")
+    return "(" + "|".join(re.escape(a) for a in sorted(alts)) + ")"
+
+
+# --- a. Erlang B agreement -----------------------------------------------------------------------
+REPS = 24                 # independent replications (different seeds)
+TARGET_REQUESTS = 25_000  # expected requests per replication
+MEAN_DURATION = 0.1       # s
+
+
+@pytest.mark.parametrize("duration_kind", ["fixed", "exponential"])
+@pytest.mark.parametrize("c,load", [(10, 5.0), (50, 50.0), (50, 75.0)],
+                         ids=["light", "critical", "overloaded"])
+def test_throttle_fraction_matches_erlang_b(c, load, duration_kind):
+    rate = load / MEAN_DURATION
+    horizon = TARGET_REQUESTS / rate
+    fractions = np.array([
+        awslambda.simulate_sync(rate=rate, mean_duration=MEAN_DURATION, duration_kind=duration_kind,
+                                concurrency_limit=c, horizon=horizon, seed=1000 + i).throttled_fraction()
+        for i in range(REPS)])
+    expected = theory.erlang_b(c, load)
+    estimate = fractions.mean()
+    # SE of the estimate: the replications are independent (distinct seeds, each starting empty
+    # and dropping its own warm-up), so SE = sample std of the per-replication fractions
+    # (ddof=1) / sqrt(number of replications). No absolute floor: only 3 SE is allowed.
+    se = fractions.std(ddof=1) / math.sqrt(REPS)
+    assert se > 0
+    assert abs(estimate - expected) <= 3 * se, (estimate, expected, se)
+
+
+# --- b. property tests ---------------------------------------------------------------------------
+@st.composite
+def sync_params(draw, scalings=awslambda.SCALING_MODELS):
+    limit = draw(st.integers(1, 200))
+    reserved = None
+    if limit >= 101 and draw(st.booleans()):
+        reserved = draw(st.integers(0, limit - awslambda.MIN_UNRESERVED))
+    return dict(
+        rate=draw(st.floats(0.0, 2000.0)),
+        mean_duration=draw(st.floats(0.005, 2.0)),
+        duration_kind=draw(st.sampled_from(traffic.DURATION_KINDS)),
+        duration_cv=draw(st.sampled_from([0.5, 1.0, 2.0])),
+        concurrency_limit=limit,
+        reserved=reserved,
+        other_rate=draw(st.sampled_from([0.0, draw(st.floats(0.0, 1000.0))])),
+        scaling=draw(st.sampled_from(scalings)),
+        horizon=draw(st.floats(0.1, 5.0)),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
+
+
+PROPS = settings(max_examples=30, deadline=None, database=None,
+                 suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPS
+@given(sync_params())
+def test_books_balance(p):
+    r = awslambda.simulate_sync(**p)
+    for source in (None, awslambda.FUNCTION, awslambda.OTHER):
+        b = r.books(source)
+        assert b["sent"] == b["succeeded"] + b["throttled"] + b["in_flight"]
+    assert r.books(None)["sent"] == len(r.arrival) == len(r.outcome) == len(r.cold_start)
+    assert set(np.unique(r.outcome)) <= {int(Outcome.SUCCEEDED), int(Outcome.THROTTLED),
+                                         int(Outcome.IN_FLIGHT)}
+    assert np.all(np.diff(r.arrival) >= 0)
+    # Cold starts only on admitted requests; in-flight exactly when admitted and running past the horizon.
+    assert not np.any(r.cold_start & (r.outcome == Outcome.THROTTLED))
+    admitted = r.outcome != Outcome.THROTTLED
+    np.testing.assert_array_equal(r.outcome[admitted] == Outcome.IN_FLIGHT,
+                                  (r.arrival + r.duration)[admitted] > r.horizon)
+
+
+@PROPS
+@given(sync_params())
+def test_concurrency_never_exceeds_pool(p):
+    r = awslambda.simulate_sync(**p)
+    limit, reserved = p["concurrency_limit"], p["reserved"]
+    admitted = r.outcome != Outcome.THROTTLED
+    grid = r.arrival[admitted]
+    if len(grid) == 0:
+        return
+    assert r.concurrency(grid, source=None).max() <= limit
+    fn = r.concurrency(grid, source=awslambda.FUNCTION)
+    other = r.concurrency(grid, source=awslambda.OTHER)
+    if reserved is not None:
+        assert fn.max() <= reserved
+        assert other.max() <= limit - reserved
+    # Environments are never reaped, so each one created is needed: running <= created.
+    assert np.all(fn <= r.environments(grid, awslambda.FUNCTION))
+    assert np.all(other <= r.environments(grid, awslambda.OTHER))
+
+
+@PROPS
+@given(sync_params())
+def test_same_seed_same_result(p):
+    a = awslambda.simulate_sync(**p)
+    b = awslambda.simulate_sync(**p)
+    for name in ("outcome", "arrival", "cold_start", "duration", "source"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+@PROPS
+@given(sync_params(scalings=("none",)))
+def test_fast_engine_equals_general_engine(p):
+    fast = awslambda.simulate_sync(**p)
+    slow = awslambda.simulate_sync(**p, engine="general")
+    assert np.array_equal(fast.arrival, slow.arrival)
+    assert np.array_equal(fast.outcome, slow.outcome)
+    assert np.array_equal(fast.cold_start, slow.cold_start)
+
+
+def test_fast_engine_equals_general_engine_when_saturated():
+    # Heavily overloaded fixed durations: exercises the vectorised _loss_fixed block loop.
+    for kind in ("fixed", "exponential"):
+        p = dict(rate=3000.0, mean_duration=0.05, duration_kind=kind, concurrency_limit=37,
+                 horizon=3.0, seed=7)
+        fast = awslambda.simulate_sync(**p)
+        slow = awslambda.simulate_sync(**p, engine="general")
+        assert (fast.outcome == Outcome.THROTTLED).mean() > 0.5
+        assert np.array_equal(fast.outcome, slow.outcome), kind
+
+
+# --- c. scaling ----------------------------------------------------------------------------------
+def test_per_function_scaling_cap_is_respected_and_reached():
+    limit = 10_000
+    arr = traffic.poisson(3000.0, 30.0, traffic.make_rng(11))
+    r = awslambda.simulate_sync(arrivals=arr, mean_duration=5.0, concurrency_limit=limit,
+                                scaling="per_function", horizon=30.0, seed=11)
+    grid = np.concatenate([np.linspace(0.0, 30.0, 3001), r.arrival])
+    envs = r.environments(grid)
+    cap = awslambda.per_function_cap(grid, limit)
+    assert np.all(envs <= cap)
+    # The cap is fractional (tokens refill continuously) and a token is only spent at the next
+    # arrival, so "reached" means within 1 of the whole number of tokens granted so far.
+    assert np.max(envs - np.floor(cap)) >= -1    # the cap actually binds
+    # Before the first environments are freed (durations are 5 s) every arrival needs a new
+    # one, so the bucket is drained as fast as it refills: created == cap within 1.
+    drained = (grid >= 0.5) & (grid < 4.9)
+    assert np.all(envs[drained] >= np.floor(cap[drained]) - 1)
+    assert r.throttled_fraction() > 0.3
+
+
+def test_burst_scaling_cap_is_respected_and_reached():
+    limit = 10_000
+    horizon = 130.0
+    r = awslambda.simulate_sync(rate=1000.0, mean_duration=5.0, concurrency_limit=limit,
+                                scaling="burst", region="other", horizon=horizon, seed=3)
+    grid = np.concatenate([np.linspace(0.0, horizon, 2601), r.arrival])
+    envs = r.environments(grid)
+    cap = awslambda.burst_cap(grid, "other", limit)
+    assert np.all(envs <= cap)
+    # Each step of the cap (500, 1000, 1500) is reached before the next one opens.
+    for minute in range(3):
+        in_step = (grid >= 60 * minute) & (grid < 60 * (minute + 1))
+        assert np.max(envs[in_step] - cap[in_step]) >= -1, minute
+
+
+# --- d. validation -------------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs,name,value", [
+    (dict(concurrency_limit=0), "concurrency_limit", 0),
+    (dict(rate=-1), "rate", -1),
+    (dict(concurrency_limit=1000, reserved=950), "reserved", 950),
+    (dict(mean_duration=1000), "mean_duration", 1000),
+    (dict(scaling="fast"), "scaling", "fast"),
+    (dict(region="mars"), "region", "mars"),
+    (dict(duration_kind="uniform"), "duration_kind", "uniform"),
+    (dict(horizon=0), "horizon", 0),
+    (dict(other_rate=-5.0), "other_rate", -5.0),
+    (dict(seed=-1), "seed", -1),
+    (dict(engine="turbo"), "engine", "turbo"),
+])
+def test_simulate_sync_rejects_bad_parameters(kwargs, name, value):
+    with pytest.raises(ValueError) as excinfo:
+        awslambda.simulate_sync(**kwargs)
+    msg = str(excinfo.value)
+    assert name in msg and re.search(re.escape(name) + "=" + _value_re(value), msg), msg
+
+
+# --- e. traffic ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", range(5))
+def test_poisson_count(seed):
+    rate, horizon = 800.0, 12.5
+    t = traffic.poisson(rate, horizon, traffic.make_rng(seed))
+    mean = rate * horizon
+    assert abs(len(t) - mean) <= 4 * math.sqrt(mean)
+    assert np.all(np.diff(t) >= 0) and t[0] >= 0 and t[-1] < horizon
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ramp_first_half_fraction(seed):
+    # Rate rising linearly 0 -> r: the first half of the horizon holds 1/4 of the area.
+    horizon = 10.0
+    t = traffic.ramp(0.0, 2000.0, horizon, traffic.make_rng(seed))
+    n = len(t)
+    assert abs(n - 1000.0 * horizon) <= 4 * math.sqrt(1000.0 * horizon)
+    frac = np.mean(t < horizon / 2)
+    assert abs(frac - 0.25) <= 4 * math.sqrt(0.25 * 0.75 / n)
+    assert np.all(np.diff(t) >= 0) and t[0] >= 0 and t[-1] < horizon
+
+
+def test_ramp_falling_first_half_fraction():
+    t = traffic.ramp(2000.0, 0.0, 10.0, traffic.make_rng(3))
+    n = len(t)
+    assert abs(np.mean(t < 5.0) - 0.75) <= 4 * math.sqrt(0.25 * 0.75 / n)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_spike_counts_per_segment(seed):
+    base, peak, start, length, horizon = 100.0, 2000.0, 4.0, 2.0, 10.0
+    t = traffic.spike(base, peak, start, length, horizon, traffic.make_rng(seed))
+    assert np.all(np.diff(t) >= 0) and t[0] >= 0 and t[-1] < horizon
+    segments = [(0.0, start, base), (start, start + length, peak), (start + length, horizon, base)]
+    for lo, hi, rate in segments:
+        n = np.count_nonzero((t >= lo) & (t < hi))
+        mean = rate * (hi - lo)
+        assert abs(n - mean) <= 4 * math.sqrt(mean), (lo, hi, n, mean)
+
+
+@pytest.mark.parametrize("kind,cv", [("exponential", 1.0), ("lognormal", 0.5), ("lognormal", 2.0)])
+def test_duration_means(kind, cv):
+    mean, n = 0.3, 50_000
+    d = traffic.durations(kind, mean, n, traffic.make_rng(5), cv=cv)
+    assert len(d) == n and np.all(d > 0)
+    sd = mean * cv  # exponential has cv 1
+    assert abs(d.mean() - mean) <= 4 * sd / math.sqrt(n)
+
+
+def test_lognormal_cv():
+    d = traffic.durations("lognormal", 1.0, 200_000, traffic.make_rng(9), cv=0.5)
+    assert d.std() / d.mean() == pytest.approx(0.5, rel=0.03)
+
+
+def test_fixed_durations():
+    np.testing.assert_array_equal(traffic.durations("fixed", 0.25, 4, None), np.full(4, 0.25))
+
+
+def test_make_rng():
+    with pytest.raises(ValueError, match=r"seed=-1"):
+        traffic.make_rng(-1)
+    g = traffic.make_rng(4)
+    assert traffic.make_rng(g) is g
+    assert traffic.make_rng(4).random() == traffic.make_rng(4).random()
