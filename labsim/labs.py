@@ -127,7 +127,11 @@ def scaling_lab() -> Lab:
                scaling_compute, "Environments, running executions and the scaling limit during a surge")
 
 
-def neighbour_compute(rate, other_rate, reserved, use_reserved):
+NO_RESERVATION = -1
+
+
+def neighbour_compute(rate, other_rate, reserved):
+    use_reserved = reserved != NO_RESERVATION
     r = awslambda.simulate_sync(rate=rate, mean_duration=0.5, other_rate=other_rate,
                                 reserved=reserved if use_reserved else None, horizon=20.0)
     text = (f"Your function: <b>{100 * r.throttled_fraction(FUNCTION):.1f}%</b> throttled; "
@@ -140,6 +144,7 @@ def neighbour_lab() -> Lab:
     """A noisy neighbour and reserved concurrency as floor and cap."""
     return Lab({"rate": _int("your requests per second", 400, 0, 2_000, 50),
                 "other_rate": _int("other functions' requests/s", 1_800, 0, 4_000, 100),
-                "reserved": _int("reserved concurrency", 300, 0, 900, 50),
-                "use_reserved": widgets.Checkbox(value=False, description="reserve concurrency")},
+                "reserved": _drop("reserved concurrency",
+                                  [("none", NO_RESERVATION)] + [(f"{k:,}", k) for k in range(0, 901, 50)],
+                                  NO_RESERVATION)},
                neighbour_compute, "Concurrency of your function and the other functions, and each one's throttled share")

@@ -147,6 +147,21 @@ def test_fast_engine_equals_general_engine_when_saturated():
         assert np.array_equal(fast.outcome, slow.outcome), kind
 
 
+@pytest.mark.parametrize("c", [1, 2, 4])
+def test_environment_freed_exactly_at_arrival_is_reused(c):
+    # Dyadic times make "ends exactly when the next request arrives" exact in floating point.
+    # A request that ends at time t frees its unit for an arrival at t (both engines use <=).
+    spacing = 0.25
+    arrivals = np.arange(400) * spacing / c          # c requests per duration, back to back
+    p = dict(arrivals=arrivals, mean_duration=spacing, duration_kind="fixed",
+             concurrency_limit=c, horizon=float(arrivals[-1] + 1.0))
+    fast = awslambda.simulate_sync(**p)
+    slow = awslambda.simulate_sync(**p, engine="general")
+    assert fast.count(Outcome.THROTTLED) == 0
+    assert np.array_equal(fast.outcome, slow.outcome)
+    assert fast.cold_start.sum() == c
+
+
 # --- c. scaling ----------------------------------------------------------------------------------
 def test_per_function_scaling_cap_is_respected_and_reached():
     limit = 10_000

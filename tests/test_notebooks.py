@@ -1,0 +1,34 @@
+"""Every chapter is a notebook; nbval executes them (see conftest). Here: the chapters' shape."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
+
+
+def test_there_are_chapters():
+    assert len(NOTEBOOKS) >= 2
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_shape(path):
+    nb = json.loads(path.read_text())
+    text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert "Learning goals" in text
+    assert "Check yourself" in text and "{dropdown}" in text
+    assert "References" in text and "docs.aws.amazon.com" in text
+    assert "Try this" in text
+    hidden = [c for c in code if "remove-cell" in c.get("metadata", {}).get("tags", [])]
+    assert hidden and all("assert" in "".join(c["source"]) for c in hidden)
+    assert all(not c["outputs"] and c["execution_count"] is None for c in code), "strip outputs"
+    assert not any("pip install" in "".join(c["source"]) for c in code)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_is_in_toc(path):
+    toc = (ROOT / "_toc.yml").read_text()
+    assert f"chapters/{path.stem}" in toc
