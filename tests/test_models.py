@@ -10,22 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import value_re
 from labsim import awslambda, theory, traffic
 from labsim.outcomes import Outcome
 
 
-def _value_re(value) -> str:
-    """Regex for how a bad value may be printed: plain, with thousands separators, or repr.
-
-    labsim.validation prints whole numbers as ``1,000`` (see its docstring), strings as repr.
-    """
-    alts = {str(value), repr(value)}
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        if float(value).is_integer():
-            alts |= {f"{int(value)}", f"{int(value):,}"}
-        else:
-            alts.add(f"{value:g}")
-    return "(" + "|".join(re.escape(a) for a in sorted(alts)) + ")"
 
 
 # --- a. Erlang B agreement -----------------------------------------------------------------------
@@ -215,7 +204,7 @@ def test_simulate_sync_rejects_bad_parameters(kwargs, name, value):
     with pytest.raises(ValueError) as excinfo:
         awslambda.simulate_sync(**kwargs)
     msg = str(excinfo.value)
-    assert name in msg and re.search(re.escape(name) + "=" + _value_re(value), msg), msg
+    assert name in msg and re.search(re.escape(name) + "=" + value_re(value), msg), msg
 
 
 # --- e. traffic ----------------------------------------------------------------------------------

@@ -8,23 +8,15 @@ import re
 import numpy as np
 import pytest
 
+from helpers import value_re
 from labsim import theory
 
 
-def _value_re(value) -> str:
-    """Regex for how a bad value may be printed: plain, with thousands separators, or repr."""
-    alts = {str(value), repr(value)}
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        if float(value).is_integer():
-            alts |= {f"{int(value)}", f"{int(value):,}"}
-        else:
-            alts.add(f"{value:g}")
-    return "(" + "|".join(re.escape(a) for a in sorted(alts)) + ")"
 
 
 def assert_names(excinfo, name: str, value) -> None:
     msg = str(excinfo.value)
-    assert re.search(re.escape(name) + r"\s*=\s*" + _value_re(value), msg), msg
+    assert re.search(re.escape(name) + r"\s*=\s*" + value_re(value), msg), msg
 
 
 # --- Erlang B ------------------------------------------------------------------------------------
