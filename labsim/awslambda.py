@@ -255,14 +255,19 @@ def _general(t, end, source, pool, pool_size, scaling, region, limit):
     pool_of_source = [None, None]
     for s, p in zip(sl, pl):
         pool_of_source[s] = p
+    shared = pool_of_source[0] == pool_of_source[1]   # both sources draw from one pool
     for i in range(n):
         a, s = tl[i], sl[i]
-        for q in busy:
-            while q and q[0] <= a:
-                pop(q)
-        p = pl[i]
-        in_pool = sum(len(busy[x]) for x in (0, 1) if pool_of_source[x] == p)
-        if in_pool >= pool_size[p]:
+        q = busy[s]
+        while q and q[0] <= a:
+            pop(q)
+        in_pool = len(q)
+        if shared:
+            o = busy[1 - s]
+            while o and o[0] <= a:
+                pop(o)
+            in_pool += len(o)
+        if in_pool >= pool_size[pl[i]]:
             continue                      # pool full: throttled
         if len(busy[s]) >= envs[s]:       # every warm environment busy: need a new one
             if scaling == "burst":

@@ -28,7 +28,7 @@ def main(repeat: int = 15) -> None:
     rows = [("batch_lab", labs.batch_lab, lambda: labs.batch.simulate_batch()),
             ("concurrency_lab", labs.concurrency_lab, lambda: awslambda.simulate_sync()),
             ("scaling_lab", labs.scaling_lab, lambda: awslambda.simulate_sync(
-                rate=2_000, mean_duration=2.0, concurrency_limit=10_000, scaling="burst", horizon=180.0)),
+                rate=1_000, mean_duration=4.0, concurrency_limit=10_000, scaling="burst", horizon=180.0)),
             ("neighbour_lab", labs.neighbour_lab, lambda: awslambda.simulate_sync(
                 rate=400, mean_duration=0.5, other_rate=1_800, horizon=20.0))]
     print(f"{'lab':<18}{'update median':>15}{'update p95':>12}{'model median':>14}")

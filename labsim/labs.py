@@ -107,7 +107,7 @@ def concurrency_lab() -> Lab:
 
 
 def scaling_compute(region, scaling, spike_rate, concurrency_limit):
-    r = awslambda.simulate_sync(rate=spike_rate, mean_duration=2.0, concurrency_limit=concurrency_limit,
+    r = awslambda.simulate_sync(rate=spike_rate, mean_duration=4.0, concurrency_limit=concurrency_limit,
                                 scaling=scaling, region=region, horizon=180.0, warmup=0.0)
     text = (f"{r.sent():,} requests; <b>{100 * r.throttled_fraction():.1f}%</b> throttled; "
             f"{int(r.cold_start[r.source == FUNCTION].sum()):,} environments created; "
@@ -122,7 +122,7 @@ def scaling_lab() -> Lab:
                 "scaling": _drop("scaling model", [("notes: burst quota + 500/min", "burst"),
                                                    ("today: 1,000 per 10 s per function", "per_function"),
                                                    ("instant (steady state)", "none")], "burst"),
-                "spike_rate": _int("requests per second", 2_000, 100, 3_000, 100),
+                "spike_rate": _int("requests per second", 1_000, 100, 2_000, 100),
                 "concurrency_limit": _int("account limit", 10_000, 1_000, 20_000, 1_000)},
                scaling_compute, "Environments, running executions and the scaling limit during a surge")
 

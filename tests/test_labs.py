@@ -12,7 +12,7 @@ CHANGES = {
     "batch_lab": {"items": 50_000, "seconds_per_item": 1.0, "chunk_size": 2_000, "concurrency": 3},
     "concurrency_lab": {"rate": 6_000, "mean_duration": 0.3, "duration_kind": "exponential",
                         "concurrency_limit": 1_200},
-    "scaling_lab": {"region": "other", "scaling": "per_function", "spike_rate": 2_500,
+    "scaling_lab": {"region": "other", "scaling": "per_function", "spike_rate": 1_500,
                     "concurrency_limit": 3_000},
     "neighbour_lab": {"rate": 800, "other_rate": 2_500, "reserved": 300},
 }
