@@ -43,7 +43,8 @@ DEFAULT_ACCOUNT_LIMIT = 1_000
 #: Reserved concurrency must leave this much unreserved.
 #: https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
 MIN_UNRESERVED = 100
-#: Lambda timeout, maximum 900 s. https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html
+#: Lambda timeout: default 3 s, maximum 900 s. https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html
+DEFAULT_TIMEOUT_S = 3
 MAX_TIMEOUT_S = 900
 #: Current scaling rate: 1,000 execution environments every 10 s per function.
 #: https://docs.aws.amazon.com/lambda/latest/dg/scaling-behavior.html
@@ -144,9 +145,13 @@ class SyncResult:
         return float(thr.mean()), se
 
     # -- concurrency over time ------------------------------------------------------------------
-    def concurrency(self, grid, source: int | None = FUNCTION) -> np.ndarray:
-        """Executions running at each time in ``grid`` (right-continuous count)."""
-        m = self.outcome != Outcome.THROTTLED
+    def concurrency(self, grid, source: int | None = FUNCTION, wanted: bool = False) -> np.ndarray:
+        """Executions running at each time in ``grid`` (right-continuous count).
+
+        ``wanted=True`` counts throttled requests too: the concurrency the traffic would use if
+        nothing were refused.
+        """
+        m = np.ones(len(self.arrival), bool) if wanted else self.outcome != Outcome.THROTTLED
         if source is not None:
             m &= self.source == source
         start = self.arrival[m]                       # already sorted
@@ -235,7 +240,7 @@ def _loss_heap(t: np.ndarray, end: np.ndarray, c: int) -> np.ndarray:
     return ~throttled
 
 
-def _general(t, end, source, pool, pool_size, scaling, region, limit):
+def _general(t, end, source, pool_size, scaling, region, limit):
     """Exact event loop for scaling limits: per-function environments, shared pools.
 
     Keeps, per source, a heap of busy executions' end times (so concurrency is exact), the
@@ -251,11 +256,8 @@ def _general(t, end, source, pool, pool_size, scaling, region, limit):
     last = 0.0
     burst0, step = BURST_QUOTAS[region], BURST_STEP_PER_MINUTE
     push, pop = heapq.heappush, heapq.heappop
-    tl, el, sl, pl = t.tolist(), end.tolist(), source.tolist(), pool.tolist()
-    pool_of_source = [None, None]
-    for s, p in zip(sl, pl):
-        pool_of_source[s] = p
-    shared = pool_of_source[0] == pool_of_source[1]   # both sources draw from one pool
+    tl, el, sl = t.tolist(), end.tolist(), source.tolist()
+    shared = pool_size[1] == 0            # no reservation: both sources draw from pool 0
     for i in range(n):
         a, s = tl[i], sl[i]
         q = busy[s]
@@ -267,7 +269,7 @@ def _general(t, end, source, pool, pool_size, scaling, region, limit):
             while o and o[0] <= a:
                 pop(o)
             in_pool += len(o)
-        if in_pool >= pool_size[pl[i]]:
+        if in_pool >= pool_size[0 if shared else s]:
             continue                      # pool full: throttled
         if len(busy[s]) >= envs[s]:       # every warm environment busy: need a new one
             if scaling == "burst":
@@ -352,7 +354,7 @@ def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration
     t, d, src = t[order], d[order], src[order]
     end = t + d
 
-    if reserved is None:
+    if reserved is None:                  # one shared pool; pool 1 is empty
         pool = np.zeros(len(t), np.int8)
         pool_size = (limit, 0)
     else:
@@ -360,7 +362,7 @@ def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration
         pool_size = (reserved, limit - reserved)
 
     if scaling != "none" or engine == "general":
-        admitted, cold = _general(t, end, src, pool, pool_size, scaling, region, limit)
+        admitted, cold = _general(t, end, src, pool_size, scaling, region, limit)
     else:
         admitted = np.zeros(len(t), bool)
         for p in (0, 1):

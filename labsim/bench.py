@@ -25,17 +25,12 @@ def _times(fn, repeat):
 def main(repeat: int = 15) -> None:
     import matplotlib
     matplotlib.use("Agg")
-    rows = [("batch_lab", labs.batch_lab, lambda: labs.batch.simulate_batch()),
-            ("concurrency_lab", labs.concurrency_lab, lambda: awslambda.simulate_sync()),
-            ("scaling_lab", labs.scaling_lab, lambda: awslambda.simulate_sync(
-                rate=1_000, mean_duration=4.0, concurrency_limit=10_000, scaling="burst", horizon=180.0)),
-            ("neighbour_lab", labs.neighbour_lab, lambda: awslambda.simulate_sync(
-                rate=400, mean_duration=0.5, other_rate=1_800, horizon=20.0))]
+    names = ["batch_lab", "concurrency_lab", "scaling_lab", "neighbour_lab"]
     print(f"{'lab':<18}{'update median':>15}{'update p95':>12}{'model median':>14}")
-    for name, make, model in rows:
-        lab = make()
+    for name in names:
+        lab = getattr(labs, name)()
         upd = _times(lab.update, repeat)
-        mod = _times(model, repeat)
+        mod = _times(lambda: lab.model(**lab.values()), repeat)   # exactly what the lab runs
         print(f"{name:<18}{1e3 * np.median(upd):>12.1f} ms{1e3 * np.percentile(upd, 95):>9.1f} ms"
               f"{1e3 * np.median(mod):>11.1f} ms")
     for kind in ("fixed", "exponential"):

@@ -10,21 +10,26 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
-from . import awslambda, batch, plots
+from . import awslambda, batch, plots, traffic
 from .awslambda import FUNCTION, OTHER
 from .outcomes import Outcome
 from .theory import erlang_b
 
 
 class Lab(widgets.VBox):
-    """Controls on top, the figure, then a one-paragraph summary with the numbers that matter."""
+    """Controls on top, the figure, then a one-paragraph summary with the numbers that matter.
 
-    def __init__(self, controls: dict, compute, alt: str):
+    ``model(**values)`` runs the simulation (this is what ``labsim.bench`` times as "model");
+    ``view(result, **values)`` returns ``(figure, summary_html)``.
+    """
+
+    def __init__(self, controls: dict, model, view, alt: str):
         self.controls = controls
-        self.compute = compute
+        self.model = model
+        self.view = view
+        self.alt = alt
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.summary = widgets.HTML()
-        self.alt = alt
         self.runs = 0
         box = widgets.GridBox(list(controls.values()),
                               layout=widgets.Layout(grid_template_columns="repeat(2, 1fr)"))
@@ -37,8 +42,10 @@ class Lab(widgets.VBox):
         return {k: w.value for k, w in self.controls.items()}
 
     def update(self, change=None) -> None:
-        fig, text = self.compute(**self.values())
+        values = self.values()
+        result = self.model(**values)
         self.runs += 1
+        fig, text = self.view(result, **values)
         self.image.value = plots.to_png(fig)
         self.summary.value = f'<p role="status" aria-label="{self.alt}">{text}</p>'
 
@@ -62,13 +69,19 @@ def _drop(desc, options, value):
 
 
 # --- Lambda at a glance --------------------------------------------------------------------------
-def batch_compute(items, seconds_per_item, chunk_size, concurrency):
+CURVE_CONCURRENCIES = np.unique(np.geomspace(1, 1000, 16).astype(int))
+
+
+def batch_model(items, seconds_per_item, chunk_size, concurrency):
     kw = dict(items=items, seconds_per_item=seconds_per_item, chunk_size=min(chunk_size, items))
-    r = batch.simulate_batch(concurrency=concurrency, **kw)
-    cs = np.unique(np.geomspace(1, 1000, 16).astype(int))
-    fig = plots.batch_figure(r, cs, batch.wall_time_curve(cs, **kw))
-    text = (f"{r.invocations:,} invocations of up to {kw['chunk_size']:,} items; "
-            f"longest needs {r.work.max():,.0f} s of work against the 900 s timeout; "
+    return batch.simulate_batch(concurrency=concurrency, **kw), batch.wall_time_curve(CURVE_CONCURRENCIES, **kw)
+
+
+def batch_view(result, items, seconds_per_item, chunk_size, concurrency):
+    r, curve = result
+    fig = plots.batch_figure(r, CURVE_CONCURRENCIES, curve)
+    text = (f"{r.invocations:,} invocations of up to {min(chunk_size, items):,} items; "
+            f"longest needs {r.work.max():,.0f} s of work against the {r.timeout:g} s timeout; "
             f"<b>{r.timed_out}</b> timed out ({r.items_lost:,} items to redo). "
             f"Wall time with concurrency {concurrency}: <b>{r.wall_time / 60:,.1f} min</b>.")
     return fig, text
@@ -80,14 +93,17 @@ def batch_lab() -> Lab:
                 "seconds_per_item": _float("seconds per item", 0.5, 0.1, 2.0, 0.1),
                 "chunk_size": _int("items per invocation", 1_000, 100, 5_000, 100),
                 "concurrency": _int("concurrency", 10, 1, 1_000)},
-               batch_compute, "Work per invocation against the timeout, and wall time against concurrency")
+               batch_model, batch_view, "Work per invocation against the timeout, and wall time against concurrency")
 
 
 # --- Concurrency and throttling ------------------------------------------------------------------
-def concurrency_compute(rate, mean_duration, duration_kind, concurrency_limit):
-    r = awslambda.simulate_sync(rate=rate, mean_duration=mean_duration, duration_kind=duration_kind,
-                                concurrency_limit=concurrency_limit,
-                                horizon=20.0 if rate <= 5_000 else 1e5 / rate)
+def concurrency_model(rate, mean_duration, duration_kind, concurrency_limit):
+    return awslambda.simulate_sync(rate=rate, mean_duration=mean_duration, duration_kind=duration_kind,
+                                   concurrency_limit=concurrency_limit,
+                                   horizon=20.0 if rate <= 5_000 else 1e5 / rate)
+
+
+def concurrency_view(r, rate, mean_duration, duration_kind, concurrency_limit):
     est, se = r.throttled_fraction_ci()
     load = rate * mean_duration
     text = (f"Offered load {load:,.0f} erlangs against a limit of {concurrency_limit:,}: "
@@ -101,14 +117,18 @@ def concurrency_lab() -> Lab:
     """Rate, duration and concurrency limit; the simulated throttle fraction on Erlang B."""
     return Lab({"rate": _int("requests per second", 5_000, 100, 20_000, 100),
                 "mean_duration": _float("mean duration (s)", 0.2, 0.05, 2.0, 0.05),
-                "duration_kind": _drop("duration", list(("fixed", "exponential", "lognormal")), "fixed"),
+                "duration_kind": _drop("duration", list(traffic.DURATION_KINDS), "fixed"),
                 "concurrency_limit": _int("concurrency limit", 1_000, 100, 3_000, 100)},
-               concurrency_compute, "Concurrency over time against the limit, and throttled fraction on the Erlang B curve")
+               concurrency_model, concurrency_view,
+               "Concurrency over time against the limit, and throttled fraction on the Erlang B curve")
 
 
-def scaling_compute(region, scaling, spike_rate, concurrency_limit):
-    r = awslambda.simulate_sync(rate=spike_rate, mean_duration=4.0, concurrency_limit=concurrency_limit,
-                                scaling=scaling, region=region, horizon=180.0, warmup=0.0)
+def scaling_model(region, scaling, spike_rate, concurrency_limit):
+    return awslambda.simulate_sync(rate=spike_rate, mean_duration=4.0, concurrency_limit=concurrency_limit,
+                                   scaling=scaling, region=region, horizon=180.0, warmup=0.0)
+
+
+def scaling_view(r, region, scaling, spike_rate, concurrency_limit):
     text = (f"{r.sent():,} requests; <b>{100 * r.throttled_fraction():.1f}%</b> throttled; "
             f"{int(r.cold_start[r.source == FUNCTION].sum()):,} environments created; "
             f"peak concurrency {r.peak_concurrency:,}.")
@@ -124,27 +144,35 @@ def scaling_lab() -> Lab:
                                                    ("instant (steady state)", "none")], "burst"),
                 "spike_rate": _int("requests per second", 1_000, 100, 2_000, 100),
                 "concurrency_limit": _int("account limit", 10_000, 1_000, 20_000, 1_000)},
-               scaling_compute, "Environments, running executions and the scaling limit during a surge")
+               scaling_model, scaling_view,
+               "Environments, running executions and the scaling limit during a surge")
 
 
 NO_RESERVATION = -1
 
 
-def neighbour_compute(rate, other_rate, reserved):
-    use_reserved = reserved != NO_RESERVATION
-    r = awslambda.simulate_sync(rate=rate, mean_duration=0.5, other_rate=other_rate,
-                                reserved=reserved if use_reserved else None, horizon=20.0)
+def neighbour_model(rate, other_rate, reserved):
+    return awslambda.simulate_sync(rate=rate, mean_duration=0.5, other_rate=other_rate,
+                                   reserved=None if reserved == NO_RESERVATION else reserved, horizon=20.0)
+
+
+def neighbour_view(r, rate, other_rate, reserved):
+    limit = r.params["concurrency_limit"]
     text = (f"Your function: <b>{100 * r.throttled_fraction(FUNCTION):.1f}%</b> throttled; "
             f"other functions: <b>{100 * r.throttled_fraction(OTHER):.1f}%</b> throttled"
-            + (f" (reserved {reserved} for yours, {1000 - reserved} left for the rest)." if use_reserved else "."))
+            + (f" (reserved {reserved} for yours, {limit - reserved} left for the rest)."
+               if reserved != NO_RESERVATION else "."))
     return plots.neighbour_figure(r), text
 
 
 def neighbour_lab() -> Lab:
     """A noisy neighbour and reserved concurrency as floor and cap."""
+    limit = awslambda.DEFAULT_ACCOUNT_LIMIT
     return Lab({"rate": _int("your requests per second", 400, 0, 2_000, 50),
                 "other_rate": _int("other functions' requests/s", 1_800, 0, 4_000, 100),
                 "reserved": _drop("reserved concurrency",
-                                  [("none", NO_RESERVATION)] + [(f"{k:,}", k) for k in range(0, 901, 50)],
+                                  [("none", NO_RESERVATION)]
+                                  + [(f"{k:,}", k) for k in range(0, limit - awslambda.MIN_UNRESERVED + 1, 50)],
                                   NO_RESERVATION)},
-               neighbour_compute, "Concurrency of your function and the other functions, and each one's throttled share")
+               neighbour_model, neighbour_view,
+               "Concurrency of your function and the other functions, and each one's throttled share")

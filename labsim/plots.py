@@ -44,8 +44,8 @@ def concurrency_figure(result: SyncResult) -> Figure:
     ax1b.set_ylabel("throttles per second", color=ORANGE)
     ax1.set(xlabel="time (s)", ylabel="concurrency", title="Concurrency over time")
     ax1.legend(loc="lower right", fontsize=8)
-    rate = result.sent() / result.horizon
-    load = rate * p["mean_duration"]
+    rate = p["rate"] if p["rate"] is not None else result.sent() / result.horizon
+    load = rate * p["mean_duration"]        # offered load, as in the lab's summary
     a = np.linspace(0, max(2.0 * c, 1.3 * load), 200)
     ax2.plot(a, theory.erlang_b(c, a), color=GREY, label=f"Erlang B, c = {c:,}")
     est, se = result.throttled_fraction_ci()
@@ -63,9 +63,7 @@ def scaling_figure(result: SyncResult) -> Figure:
     ax = fig.subplots()
     p = result.params
     g = _grid(result)
-    demand = np.searchsorted(result.arrival[result.source == FUNCTION], g, side="right") \
-        - np.searchsorted(np.sort((result.arrival + result.duration)[result.source == FUNCTION]), g, side="right")
-    ax.plot(g, demand, color=GREY, ls=":", label="concurrency wanted (no limits)")
+    ax.plot(g, result.concurrency(g, wanted=True), color=GREY, ls=":", label="concurrency wanted (no limits)")
     ax.plot(g, result.concurrency(g), color=BLUE, label="running executions")
     ax.step(g, result.environments(g), where="post", color=GREEN, label="environments created")
     cap = (burst_cap(g, p["region"], p["concurrency_limit"]) if p["scaling"] == "burst"
