@@ -3,8 +3,8 @@
 Three layers, imports only go down:
 
 * models (pure): ``traffic``, ``theory``, ``awslambda``, ``batch``; parameters + seed -> result
-* ``plots`` (pure): result -> matplotlib Figure
-* ``labs`` (UI): ipywidgets controls -> model -> plot -> PNG
+* ``plots`` (pure): result -> matplotlib Figure (one module per part of the book)
+* ``labs`` (UI): ipywidgets controls -> model -> plot -> PNG (registered in ``labs.LABS``)
 """
 
 from .outcomes import Outcome

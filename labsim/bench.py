@@ -25,13 +25,13 @@ def _times(fn, repeat):
 def main(repeat: int = 15) -> None:
     import matplotlib
     matplotlib.use("Agg")
-    names = ["batch_lab", "concurrency_lab", "scaling_lab", "neighbour_lab"]
-    print(f"{'lab':<18}{'update median':>15}{'update p95':>12}{'model median':>14}")
-    for name in names:
-        lab = getattr(labs, name)()
+    width = max(len(n) for n in labs.LABS) + 2
+    print(f"{'lab':<{width}}{'update median':>15}{'update p95':>12}{'model median':>14}")
+    for name, factory in labs.LABS.items():
+        lab = factory()
         upd = _times(lab.update, repeat)
         mod = _times(lambda: lab.model(**lab.values()), repeat)   # exactly what the lab runs
-        print(f"{name:<18}{1e3 * np.median(upd):>12.1f} ms{1e3 * np.percentile(upd, 95):>9.1f} ms"
+        print(f"{name:<{width}}{1e3 * np.median(upd):>12.1f} ms{1e3 * np.percentile(upd, 95):>9.1f} ms"
               f"{1e3 * np.median(mod):>11.1f} ms")
     for kind in ("fixed", "exponential"):
         for n in (10 ** 5, 10 ** 6):

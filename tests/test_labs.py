@@ -1,4 +1,11 @@
-"""Widget tests without a browser: change each control, the PNG and the summary must change."""
+"""Widget tests without a browser: change each control, the PNG and the summary must change.
+
+Every registered lab (``labsim.labs.LABS``) and every one of its controls is covered: the new
+value is picked from the control itself (see ``other_value``) unless ``OVERRIDES`` names one.
+"""
+
+import html
+import re
 
 import matplotlib
 import pytest
@@ -7,52 +14,95 @@ matplotlib.use("Agg")
 
 from labsim import labs  # noqa: E402
 
-# A value different from the default for every control of every lab.
-CHANGES = {
-    "batch_lab": {"items": 50_000, "seconds_per_item": 1.0, "chunk_size": 2_000, "concurrency": 3},
-    "concurrency_lab": {"rate": 6_000, "mean_duration": 0.3, "duration_kind": "exponential",
-                        "concurrency_limit": 1_200},
-    "scaling_lab": {"region": "other", "scaling": "per_function", "spike_rate": 1_500,
-                    "concurrency_limit": 3_000},
-    "neighbour_lab": {"rate": 800, "other_rate": 2_500, "reserved": 300},
+#: Values to use instead of the automatic pick, where the pick would not show the change well.
+OVERRIDES = {
+    ("scaling_lab", "region"): "other",
+    ("scaling_lab", "scaling"): "per_function",
 }
-CASES = [(lab, name, value) for lab, ch in CHANGES.items() for name, value in ch.items()]
+
+
+def options_of(w) -> list:
+    """The values a control can take: its options, or its slider extremes."""
+    if hasattr(w, "options"):
+        return [o[1] if isinstance(o, tuple) else o for o in w.options]
+    if hasattr(w, "min"):
+        return [w.min, w.max]
+    if isinstance(w.value, bool):
+        return [False, True]
+    raise AssertionError(f"unknown control {type(w).__name__}")
+
+
+def other_value(lab_name, name, w):
+    """A value different from the default: an override, the next option, or 3/4 up the slider."""
+    if (lab_name, name) in OVERRIDES:
+        return OVERRIDES[(lab_name, name)]
+    if hasattr(w, "options") or isinstance(w.value, bool):
+        opts = options_of(w)
+        return opts[(opts.index(w.value) + 1) % len(opts)]
+    steps = round(0.75 * (w.max - w.min) / w.step)
+    v = w.min + steps * w.step
+    v = round(v, 10) if isinstance(w.step, float) else v
+    return v if v != w.value else w.min
 
 
 @pytest.fixture(scope="module")
 def built():
-    return {name: getattr(labs, name)() for name in CHANGES}
+    return {name: factory() for name, factory in labs.LABS.items()}
 
 
-def test_every_control_is_covered(built):
-    for name, lab in built.items():
-        assert set(lab.controls) == set(CHANGES[name]), name
 
 
-@pytest.mark.parametrize("lab_name,control,value", CASES, ids=[f"{a}-{b}" for a, b, _ in CASES])
-def test_control_changes_figure_and_summary(built, lab_name, control, value):
+def _cases():
+    out = []
+    for lab_name, factory in labs.LABS.items():
+        lab = factory()
+        out += [(lab_name, c) for c in lab.controls]
+    return out
+
+
+CASES = _cases()
+
+
+def test_registry_is_not_empty_and_in_package_namespace():
+    assert len(labs.LABS) >= 4
+    for name, factory in labs.LABS.items():
+        assert getattr(labs, name) is factory, f"labsim.labs.{name} is not exported"
+
+
+@pytest.mark.parametrize("lab_name,control", CASES, ids=[f"{a}-{b}" for a, b in CASES])
+def test_control_changes_figure_and_summary(built, lab_name, control):
     lab = built[lab_name]
-    before_png, before_text, runs = lab.image.value, lab.summary.value, lab.runs
+    w = lab.controls[control]
+    before_png, before_text, before_fig, runs = lab.png, lab.summary.value, lab.figure.value, lab.runs
     assert before_png[:8] == b"\x89PNG\r\n\x1a\n"
-    old = lab.controls[control].value
+    old = w.value
+    value = other_value(lab_name, control, w)
     assert old != value
-    lab.controls[control].value = value
+    w.value = value
     try:
         assert lab.runs == runs + 1, "one model run per change"
-        assert lab.image.value != before_png
+        assert lab.png != before_png
+        assert lab.figure.value != before_fig
         assert lab.summary.value != before_text
     finally:
-        lab.controls[control].value = old
+        w.value = old
+
+
+def test_figure_is_an_img_with_alt_text(built):
+    for name, lab in built.items():
+        m = re.fullmatch(r'<img class="labsim-figure" alt="([^"]+)" src="data:image/png;base64,[A-Za-z0-9+/=]+"[^>]*>',
+                         lab.figure.value)
+        assert m, name
+        alt = html.unescape(m.group(1))
+        assert alt.startswith(lab.alt) and len(alt) > len(lab.alt) + 20, (name, alt)
+        assert "<" not in alt, "summary markup is stripped from the alt text"
 
 
 def test_widgets_cannot_produce_invalid_parameters(built):
-    """Every slider's full range is a valid model input (extremes run without ValueError)."""
-    for lab in built.values():
-        for w in lab.controls.values():
-            values = [w.min, w.max] if hasattr(w, "min") else [v for _, v in w.options] \
-                if hasattr(w, "options") and isinstance(w.options[0], tuple) else list(getattr(w, "options", []))
-            if values:
-                for v in values:
-                    old = w.value
-                    w.value = v
-                    w.value = old
+    """Every control's extremes (every option of a dropdown) are valid model inputs."""
+    for name, lab in built.items():
+        for control, w in lab.controls.items():
+            old = w.value
+            for v in options_of(w):
+                w.value = v          # a ValueError here fails the test
+            w.value = old

@@ -1,27 +1,15 @@
-"""Figures from results. Pure: result in, ``matplotlib.figure.Figure`` out (never pyplot state)."""
+"""Figures for the Lambda chapters: batch jobs, concurrency, scaling, noisy neighbours."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from . import theory
-from .awslambda import FUNCTION, OTHER, SyncResult, burst_cap, per_function_cap
-from .batch import BatchResult
-from .outcomes import Outcome
-
-BLUE, ORANGE, RED, GREY, GREEN = "#1f77b4", "#ff7f0e", "#d62728", "#7f7f7f", "#2ca02c"
-
-
-def to_png(fig: Figure, dpi: int = 80) -> bytes:
-    """Render a figure to PNG bytes (what labs put in their ``widgets.Image``)."""
-    fig.subplots_adjust(left=0.08, right=0.92, bottom=0.15, top=0.9, wspace=0.35)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
+from .. import theory
+from ..awslambda import FUNCTION, OTHER, SyncResult, burst_cap, per_function_cap
+from ..batch import BatchResult
+from ..outcomes import Outcome
+from .base import BLUE, GREEN, GREY, ORANGE, RED, figure, plain_log_ticks
 
 
 def _grid(result: SyncResult, points: int = 400) -> np.ndarray:
@@ -30,8 +18,7 @@ def _grid(result: SyncResult, points: int = 400) -> np.ndarray:
 
 def concurrency_figure(result: SyncResult) -> Figure:
     """Left: concurrency over time against the limit. Right: throttle fraction on Erlang B."""
-    fig = Figure(figsize=(10, 3.6))
-    ax1, ax2 = fig.subplots(1, 2)
+    fig, (ax1, ax2) = figure(2)
     p = result.params
     c = p["concurrency_limit"] if p["reserved"] is None else p["reserved"]
     g = _grid(result)
@@ -39,8 +26,8 @@ def concurrency_figure(result: SyncResult) -> Figure:
     ax1.axhline(c, color=RED, ls="--", lw=1, label=f"limit {c:,}")
     edges = np.linspace(0, result.horizon, 41)
     ax1b = ax1.twinx()
-    ax1b.bar(edges[:-1], result.rate_series(edges, Outcome.THROTTLED), width=np.diff(edges),
-             align="edge", color=ORANGE, alpha=0.4, label="429s per second")
+    ax1b.stairs(result.rate_series(edges, Outcome.THROTTLED), edges, fill=True,
+                color=ORANGE, alpha=0.4, label="429s per second")
     ax1b.set_ylabel("throttles per second", color=ORANGE)
     ax1.set(xlabel="time (s)", ylabel="concurrency", title="Concurrency over time")
     ax1.legend(loc="lower right", fontsize=8)
@@ -59,8 +46,7 @@ def concurrency_figure(result: SyncResult) -> Figure:
 
 def scaling_figure(result: SyncResult) -> Figure:
     """Demand, environments and throttles over time under a scaling model."""
-    fig = Figure(figsize=(10, 3.6))
-    ax = fig.subplots()
+    fig, ax = figure()
     p = result.params
     g = _grid(result)
     ax.plot(g, result.concurrency(g, wanted=True), color=GREY, ls=":", label="concurrency wanted (no limits)")
@@ -78,8 +64,7 @@ def scaling_figure(result: SyncResult) -> Figure:
 
 def neighbour_figure(result: SyncResult) -> Figure:
     """Concurrency of the function and of the other functions, and each one's throttles."""
-    fig = Figure(figsize=(10, 3.6))
-    ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
+    fig, (ax1, ax2) = figure(2, gridspec_kw={"width_ratios": [2, 1]})
     p = result.params
     g = _grid(result)
     ax1.stackplot(g, result.concurrency(g, FUNCTION), result.concurrency(g, OTHER),
@@ -97,12 +82,12 @@ def neighbour_figure(result: SyncResult) -> Figure:
 
 def batch_figure(result: BatchResult, curve_c, curve_wall) -> Figure:
     """Left: work per invocation against the timeout. Right: wall time against concurrency."""
-    fig = Figure(figsize=(10, 3.6))
-    ax1, ax2 = fig.subplots(1, 2)
+    fig, (ax1, ax2) = figure(2)
     ok = result.outcome == Outcome.SUCCEEDED
-    k = np.arange(result.invocations)
-    ax1.bar(k[ok], result.work[ok], color=BLUE, label="finished")
-    ax1.bar(k[~ok], result.work[~ok], color=RED, label="timed out")
+    edges = np.arange(result.invocations + 1) - 0.5
+    ax1.stairs(np.where(ok, result.work, 0.0), edges, fill=True, color=BLUE, label="finished")
+    if not ok.all():
+        ax1.stairs(np.where(ok, 0.0, result.work), edges, fill=True, color=RED, label="timed out")
     ax1.axhline(result.timeout, color=RED, ls="--", lw=1, label=f"timeout {result.timeout:g} s")
     ax1.set(xlabel="invocation", ylabel="work (s)", title="Work per invocation")
     ax1.legend(loc="lower right", fontsize=8)
@@ -110,8 +95,6 @@ def batch_figure(result: BatchResult, curve_c, curve_wall) -> Figure:
     ax2.plot([result.concurrency], [result.wall_time / 60], "o", color=ORANGE, label="this run")
     ax2.set(xscale="log", yscale="log", xlabel="concurrency", ylabel="wall time (min)",
             title="Wall time against concurrency")
-    for axis in (ax2.xaxis, ax2.yaxis):      # plain tick labels: mathtext is slow to lay out
-        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        axis.set_minor_formatter(NullFormatter())
+    plain_log_ticks(ax2.xaxis, ax2.yaxis)
     ax2.legend(fontsize=8)
     return fig

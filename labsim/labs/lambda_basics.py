@@ -1,71 +1,14 @@
-"""Interactive labs: controls -> model -> figure -> PNG in a ``widgets.Image``.
-
-Each lab function returns a :class:`Lab` (an ``ipywidgets.VBox``) whose ``controls`` dict
-gives tests and readers access to every control. One callback recomputes the model once per
-change. On the static site the lab shows its default state.
-"""
+"""Labs for the Lambda chapters: batch jobs under the timeout, concurrency, scaling, neighbours."""
 
 from __future__ import annotations
 
-import ipywidgets as widgets
 import numpy as np
 
-from . import awslambda, batch, plots, traffic
-from .awslambda import FUNCTION, OTHER
-from .outcomes import Outcome
-from .theory import erlang_b
-
-
-class Lab(widgets.VBox):
-    """Controls on top, the figure, then a one-paragraph summary with the numbers that matter.
-
-    ``model(**values)`` runs the simulation (this is what ``labsim.bench`` times as "model");
-    ``view(result, **values)`` returns ``(figure, summary_html)``.
-    """
-
-    def __init__(self, controls: dict, model, view, alt: str):
-        self.controls = controls
-        self.model = model
-        self.view = view
-        self.alt = alt
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
-        self.summary = widgets.HTML()
-        self.runs = 0
-        box = widgets.GridBox(list(controls.values()),
-                              layout=widgets.Layout(grid_template_columns="repeat(2, 1fr)"))
-        super().__init__([box, self.image, self.summary])
-        for w in controls.values():
-            w.observe(self.update, names="value")
-        self.update()
-
-    def values(self) -> dict:
-        return {k: w.value for k, w in self.controls.items()}
-
-    def update(self, change=None) -> None:
-        values = self.values()
-        result = self.model(**values)
-        self.runs += 1
-        fig, text = self.view(result, **values)
-        self.image.value = plots.to_png(fig)
-        self.summary.value = f'<p role="status" aria-label="{self.alt}">{text}</p>'
-
-
-def _style():
-    return {"description_width": "initial"}
-
-
-def _int(desc, value, lo, hi, step=1):
-    return widgets.IntSlider(value=value, min=lo, max=hi, step=step, description=desc,
-                             continuous_update=False, style=_style())
-
-
-def _float(desc, value, lo, hi, step):
-    return widgets.FloatSlider(value=value, min=lo, max=hi, step=step, description=desc,
-                               continuous_update=False, style=_style())
-
-
-def _drop(desc, options, value):
-    return widgets.Dropdown(options=options, value=value, description=desc, style=_style())
+from .. import awslambda, batch, plots, traffic
+from ..awslambda import FUNCTION, OTHER
+from ..outcomes import Outcome
+from ..theory import erlang_b
+from .base import Lab, dropdown as _drop, float_slider as _float, int_slider as _int, register
 
 
 # --- Lambda at a glance --------------------------------------------------------------------------
@@ -87,6 +30,7 @@ def batch_view(result, items, seconds_per_item, chunk_size, concurrency):
     return fig, text
 
 
+@register
 def batch_lab() -> Lab:
     """Split a batch job into invocations under the 15-minute limit."""
     return Lab({"items": _int("items", 20_000, 1_000, 100_000, 1_000),
@@ -113,6 +57,7 @@ def concurrency_view(r, rate, mean_duration, duration_kind, concurrency_limit):
     return plots.concurrency_figure(r), text
 
 
+@register
 def concurrency_lab() -> Lab:
     """Rate, duration and concurrency limit; the simulated throttle fraction on Erlang B."""
     return Lab({"rate": _int("requests per second", 5_000, 100, 20_000, 100),
@@ -131,10 +76,11 @@ def scaling_model(region, scaling, spike_rate, concurrency_limit):
 def scaling_view(r, region, scaling, spike_rate, concurrency_limit):
     text = (f"{r.sent():,} requests; <b>{100 * r.throttled_fraction():.1f}%</b> throttled; "
             f"{int(r.cold_start[r.source == FUNCTION].sum()):,} environments created; "
-            f"peak concurrency {r.peak_concurrency:,}.")
+            f"peak concurrency {r.peak_concurrency:,} (account limit {concurrency_limit:,}).")
     return plots.scaling_figure(r), text
 
 
+@register
 def scaling_lab() -> Lab:
     """A sudden surge under the notes' burst quotas or today's per-function scaling rate."""
     return Lab({"region": _drop("Region", [(f"{awslambda.REGION_NAMES[k]} (burst {v:,})", k)
@@ -165,6 +111,7 @@ def neighbour_view(r, rate, other_rate, reserved):
     return plots.neighbour_figure(r), text
 
 
+@register
 def neighbour_lab() -> Lab:
     """A noisy neighbour and reserved concurrency as floor and cap."""
     limit = awslambda.DEFAULT_ACCOUNT_LIMIT

@@ -1,0 +1,10 @@
+"""Interactive labs: ipywidgets controls -> model -> figure -> PNG.
+
+Each lab function returns a :class:`Lab` (an ``ipywidgets.VBox``) whose ``controls`` dict gives
+tests and readers access to every control; one callback recomputes the model once per change.
+On the static site a lab shows its default state. One module per part of the book; every lab
+is listed in :data:`LABS` in book order.
+"""
+
+from .base import LABS, Lab  # noqa: F401
+from .lambda_basics import batch_lab, concurrency_lab, neighbour_lab, scaling_lab  # noqa: F401

@@ -1,0 +1,7 @@
+"""Figures from results. Pure: result in, ``matplotlib.figure.Figure`` out (never pyplot state).
+
+One module per part of the book; shared pieces in :mod:`labsim.plots.base`.
+"""
+
+from .base import figure, plain_log_ticks, to_png  # noqa: F401
+from .lambda_basics import batch_figure, concurrency_figure, neighbour_figure, scaling_figure  # noqa: F401
