@@ -8,3 +8,6 @@ is listed in :data:`LABS` in book order.
 
 from .base import LABS, Lab  # noqa: F401
 from .lambda_basics import batch_lab, concurrency_lab, neighbour_lab, scaling_lab  # noqa: F401
+from .invocations import *  # noqa: F401,F403  (chapter 2: invocation models)
+from .retries import *  # noqa: F401,F403  (chapter 4: client retries, backoff, contention)
+from .async_invocation import *  # noqa: F401,F403  (chapter 4.1: async retries, destinations, idempotency)

@@ -68,8 +68,12 @@ def concurrency_lab() -> Lab:
                "Concurrency over time against the limit, and throttled fraction on the Erlang B curve")
 
 
+#: The surge's requests run this long (s): 400 requests/s want 4,000 executions.
+SURGE_DURATION = 10.0
+
+
 def scaling_model(region, scaling, spike_rate, concurrency_limit):
-    return awslambda.simulate_sync(rate=spike_rate, mean_duration=4.0, concurrency_limit=concurrency_limit,
+    return awslambda.simulate_sync(rate=spike_rate, mean_duration=SURGE_DURATION, concurrency_limit=concurrency_limit,
                                    scaling=scaling, region=region, horizon=180.0, warmup=0.0)
 
 
@@ -88,7 +92,7 @@ def scaling_lab() -> Lab:
                 "scaling": _drop("scaling model", [("notes: burst quota + 500/min", "burst"),
                                                    ("today: 1,000 per 10 s per function", "per_function"),
                                                    ("instant (steady state)", "none")], "burst"),
-                "spike_rate": _int("requests per second", 1_000, 100, 2_000, 100),
+                "spike_rate": _int("requests per second", 400, 100, 800, 50),
                 "concurrency_limit": _int("account limit", 10_000, 1_000, 20_000, 1_000)},
                scaling_model, scaling_view,
                "Environments, running executions and the scaling limit during a surge")

@@ -24,12 +24,11 @@ def concurrency_figure(result: SyncResult) -> Figure:
     g = _grid(result)
     ax1.plot(g, result.concurrency(g), color=BLUE, lw=1, label="running executions")
     ax1.axhline(c, color=RED, ls="--", lw=1, label=f"limit {c:,}")
-    edges = np.linspace(0, result.horizon, 41)
-    ax1b = ax1.twinx()
-    ax1b.stairs(result.rate_series(edges, Outcome.THROTTLED), edges, fill=True,
-                color=ORANGE, alpha=0.4, label="429s per second")
-    ax1b.set_ylabel("throttles per second", color=ORANGE)
-    ax1.set(xlabel="time (s)", ylabel="concurrency", title="Concurrency over time")
+    edges = np.linspace(0, result.horizon, len(g) // 2 + 1)
+    hit = result.rate_series(edges, Outcome.THROTTLED) > 0      # slices with at least one 429
+    ax1.plot(edges[:-1][hit], np.full(hit.sum(), c), "|", color=ORANGE, ms=10, label="429 returned")
+    ax1.set(xlabel="time (s)", ylabel="concurrency", title="Concurrency over time",
+            ylim=(0, 1.15 * max(c, 1)))
     ax1.legend(loc="lower right", fontsize=8)
     rate = p["rate"] if p["rate"] is not None else result.sent() / result.horizon
     load = rate * p["mean_duration"]        # offered load, as in the lab's summary
