@@ -43,6 +43,29 @@ def test_throttle_fraction_matches_erlang_b(c, load, duration_kind):
     assert abs(estimate - expected) <= 3 * se, (estimate, expected, se)
 
 
+@pytest.mark.parametrize("duration_kind", ["fixed", "lognormal"])
+def test_mean_concurrency_obeys_littles_law(duration_kind):
+    """Time-average concurrency L = lambda_admitted x mean duration = A (1 - B(c, A)).
+
+    Little's law ties the time-average number running to the admitted rate and the mean
+    duration; for a loss system the admitted rate is lambda (1 - B). Replications are independent
+    (distinct seeds); the tolerance is 3 standard errors of the replication mean (ddof=1).
+    """
+    c, load, reps = 40, 36.0, 16
+    rate = load / MEAN_DURATION
+    horizon = 400 * MEAN_DURATION
+    means = []
+    for i in range(reps):
+        r = awslambda.simulate_sync(rate=rate, mean_duration=MEAN_DURATION, duration_kind=duration_kind,
+                                    duration_cv=1.5, concurrency_limit=c, horizon=horizon, seed=500 + i)
+        grid = np.linspace(r.warmup, horizon - 2 * MEAN_DURATION, 20_000)
+        means.append(r.concurrency(grid).mean())
+    means = np.array(means)
+    expected = theory.littles_law(rate * (1 - theory.erlang_b(c, load)), MEAN_DURATION)
+    se = means.std(ddof=1) / math.sqrt(reps)
+    assert abs(means.mean() - expected) <= 3 * se, (means.mean(), expected, se)
+
+
 # --- b. property tests ---------------------------------------------------------------------------
 @st.composite
 def sync_params(draw, scalings=awslambda.SCALING_MODELS):
