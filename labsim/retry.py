@@ -16,14 +16,29 @@ and cap ``c``:
 =====================  =========================================================
 
 A policy also has an attempt limit: ``max_attempts`` calls in all, the first one included.
+
+Also here:
+
+* :class:`RetryBudget`: a client-side retry budget (token bucket), as in the AWS SDKs' retry quota;
+* :func:`simulate_independent_failures` with the closed forms :func:`success_probability`
+  (1 - p^(r+1)) and :func:`expected_attempts`;
+* :func:`simulate_client_retries`: a spike of synchronous calls against a Lambda concurrency
+  limit, each 429 retried by its caller (retry storms and their cures);
+* :func:`simulate_contention` and :func:`contention_sweep`: the blog post's optimistic-concurrency
+  experiment (N clients writing one record).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import heapq
+from dataclasses import dataclass, field
+from enum import IntEnum
 
 import numpy as np
 
+from . import traffic
+from .awslambda import DEFAULT_ACCOUNT_LIMIT, MAX_ACCOUNT_LIMIT, MAX_TIMEOUT_S
+from .outcomes import Outcome
 from .validation import check_choice, check_int, check_number
 
 STRATEGIES = ("none", "immediate", "fixed", "exponential", "full_jitter", "equal_jitter",
@@ -102,3 +117,544 @@ class RetryPolicy:
         v = min(c, b * 2.0 ** n)
         return {"immediate": 0.0, "fixed": b, "exponential": v, "full_jitter": v / 2,
                 "equal_jitter": 0.75 * v}[s]
+
+    def sampler(self, rng=None):
+        """A fast scalar form of :meth:`delay` for event loops: ``f(n, prev) -> seconds``.
+
+        Same definitions and distributions as :meth:`delay` (the tests check both against
+        each other); uniforms are drawn from ``rng`` in blocks, so one call costs well under a
+        microsecond instead of a numpy call per retry.
+        """
+        s, b, c = self.strategy, self.base, self.cap
+        if s == "none":
+            raise ValueError("strategy='none' never retries: there is no delay to draw")
+        table = [min(c, b * 2.0 ** n) for n in range(MAX_ATTEMPTS)]
+        last = MAX_ATTEMPTS - 1
+        if s == "immediate":
+            return lambda n, prev=None: 0.0
+        if s == "fixed":
+            return lambda n, prev=None: b
+        if s == "exponential":
+            return lambda n, prev=None: table[n if n < last else last]
+        u = _Uniforms(rng)
+        if s == "full_jitter":
+            return lambda n, prev=None: u() * table[n if n < last else last]
+        if s == "equal_jitter":
+            def equal(n, prev=None):
+                v = table[n if n < last else last]
+                return v / 2 + u() * (v / 2)
+            return equal
+
+        def decorrelated(n, prev=None):
+            p = b if prev is None or prev < b else prev
+            return min(c, b + u() * (3.0 * p - b))
+        return decorrelated
+
+
+class _Uniforms:
+    """Uniform(0, 1) numbers drawn from a numpy generator in blocks (fast scalar access)."""
+
+    __slots__ = ("rng", "buf", "i")
+    BLOCK = 4_096
+
+    def __init__(self, rng):
+        if rng is None:
+            raise ValueError("rng is required for the jittered strategies")
+        self.rng = rng
+        self.buf: list = []
+        self.i = 0
+
+    def __call__(self) -> float:
+        if self.i == len(self.buf):
+            self.buf = self.rng.random(self.BLOCK).tolist()
+            self.i = 0
+        self.i += 1
+        return self.buf[self.i - 1]
+
+
+class _AbsNormals(_Uniforms):
+    """|Normal(mean, sd)| network delays drawn in blocks (the blog simulator's delay model)."""
+
+    __slots__ = ("mean", "sd")
+
+    def __init__(self, rng, mean, sd):
+        super().__init__(rng)
+        self.mean, self.sd = mean, sd
+
+    def __call__(self) -> float:
+        if self.i == len(self.buf):
+            self.buf = np.abs(self.rng.normal(self.mean, self.sd, self.BLOCK)).tolist()
+            self.i = 0
+        self.i += 1
+        return self.buf[self.i - 1]
+
+
+# --- closed forms for independent failures ------------------------------------------------------
+def success_probability(p: float, retries: int) -> float:
+    """Chance a call succeeds when each attempt fails independently with probability ``p``
+    and the caller retries up to ``retries`` times: 1 - p^(retries + 1)."""
+    return 1.0 - p ** (retries + 1)
+
+
+def expected_attempts(p: float, retries: int) -> float:
+    """Mean attempts per call under independent failures: sum_{k=0}^{r} p^k = (1 - p^(r+1)) / (1 - p)."""
+    return float(retries + 1) if p == 1.0 else (1.0 - p ** (retries + 1)) / (1.0 - p)
+
+
+# --- retry budget ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RetryBudget:
+    """A client-side retry budget: a token bucket that only retries draw from.
+
+    Modelled on the retry quota of the AWS SDKs' *standard* retry mode
+    (https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html), in this
+    book's own units (the SDKs' token amounts differ by SDK and version, so none is copied here):
+
+    * the bucket starts full with ``capacity`` tokens and never holds more;
+    * a retry needs one token, taken when the caller decides to retry (at the failure); with
+      no token left the caller gives up at once (outcome ``BUDGET_DENIED``);
+    * every successful attempt puts ``refill`` tokens back (at the moment it completes).
+
+    First attempts never need a token. In a long overload the bucket runs dry and at most about
+    ``refill`` retries per success get through: retries can no longer multiply the load.
+    """
+
+    capacity: float = 50.0
+    refill: float = 0.1
+
+    def __post_init__(self):
+        check_number("capacity", self.capacity, 0, 1_000_000)
+        check_number("refill", self.refill, 0, 100)
+
+
+class CallOutcome(IntEnum):
+    """How a *logical* call (the caller's request, across all its attempts) ends."""
+
+    SUCCEEDED = 0       #: one attempt was admitted and completed
+    GAVE_UP = 1         #: every allowed attempt was throttled (or failed); the caller got the error
+    BUDGET_DENIED = 2   #: a retry was due but the retry budget had no token left
+
+
+# --- 1. independent failures ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IndependentResult:
+    """Per-call arrays for calls whose attempts fail independently with probability ``p``."""
+
+    attempts: np.ndarray     #: attempts made by each call (1 .. retries + 1)
+    outcome: np.ndarray      #: ``CallOutcome`` codes (SUCCEEDED or GAVE_UP)
+    waited: np.ndarray       #: total backoff each call slept before its last attempt, s
+    p: float
+    policy: RetryPolicy
+
+    @property
+    def calls(self) -> int:
+        return len(self.attempts)
+
+    @property
+    def success_fraction(self) -> float:
+        return float(np.mean(self.outcome == CallOutcome.SUCCEEDED))
+
+    @property
+    def mean_attempts(self) -> float:
+        return float(self.attempts.mean())
+
+    def books(self) -> dict:
+        return {"calls": self.calls,
+                "succeeded": int((self.outcome == CallOutcome.SUCCEEDED).sum()),
+                "gave_up": int((self.outcome == CallOutcome.GAVE_UP).sum())}
+
+
+def simulate_independent_failures(p: float = 0.3, policy: RetryPolicy | None = None,
+                                  n_calls: int = 10_000, seed: int = 0) -> IndependentResult:
+    """Calls whose attempts each fail independently with probability ``p``.
+
+    A call makes attempts until one succeeds or ``policy.retries + 1`` attempts have failed.
+    The number of failures before the first success is geometric, so the attempt count is
+    drawn directly (exact, vectorised). ``waited`` adds up the policy's delays before each retry
+    the call made (a full schedule is drawn per call, then cut at its attempt count).
+    """
+    p = check_number("p", p, 0, 1)
+    policy = RetryPolicy() if policy is None else policy
+    n_calls = check_int("n_calls", n_calls, 1, traffic.MAX_REQUESTS)
+    rng = traffic.make_rng(seed)
+    r = policy.retries
+    if p == 0:
+        first_ok = np.ones(n_calls, np.int64)
+    elif p == 1:
+        first_ok = np.full(n_calls, np.iinfo(np.int64).max)
+    else:
+        first_ok = rng.geometric(1.0 - p, n_calls)       # attempt number of the first success
+    succeeded = first_ok <= r + 1
+    attempts = np.minimum(first_ok, r + 1)
+    outcome = np.where(succeeded, int(CallOutcome.SUCCEEDED), int(CallOutcome.GAVE_UP)).astype(np.int8)
+    waited = np.zeros(n_calls)
+    if r > 0:
+        delays = np.empty((n_calls, r))
+        prev = None
+        for n in range(r):
+            prev = delays[:, n] = policy.delay(np.full(n_calls, n), prev, rng)
+        cum = np.concatenate([np.zeros((n_calls, 1)), np.cumsum(delays, axis=1)], axis=1)
+        waited = cum[np.arange(n_calls), attempts - 1]
+    return IndependentResult(attempts.astype(np.int64), outcome, waited, p, policy)
+
+
+# --- 2. a spike of synchronous calls against a concurrency limit, with client retries ---------------
+#: Simulation bound on calls x attempts allowed per call (keeps one run to a few seconds at most).
+MAX_ATTEMPT_EVENTS = 2_000_000
+
+
+@dataclass(frozen=True)
+class ClientRetryResult:
+    """One run of :func:`simulate_client_retries`.
+
+    Per logical call (sorted by arrival): ``arrival``, ``outcome`` (:class:`CallOutcome`),
+    ``attempts`` and ``end`` (when the caller got its final answer). Per attempt, in time order:
+    ``attempt_time`` (when it reached Lambda), ``attempt_call`` (index of its call),
+    ``attempt_number`` (0 = first attempt) and ``attempt_outcome`` (``Outcome.SUCCEEDED`` if
+    admitted, ``Outcome.THROTTLED`` if refused with a 429).
+    """
+
+    arrival: np.ndarray
+    outcome: np.ndarray
+    attempts: np.ndarray
+    end: np.ndarray
+    attempt_time: np.ndarray
+    attempt_call: np.ndarray
+    attempt_number: np.ndarray
+    attempt_outcome: np.ndarray
+    duration: float
+    spike_start: float
+    spike_end: float
+    horizon: float
+    params: dict = field(default_factory=dict)
+
+    # -- counting ---------------------------------------------------------------------------------
+    @property
+    def calls(self) -> int:
+        return len(self.arrival)
+
+    @property
+    def total_attempts(self) -> int:
+        return len(self.attempt_time)
+
+    @property
+    def retries(self) -> int:
+        return self.total_attempts - self.calls
+
+    def count(self, outcome: CallOutcome) -> int:
+        return int((self.outcome == int(outcome)).sum())
+
+    def books(self) -> dict:
+        """Calls and attempts each in exactly one outcome (``calls`` and ``attempts`` balance)."""
+        d = {"calls": self.calls}
+        for o in CallOutcome:
+            d[o.name.lower()] = self.count(o)
+        d["attempts"] = self.total_attempts
+        d["admitted"] = int((self.attempt_outcome == Outcome.SUCCEEDED).sum())
+        d["throttled"] = int((self.attempt_outcome == Outcome.THROTTLED).sum())
+        return d
+
+    # -- summaries --------------------------------------------------------------------------------
+    @property
+    def success_rate(self) -> float:
+        """Share of logical calls that succeeded (after however many attempts)."""
+        return self.count(CallOutcome.SUCCEEDED) / self.calls if self.calls else float("nan")
+
+    @property
+    def amplification(self) -> float:
+        """Attempts per logical call: how much retries multiply the load (1 = no retries)."""
+        return self.total_attempts / self.calls if self.calls else float("nan")
+
+    @property
+    def drain_time(self) -> float:
+        """Seconds from the end of the spike until the last call that arrived by then got its
+        final answer (success or error): how long the spike's backlog lasts."""
+        m = self.arrival < self.spike_end
+        return float(max(0.0, self.end[m].max() - self.spike_end)) if m.any() else 0.0
+
+    @property
+    def last_answer(self) -> float:
+        """Time the last caller got its final answer, s."""
+        return float(self.end.max()) if self.calls else 0.0
+
+    # -- over time --------------------------------------------------------------------------------
+    def attempt_rate(self, edges, retries: bool | None = None) -> np.ndarray:
+        """Attempts per second reaching Lambda in each bin of ``edges`` (first attempts only
+        with ``retries=False``, retries only with ``True``, all with ``None``)."""
+        t = self.attempt_time
+        if retries is not None:
+            t = t[(self.attempt_number > 0) == retries]
+        counts, _ = np.histogram(t, bins=edges)
+        return counts / np.diff(edges)
+
+    def concurrency(self, grid) -> np.ndarray:
+        """Executions running at each time in ``grid`` (admitted attempts)."""
+        start = self.attempt_time[self.attempt_outcome == Outcome.SUCCEEDED]   # time order
+        end = start + self.duration                                            # same order
+        g = np.asarray(grid, dtype=float)
+        return np.searchsorted(start, g, side="right") - np.searchsorted(end, g, side="right")
+
+    def in_progress(self, grid) -> np.ndarray:
+        """Logical calls started and not yet answered at each time in ``grid`` (the backlog)."""
+        g = np.asarray(grid, dtype=float)
+        return (np.searchsorted(self.arrival, g, side="right")
+                - np.searchsorted(np.sort(self.end), g, side="right"))
+
+
+def simulate_client_retries(policy: RetryPolicy | None = None, budget: RetryBudget | None = None, *,
+                            base_rate: float = 200.0, spike_rate: float = 4_000.0,
+                            spike_start: float = 2.0, spike_length: float = 0.5,
+                            horizon: float = 10.0, duration: float = 0.1,
+                            concurrency_limit: int = 50, rtt: float = 0.01,
+                            seed: int = 0) -> ClientRetryResult:
+    """A spike of synchronous calls to one function, each caller retrying its 429s.
+
+    The model
+      * Calls arrive as Poisson traffic at ``base_rate`` per second on ``[0, horizon)``, with a
+        rectangular spike to ``spike_rate`` on ``[spike_start, spike_start + spike_length)``
+        (``labsim.traffic.spike``).
+      * Lambda admits an attempt if fewer than ``concurrency_limit`` executions are running
+        (Lambda's loss rule, as in ``labsim.awslambda``: nothing queues); the execution takes
+        ``duration`` seconds and the call succeeds. Otherwise the attempt gets HTTP 429.
+      * A throttled caller hears the 429 ``rtt`` seconds later. If it has retries left
+        (``policy.retries``) and, with a ``budget``, a token, it sleeps the policy's delay and
+        tries again; otherwise the call ends (``GAVE_UP`` or ``BUDGET_DENIED``).
+      * The run continues until every call has its final answer (the attempt limit makes this
+        finite), so every call ends in exactly one :class:`CallOutcome`.
+
+    The engine is an event loop over a heap of pending attempts (time order) and a heap of the
+    running executions' end times; with a budget, each completed execution refills it when it
+    ends (credited lazily at the next event, which is exact since tokens are only read there).
+    """
+    policy = RetryPolicy() if policy is None else policy
+    if not isinstance(policy, RetryPolicy):
+        raise ValueError(f"policy={policy!r} is not a RetryPolicy")
+    if budget is not None and not isinstance(budget, RetryBudget):
+        raise ValueError(f"budget={budget!r} is not a RetryBudget or None")
+    horizon = check_number("horizon", horizon, 0, 3_600, lo_open=True)
+    duration = check_number("duration", duration, 0, MAX_TIMEOUT_S, lo_open=True,
+                            why="Lambda's maximum timeout is 900 s")
+    limit = check_int("concurrency_limit", concurrency_limit, 1, MAX_ACCOUNT_LIMIT,
+                      why=f"the account concurrency limit; AWS's default is {DEFAULT_ACCOUNT_LIMIT:,} per Region")
+    rtt = check_number("rtt", rtt, 0, 10)
+    base_rate = check_number("base_rate", base_rate, 0)
+    spike_rate = check_number("spike_rate", spike_rate, 0)
+    spike_start = check_number("spike_start", spike_start, 0, horizon, hi_open=True)
+    spike_length = check_number("spike_length", spike_length, 0, horizon - spike_start, lo_open=True)
+    expected = (base_rate * (horizon - spike_length) + spike_rate * spike_length) * policy.max_attempts
+    if expected > MAX_ATTEMPT_EVENTS:
+        raise ValueError(f"expected calls x max_attempts={expected:,.0f} is out of range: allowed "
+                         f"{MAX_ATTEMPT_EVENTS:,} or less (lower the rates or the attempt limit)")
+    rng = traffic.make_rng(seed)
+    arrival = traffic.spike(base_rate, spike_rate, spike_start, spike_length, horizon, rng)
+    n = len(arrival)
+
+    retries = policy.retries
+    delay = policy.sampler(rng) if retries > 0 else None
+    use_budget = budget is not None
+    capacity = budget.capacity if use_budget else 0.0
+    refill = budget.refill if use_budget else 0.0
+    tokens = capacity
+
+    outcome = np.zeros(n, np.int8)
+    attempts = np.zeros(n, np.int64)
+    end = np.zeros(n)
+    at_t, at_c, at_n, at_ok = [], [], [], []
+    pend = [(t, i, 0, -1.0) for i, t in enumerate(arrival.tolist())]   # sorted: a valid heap
+    busy: list = []
+    pop, push = heapq.heappop, heapq.heappush
+    GAVE, DENIED = int(CallOutcome.GAVE_UP), int(CallOutcome.BUDGET_DENIED)
+    while pend:
+        t, i, k, prev = pop(pend)
+        while busy and busy[0] <= t:
+            pop(busy)
+            if use_budget:
+                tokens = min(capacity, tokens + refill)
+        at_t.append(t)
+        at_c.append(i)
+        at_n.append(k)
+        if len(busy) < limit:                       # admitted: runs, then succeeds
+            push(busy, t + duration)
+            at_ok.append(True)
+            attempts[i] = k + 1
+            end[i] = t + duration
+            continue
+        at_ok.append(False)                         # HTTP 429
+        if k < retries:
+            if use_budget:
+                if tokens < 1.0:
+                    attempts[i] = k + 1
+                    end[i] = t + rtt
+                    outcome[i] = DENIED
+                    continue
+                tokens -= 1.0
+            d = delay(k, prev if prev >= 0 else None)
+            push(pend, (t + rtt + d, i, k + 1, d))
+        else:
+            attempts[i] = k + 1
+            end[i] = t + rtt
+            outcome[i] = GAVE
+
+    ok = np.array(at_ok, bool)
+    params = dict(policy=policy, budget=budget, base_rate=base_rate, spike_rate=spike_rate,
+                  spike_start=spike_start, spike_length=spike_length, horizon=horizon,
+                  duration=duration, concurrency_limit=limit, rtt=rtt, seed=seed)
+    return ClientRetryResult(
+        arrival, outcome, attempts, end, np.array(at_t), np.array(at_c, np.int64),
+        np.array(at_n, np.int64),
+        np.where(ok, int(Outcome.SUCCEEDED), int(Outcome.THROTTLED)).astype(np.int8),
+        duration, spike_start, spike_start + spike_length, horizon, params)
+
+
+# --- 3. the contention experiment of "Exponential Backoff And Jitter" --------------------------------
+#: The strategies the blog post compares, in its order (its "no backoff" is ``immediate`` here).
+CONTENTION_STRATEGIES = ("immediate", "exponential", "full_jitter", "equal_jitter", "decorrelated_jitter")
+#: The blog's simulation: base 5 ms, cap 2 s, network delay about 10 ms (sd 2 ms).
+BLOG_BASE, BLOG_CAP, BLOG_NETWORK_DELAY = 0.005, 2.0, 0.010
+
+
+@dataclass(frozen=True)
+class ContentionResult:
+    """Per-client arrays of one contention run: write calls made, when it stopped, outcome."""
+
+    calls: np.ndarray        #: write attempts (the blog's "calls") per client
+    end: np.ndarray          #: when the client got its final write response, s
+    outcome: np.ndarray      #: ``CallOutcome`` (SUCCEEDED, or GAVE_UP at the attempt limit)
+    params: dict = field(default_factory=dict)
+
+    @property
+    def n_clients(self) -> int:
+        return len(self.calls)
+
+    @property
+    def total_calls(self) -> int:
+        return int(self.calls.sum())
+
+    @property
+    def completion_time(self) -> float:
+        """Time until every client has its final answer (the blog's "time"), s."""
+        return float(self.end.max())
+
+    def books(self) -> dict:
+        return {"clients": self.n_clients,
+                "succeeded": int((self.outcome == CallOutcome.SUCCEEDED).sum()),
+                "gave_up": int((self.outcome == CallOutcome.GAVE_UP).sum()),
+                "calls": self.total_calls}
+
+
+def simulate_contention(n_clients: int = 50, policy: RetryPolicy | None = None, *,
+                        network_delay: float = BLOG_NETWORK_DELAY, network_sd: float | None = None,
+                        until_success: bool = False, seed: int = 0) -> ContentionResult:
+    """N clients each make one optimistic-concurrency (compare-and-swap) write to one record.
+
+    The model (the experiment of the AWS Architecture Blog post "Exponential Backoff And
+    Jitter", 2015, https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/):
+
+    * All clients start at time 0. Every message between a client and the store takes an
+      independent network delay |Normal(network_delay, network_sd)| (default sd: a fifth of the
+      mean, the blog simulator's 10 ms +- 2 ms); the store itself takes no time.
+    * An attempt: the client reads the record's version (the read reaches the store at time
+      r), gets the answer back, and at once sends a conditional write, which reaches the store
+      at time w. The write succeeds iff no other write succeeded at the store between r and w
+      (the version is unchanged); otherwise it is a conflict.
+    * On a conflict the client hears the answer one network delay later, sleeps
+      ``policy.delay(n)`` (n = 0 before its first retry) and starts a new attempt (read, write).
+      It stops when its write succeeds, or when it has made ``policy.max_attempts`` writes
+      (``GAVE_UP``), unless ``until_success=True`` (the blog: retry until done).
+    * Counted, as in the blog: write calls, and the time until the last client hears its
+      final answer. Reads are not counted.
+
+    Engine: only writes need ordering. Writes are processed in time order from a heap; the
+    version a read saw is "the last successful write was before r", so a write at w with read
+    time r succeeds iff the latest success so far is earlier than r.
+    """
+    n_clients = check_int("n_clients", n_clients, 1, 10_000)
+    policy = RetryPolicy("full_jitter", BLOG_BASE, BLOG_CAP, MAX_ATTEMPTS) if policy is None else policy
+    if not isinstance(policy, RetryPolicy):
+        raise ValueError(f"policy={policy!r} is not a RetryPolicy")
+    network_delay = check_number("network_delay", network_delay, 0, 10, lo_open=True)
+    sd = network_delay / 5 if network_sd is None else check_number("network_sd", network_sd, 0, 10)
+    rng = traffic.make_rng(seed)
+    net = _AbsNormals(rng, network_delay, sd)
+    limit = float("inf") if until_success else policy.max_attempts
+    if policy.retries == 0:
+        limit = 1
+    delay = policy.sampler(rng) if limit > 1 else None
+
+    calls = np.zeros(n_clients, np.int64)
+    end = np.zeros(n_clients)
+    outcome = np.zeros(n_clients, np.int8)
+    heap = []
+    for k in range(n_clients):
+        r = net()
+        heap.append((r + net() + net(), r, k, 0, -1.0))
+    heapq.heapify(heap)
+    pop, push = heapq.heappop, heapq.heappush
+    last_success = -1.0
+    while heap:
+        w, r, k, n, prev = pop(heap)
+        calls[k] += 1
+        if last_success < r:                        # nobody wrote since our read: success
+            last_success = w
+            end[k] = w + net()
+        elif n + 1 < limit:                         # conflict: back off, then read again
+            d = delay(n, prev if prev >= 0 else None)
+            r2 = w + net() + d + net()
+            push(heap, (r2 + net() + net(), r2, k, n + 1, d))
+        else:
+            end[k] = w + net()
+            outcome[k] = CallOutcome.GAVE_UP
+    return ContentionResult(calls, end, outcome,
+                            dict(n_clients=n_clients, policy=policy, network_delay=network_delay,
+                                 network_sd=sd, until_success=until_success, seed=seed))
+
+
+@dataclass(frozen=True)
+class ContentionSweep:
+    """Means and standard errors over replications, indexed ``[strategy, n]``."""
+
+    strategies: tuple
+    n_values: np.ndarray
+    calls: np.ndarray
+    calls_se: np.ndarray
+    time: np.ndarray
+    time_se: np.ndarray
+    replications: int
+    params: dict = field(default_factory=dict)
+
+    def at(self, strategy: str, n: int) -> tuple:
+        """(mean calls, mean completion time) for one strategy and N."""
+        i, j = self.strategies.index(strategy), int(np.flatnonzero(self.n_values == n)[0])
+        return float(self.calls[i, j]), float(self.time[i, j])
+
+
+def contention_sweep(n_values=tuple(range(10, 101, 10)), strategies=CONTENTION_STRATEGIES, *,
+                     base: float = BLOG_BASE, cap: float = BLOG_CAP,
+                     network_delay: float = BLOG_NETWORK_DELAY, replications: int = 10,
+                     seed: int = 0) -> ContentionSweep:
+    """:func:`simulate_contention` for each strategy and N, retrying until success as the blog
+    does; ``replications`` independent runs each (seeds ``seed * 1_000_000 + 1_000 * rep + N``).
+
+    Standard errors are the sample standard deviation over replications / sqrt(replications).
+    """
+    n_values = np.asarray(n_values, dtype=np.int64)
+    for n in n_values:
+        check_int("n_clients", int(n), 1, 10_000)
+    for s in strategies:
+        check_choice("strategy", s, STRATEGIES)
+    replications = check_int("replications", replications, 2, 1_000)
+    seed = check_int("seed", seed, 0, 1_000)
+    shape = (len(strategies), len(n_values))
+    calls, calls_se, time, time_se = (np.zeros(shape) for _ in range(4))
+    for i, s in enumerate(strategies):
+        policy = RetryPolicy(s, base, cap, MAX_ATTEMPTS)
+        for j, n in enumerate(n_values):
+            runs = [simulate_contention(int(n), policy, network_delay=network_delay, until_success=True,
+                                        seed=seed * 1_000_000 + 1_000 * rep + int(n))
+                    for rep in range(replications)]
+            c = np.array([r.total_calls for r in runs], float)
+            t = np.array([r.completion_time for r in runs])
+            calls[i, j], calls_se[i, j] = c.mean(), c.std(ddof=1) / np.sqrt(replications)
+            time[i, j], time_se[i, j] = t.mean(), t.std(ddof=1) / np.sqrt(replications)
+    return ContentionSweep(tuple(strategies), n_values, calls, calls_se, time, time_se, replications,
+                           dict(base=base, cap=cap, network_delay=network_delay, seed=seed))

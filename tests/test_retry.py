@@ -1,0 +1,242 @@
+"""labsim.retry: policies against their definitions, closed forms, the retry-storm and the
+contention models (invariants, validation, the blog's conclusions)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers import value_re
+from labsim import retry
+from labsim.outcomes import Outcome
+from labsim.retry import CallOutcome, RetryBudget, RetryPolicy
+
+SAMPLES = 20_000
+B, C = 0.1, 3.0                     # base and cap used below (cap reached at n = 5)
+
+
+def _bounds(policy: RetryPolicy, n: int, prev=None):
+    """Each strategy's support for the delay before retry n (the module docstring's table)."""
+    s, b, c = policy.strategy, policy.base, policy.cap
+    v = min(c, b * 2 ** n)
+    if s == "decorrelated_jitter":
+        p = b if prev is None else max(prev, b)
+        return b, min(c, 3 * p)
+    return {"immediate": (0, 0), "fixed": (b, b), "exponential": (v, v), "full_jitter": (0, v),
+            "equal_jitter": (v / 2, v)}[s]
+
+
+def _draws(policy, n, prev, how):
+    rng = np.random.default_rng(7 + n)
+    if how == "delay":
+        return np.asarray(policy.delay(np.full(SAMPLES, n), None if prev is None else np.full(SAMPLES, prev), rng))
+    f = policy.sampler(rng)
+    return np.array([f(n, prev) for _ in range(SAMPLES)])
+
+
+@pytest.mark.parametrize("how", ["delay", "sampler"])
+@pytest.mark.parametrize("strategy", [s for s in retry.STRATEGIES if s not in ("none", "decorrelated_jitter")])
+@pytest.mark.parametrize("n", [0, 1, 3, 6, 40])
+def test_delay_bounds_and_mean(strategy, n, how):
+    policy = RetryPolicy(strategy, B, C, 10)
+    x = _draws(policy, n, None, how)
+    lo, hi = _bounds(policy, n)
+    assert x.min() >= lo - 1e-12 and x.max() <= hi + 1e-12 and x.max() <= C
+    mean = policy.expected_delay(n)
+    # Mean within 4 standard errors of the closed form (SE = sample sd / sqrt(SAMPLES)); a
+    # deterministic strategy must match exactly.
+    se = x.std(ddof=1) / math.sqrt(SAMPLES)
+    assert abs(x.mean() - mean) <= max(4 * se, 1e-12), (x.mean(), mean, se)
+    if strategy in retry.JITTERED:      # uniform on [lo, hi]: variance (hi - lo)^2 / 12, within 5%
+        assert abs(x.var() - (hi - lo) ** 2 / 12) <= 0.05 * (hi - lo) ** 2 / 12
+
+
+@pytest.mark.parametrize("how", ["delay", "sampler"])
+@pytest.mark.parametrize("prev", [None, 0.1, 0.4, 2.0])
+def test_decorrelated_jitter_distribution(prev, how):
+    policy = RetryPolicy("decorrelated_jitter", B, C, 10)
+    x = _draws(policy, 3, prev, how)
+    lo, hi = _bounds(policy, 3, prev)
+    assert x.min() >= lo and x.max() <= hi
+    p = B if prev is None else prev
+    # min(C, U(B, 3p)): mean of the uniform part plus the capped mass at C.
+    top = 3 * p
+    if top <= C:
+        mean = (B + top) / 2
+    else:
+        q = (C - B) / (top - B)                          # chance of landing below the cap
+        mean = q * (B + C) / 2 + (1 - q) * C
+    se = x.std(ddof=1) / math.sqrt(SAMPLES)
+    assert abs(x.mean() - mean) <= 4 * se, (x.mean(), mean, se)
+
+
+def test_schedule_honours_attempt_limit_and_cap():
+    rng = np.random.default_rng(1)
+    for s in retry.STRATEGIES:
+        for m in (1, 2, 7, retry.MAX_ATTEMPTS):
+            p = RetryPolicy(s, B, C, m)
+            sch = p.schedule(rng)
+            assert len(sch) == p.retries == (0 if s == "none" else m - 1)
+            assert np.all(sch <= C) and np.all(sch >= 0)
+    exp = RetryPolicy("exponential", B, C, 8).schedule()
+    assert np.allclose(exp, [0.1, 0.2, 0.4, 0.8, 1.6, 3.0, 3.0])
+    with pytest.raises(ValueError, match="never retries"):
+        RetryPolicy("none").sampler(rng)
+
+
+# --- closed forms under independent failures ----------------------------------------------------
+@pytest.mark.parametrize("p", [0.05, 0.3, 0.7, 0.95])
+@pytest.mark.parametrize("max_attempts", [1, 2, 4, 8])
+def test_independent_failures_match_closed_forms(p, max_attempts):
+    policy = RetryPolicy("full_jitter", 0.1, 10.0, max_attempts)
+    n = 20_000
+    res = retry.simulate_independent_failures(p, policy, n_calls=n, seed=3)
+    r = policy.retries
+    q = retry.success_probability(p, r)
+    assert q == pytest.approx(1 - p ** (r + 1))
+    # Binomial bound: the success fraction within 4 binomial standard errors sqrt(q(1-q)/n).
+    assert abs(res.success_fraction - q) <= 4 * math.sqrt(q * (1 - q) / n) + 1e-12
+    m = retry.expected_attempts(p, r)
+    assert m == pytest.approx(sum(p ** k for k in range(r + 1)))
+    # Mean attempts within 4 standard errors (sample sd / sqrt(n)).
+    se = res.attempts.std(ddof=1) / math.sqrt(n)
+    assert abs(res.mean_attempts - m) <= 4 * se + 1e-12, (res.mean_attempts, m, se)
+    assert res.attempts.max() <= max_attempts
+    b = res.books()
+    assert b["calls"] == b["succeeded"] + b["gave_up"] == n
+    # A call that needed k attempts waited the sum of its first k - 1 delays: never over the cap sum.
+    assert np.all(res.waited <= (res.attempts - 1) * policy.cap + 1e-9)
+
+
+def test_independent_failure_edge_cases():
+    pol = RetryPolicy("exponential", 0.1, 1.0, 3)
+    assert retry.simulate_independent_failures(0.0, pol, 100).success_fraction == 1.0
+    one = retry.simulate_independent_failures(1.0, pol, 100)
+    assert one.success_fraction == 0.0 and np.all(one.attempts == 3)
+    assert np.allclose(one.waited, 0.1 + 0.2)
+    assert retry.expected_attempts(1.0, 2) == 3.0
+
+
+# --- the retry storm ------------------------------------------------------------------------------
+SMALL = dict(base_rate=100.0, spike_rate=1_000.0, spike_start=1.0, spike_length=0.5, horizon=5.0,
+             duration=0.1, concurrency_limit=20)
+
+
+def _check_invariants(r: retry.ClientRetryResult, policy: RetryPolicy, budget=None):
+    b = r.books()
+    assert b["calls"] == b["succeeded"] + b["gave_up"] + b["budget_denied"]
+    assert b["attempts"] == b["admitted"] + b["throttled"] == r.attempts.sum()
+    assert b["admitted"] == b["succeeded"]                       # a call succeeds exactly once
+    assert np.all(r.attempts >= 1) and np.all(r.attempts <= policy.max_attempts)
+    if policy.retries == 0:
+        assert r.total_attempts == r.calls
+    assert np.all(np.diff(r.attempt_time) >= 0)                  # processed in time order
+    assert np.all(r.end >= r.arrival)
+    admitted = r.attempt_time[r.attempt_outcome == Outcome.SUCCEEDED]
+    if len(admitted):
+        assert r.concurrency(admitted).max() <= r.params["concurrency_limit"]
+    gave = r.outcome == CallOutcome.GAVE_UP
+    assert np.all(r.attempts[gave] == policy.retries + 1)
+    if budget is None:
+        assert b["budget_denied"] == 0
+    else:
+        # Retries are paid for: at most the initial tokens plus what successes refilled.
+        assert r.retries <= budget.capacity + budget.refill * b["succeeded"] + 1e-9
+
+
+@settings(max_examples=30, deadline=None, database=None)
+@given(strategy=st.sampled_from(retry.STRATEGIES), base=st.floats(0.0, 0.5),
+       extra_cap=st.floats(0.0, 5.0), max_attempts=st.integers(1, 8),
+       budget=st.sampled_from([None, RetryBudget(0, 0), RetryBudget(20, 0.1), RetryBudget(5, 1.0)]),
+       limit=st.integers(1, 40), seed=st.integers(0, 50))
+def test_storm_invariants(strategy, base, extra_cap, max_attempts, budget, limit, seed):
+    policy = RetryPolicy(strategy, base, base + extra_cap, max_attempts)
+    kw = dict(SMALL, concurrency_limit=limit)
+    r = retry.simulate_client_retries(policy, budget, seed=seed, **kw)
+    _check_invariants(r, policy, budget)
+    again = retry.simulate_client_retries(policy, budget, seed=seed, **kw)
+    assert np.array_equal(r.attempt_time, again.attempt_time) and np.array_equal(r.outcome, again.outcome)
+
+
+def test_retries_cure_a_short_spike_and_jitter_beats_lockstep():
+    """The chapter's storm: same spike, different policies (the lab's default scenario)."""
+    from labsim.labs.retries import storm_model
+    none = storm_model("none", 0.1, 20.0, 10, False, 2_000)
+    immediate = storm_model("immediate", 0.1, 20.0, 10, False, 2_000)
+    expo = storm_model("exponential", 0.1, 20.0, 10, False, 2_000)
+    full = storm_model("full_jitter", 0.1, 20.0, 10, False, 2_000)
+    budget = storm_model("immediate", 0.1, 20.0, 10, True, 2_000)
+    assert none.amplification == 1.0
+    assert immediate.amplification > 3 and immediate.success_rate < none.success_rate + 0.02
+    assert full.success_rate > 0.99 and full.drain_time < expo.drain_time
+    assert budget.amplification < 1.05
+
+
+def test_budget_of_zero_means_no_retries_and_limit_bounds_attempts():
+    pol = RetryPolicy("immediate", 0.0, 1.0, 5)
+    r = retry.simulate_client_retries(pol, RetryBudget(0, 0), **SMALL)
+    assert r.total_attempts == r.calls and r.count(CallOutcome.GAVE_UP) == 0
+    assert r.count(CallOutcome.BUDGET_DENIED) == int((r.attempt_outcome == Outcome.THROTTLED).sum()) > 0
+    r = retry.simulate_client_retries(pol, None, **SMALL)
+    assert r.attempts.max() == 5 and r.count(CallOutcome.GAVE_UP) > 0
+
+
+@pytest.mark.parametrize("kwargs,name,value", [
+    (dict(concurrency_limit=0), "concurrency_limit", 0),
+    (dict(duration=901), "duration", 901),
+    (dict(rtt=-1), "rtt", -1),
+    (dict(spike_length=0), "spike_length", 0),
+    (dict(horizon=0), "horizon", 0),
+])
+def test_storm_validation(kwargs, name, value):
+    with pytest.raises(ValueError, match=rf"{name}={value_re(value)}"):
+        retry.simulate_client_retries(RetryPolicy(), **kwargs)
+
+
+def test_policy_and_budget_validation():
+    with pytest.raises(ValueError, match=r"cap=0\.05"):
+        RetryPolicy("exponential", 0.1, 0.05)
+    with pytest.raises(ValueError, match=r"max_attempts=101"):
+        RetryPolicy("exponential", 0.1, 1.0, 101)
+    with pytest.raises(ValueError, match=r"refill=-1"):
+        RetryBudget(10, -1)
+    with pytest.raises(ValueError, match="max_attempts"):
+        retry.simulate_client_retries(RetryPolicy("immediate", 0, 1, 100), spike_rate=1e5, spike_length=5)
+
+
+# --- contention ---------------------------------------------------------------------------------------
+def test_contention_invariants():
+    one = retry.simulate_contention(1, RetryPolicy("exponential", 0.005, 2.0, 5))
+    assert one.total_calls == 1 and one.books()["succeeded"] == 1
+    for s in retry.CONTENTION_STRATEGIES:
+        r = retry.simulate_contention(30, RetryPolicy(s, 0.005, 2.0, 100), until_success=True, seed=2)
+        b = r.books()
+        assert b["succeeded"] == 30 and b["gave_up"] == 0 and r.total_calls >= 30
+        assert r.completion_time > 0
+    lim = retry.simulate_contention(40, RetryPolicy("immediate", 0.005, 2.0, 3), seed=2)
+    assert lim.calls.max() <= 3 and lim.books()["gave_up"] > 0
+    assert lim.books()["succeeded"] + lim.books()["gave_up"] == 40
+    with pytest.raises(ValueError, match=r"n_clients=0"):
+        retry.simulate_contention(0)
+
+
+def test_contention_no_backoff_is_quadratic():
+    """Without backoff about one client wins per round: roughly N^2 / 2 calls (the blog's point)."""
+    r = [retry.simulate_contention(60, RetryPolicy("immediate", 0, 1, 100), until_success=True, seed=s)
+         for s in range(5)]
+    calls = np.mean([x.total_calls for x in r])
+    assert 0.3 * 60 ** 2 / 2 < calls < 2 * 60 ** 2 / 2
+
+
+def test_blog_conclusions_on_a_small_sweep():
+    sw = retry.contention_sweep((50, 100), replications=10, seed=5)
+    calls = {s: sw.calls[i, -1] for i, s in enumerate(sw.strategies)}
+    se = {s: sw.calls_se[i, -1] for i, s in enumerate(sw.strategies)}
+    # Full jitter less than half the calls of exponential backoff at N = 100, by 3 SE.
+    assert calls["full_jitter"] + 3 * se["full_jitter"] < 0.5 * (calls["exponential"] - 3 * se["exponential"])
+    t = {s: sw.time[i] for i, s in enumerate(sw.strategies)}
+    assert all(np.all(t["exponential"] > 3 * t[s]) for s in retry.JITTERED)
