@@ -20,8 +20,8 @@ A policy also has an attempt limit: ``max_attempts`` calls in all, the first one
 Also here:
 
 * :class:`RetryBudget`: a client-side retry budget (token bucket), as in the AWS SDKs' retry quota;
-* :func:`simulate_independent_failures` with the closed forms :func:`success_probability`
-  (1 - p^(r+1)) and :func:`expected_attempts`;
+* :func:`simulate_independent_failures`, checked against the closed forms in
+  :mod:`labsim.theory` (1 - p^(r+1) and the mean number of attempts);
 * :func:`simulate_client_retries`: a spike of synchronous calls against a Lambda concurrency
   limit, each 429 retried by its caller (retry storms and their cures);
 * :func:`simulate_contention` and :func:`contention_sweep`: the blog post's optimistic-concurrency
@@ -187,18 +187,6 @@ class _AbsNormals(_Uniforms):
             self.i = 0
         self.i += 1
         return self.buf[self.i - 1]
-
-
-# --- closed forms for independent failures ------------------------------------------------------
-def success_probability(p: float, retries: int) -> float:
-    """Chance a call succeeds when each attempt fails independently with probability ``p``
-    and the caller retries up to ``retries`` times: 1 - p^(retries + 1)."""
-    return 1.0 - p ** (retries + 1)
-
-
-def expected_attempts(p: float, retries: int) -> float:
-    """Mean attempts per call under independent failures: sum_{k=0}^{r} p^k = (1 - p^(r+1)) / (1 - p)."""
-    return float(retries + 1) if p == 1.0 else (1.0 - p ** (retries + 1)) / (1.0 - p)
 
 
 # --- retry budget ------------------------------------------------------------------------------------

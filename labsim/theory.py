@@ -6,6 +6,7 @@
   executions under Poisson traffic.
 * Erlang C: chance of waiting, and mean wait, in a queue drained by ``c`` workers (M/M/c).
 * Little's law: L = lambda x W.
+* Retries against independent failures: success 1 - p^(r+1), attempts (1 - p^(r+1)) / (1 - p).
 """
 
 from __future__ import annotations
@@ -66,3 +67,31 @@ def token_bucket_rejected_fraction(rate: float, arrival_rate: float) -> float:
     rate = check_number("rate", rate, 0)
     arrival_rate = check_number("arrival_rate", arrival_rate, 0, lo_open=True)
     return max(0.0, 1.0 - rate / arrival_rate)
+
+
+# --- retries against independent failures ------------------------------------------------------
+def _check_retry_args(p, retries):
+    return (check_number("p", p, 0, 1, why="a failure probability"),
+            check_int("retries", retries, 0))
+
+
+def retry_success_probability(p: float, retries: int) -> float:
+    """Chance a call succeeds when each attempt fails independently with probability ``p`` and
+    up to ``retries`` retries follow a failure: 1 - p^(r+1)."""
+    p, r = _check_retry_args(p, retries)
+    return 1.0 - p ** (r + 1)
+
+
+def retry_expected_attempts(p: float, retries: int) -> float:
+    """Mean attempts per call: sum_{k=0}^{r} p^k = (1 - p^(r+1)) / (1 - p) (r + 1 when p = 1)."""
+    p, r = _check_retry_args(p, retries)
+    return float(r + 1) if p == 1.0 else (1.0 - p ** (r + 1)) / (1.0 - p)
+
+
+def retry_attempts_variance(p: float, retries: int) -> float:
+    """Variance of the attempts per call (a geometric count truncated at r + 1)."""
+    p, r = _check_retry_args(p, retries)
+    probs = np.array([p ** (k - 1) * (1 - p) for k in range(1, r + 1)] + [p ** r])  # P(attempts = k)
+    ks = np.arange(1, r + 2)
+    mean = float(ks @ probs)
+    return float((ks ** 2) @ probs - mean ** 2)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import value_re
-from labsim import retry
+from labsim import retry, theory
 from labsim.outcomes import Outcome
 from labsim.retry import CallOutcome, RetryBudget, RetryPolicy
 
@@ -96,11 +96,11 @@ def test_independent_failures_match_closed_forms(p, max_attempts):
     n = 20_000
     res = retry.simulate_independent_failures(p, policy, n_calls=n, seed=3)
     r = policy.retries
-    q = retry.success_probability(p, r)
+    q = theory.retry_success_probability(p, r)
     assert q == pytest.approx(1 - p ** (r + 1))
     # Binomial bound: the success fraction within 4 binomial standard errors sqrt(q(1-q)/n).
     assert abs(res.success_fraction - q) <= 4 * math.sqrt(q * (1 - q) / n) + 1e-12
-    m = retry.expected_attempts(p, r)
+    m = theory.retry_expected_attempts(p, r)
     assert m == pytest.approx(sum(p ** k for k in range(r + 1)))
     # Mean attempts within 4 standard errors (sample sd / sqrt(n)).
     se = res.attempts.std(ddof=1) / math.sqrt(n)
@@ -118,7 +118,7 @@ def test_independent_failure_edge_cases():
     one = retry.simulate_independent_failures(1.0, pol, 100)
     assert one.success_fraction == 0.0 and np.all(one.attempts == 3)
     assert np.allclose(one.waited, 0.1 + 0.2)
-    assert retry.expected_attempts(1.0, 2) == 3.0
+    assert theory.retry_expected_attempts(1.0, 2) == 3.0
 
 
 # --- the retry storm ------------------------------------------------------------------------------

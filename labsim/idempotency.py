@@ -1,0 +1,171 @@
+"""At-least-once delivery and an idempotent handler: counting duplicated side effects.
+
+The model
+---------
+``events`` unique events (say, orders) arrive over ``[0, arrival_horizon)`` (Poisson). Delivery
+is at least once: with probability ``duplicate_prob`` an event is delivered one more time,
+``D`` seconds after the first delivery, where ``D`` is drawn from ``delay_kind``
+(``"exponential"`` with mean ``delay_mean``, or ``"fixed"`` = ``delay_mean``). Lambda's async
+queue (``labsim.lambda_async``), SQS standard queues and event source mappings all deliver at
+least once.
+
+The handler charges a card on every delivery it processes:
+
+* **without a store** every delivery charges;
+* **with an idempotency-key store** (say, a DynamoDB table keyed by the event ID with a TTL),
+  a delivery first looks up the key. If a key written at ``t_k`` is still valid
+  (``t < t_k + ttl``) the delivery is skipped; otherwise it charges and writes the key at ``t``.
+
+Books: ``deliveries = charges + skipped`` and ``charges = unique events charged + duplicated
+charges``. Closed forms (for the generated workload): the expected duplicate deliveries are
+``n q``; without the store every one of them is a duplicated charge; with the store only those
+arriving after the key expired are, ``n q P(D >= ttl)`` (``exp(-ttl / m)`` for exponential
+delays, ``1`` or ``0`` for a fixed delay).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import traffic
+from .validation import check_choice, check_int, check_number
+
+DELAY_KINDS = ("exponential", "fixed")
+#: Simulation bound on the number of unique events.
+MAX_EVENTS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Charges:
+    """What a handler did with a stream of deliveries (arrays in delivery-time order)."""
+
+    event: np.ndarray      #: event ID of each delivery
+    time: np.ndarray       #: delivery time, s
+    charged: np.ndarray    #: True where the delivery charged the card
+    duplicate: np.ndarray  #: True where the delivery is not the event's first
+    store: bool
+    ttl: float
+
+    @property
+    def deliveries(self) -> int:
+        return len(self.event)
+
+    @property
+    def unique_events(self) -> int:
+        return int(len(np.unique(self.event)))
+
+    @property
+    def charges(self) -> int:
+        return int(self.charged.sum())
+
+    @property
+    def duplicated_charges(self) -> int:
+        """Charges beyond the first for each event: the customer paid twice (or more)."""
+        return self.charges - int(len(np.unique(self.event[self.charged])))
+
+    @property
+    def skipped(self) -> int:
+        return self.deliveries - self.charges
+
+    def books(self) -> dict:
+        """``deliveries = charges + skipped``, ``charges = unique charged + duplicated charges``."""
+        return {"deliveries": self.deliveries, "duplicate_deliveries": int(self.duplicate.sum()),
+                "charges": self.charges, "skipped": self.skipped,
+                "unique_charged": int(len(np.unique(self.event[self.charged]))),
+                "duplicated_charges": self.duplicated_charges}
+
+    def cumulative_charges(self, grid) -> np.ndarray:
+        """Charges made by each time of ``grid``."""
+        return np.searchsorted(self.time[self.charged], np.asarray(grid, float), side="right")
+
+
+def charges_from_deliveries(event, time, *, store: bool, ttl: float = 3_600.0) -> Charges:
+    """Run the card-charging handler over deliveries ``(event ID, time)`` (any order).
+
+    With ``store=True``, a delivery is skipped while the event's key is valid: the key is
+    written when a delivery charges and is valid on ``[t, t + ttl)``.
+    """
+    ttl = check_number("ttl", ttl, 0, lo_open=True)
+    ev = np.asarray(event)
+    t = np.asarray(time, dtype=float)
+    if ev.shape != t.shape or ev.ndim != 1:
+        raise ValueError(f"event and time must be 1-D of equal length, got {ev.shape} and {t.shape}")
+    order = np.lexsort((t, ev))                     # by event, then time
+    ev_s, t_s = ev[order], t[order]
+    first = np.ones(len(ev_s), bool)
+    first[1:] = ev_s[1:] != ev_s[:-1]
+    charged_s = np.ones(len(ev_s), bool)
+    if store:
+        key_until = -math.inf
+        evl, tl = ev_s.tolist(), t_s.tolist()
+        for k in range(len(evl)):
+            if first[k]:
+                key_until = -math.inf
+            if tl[k] < key_until:
+                charged_s[k] = False
+            else:
+                key_until = tl[k] + ttl
+    back = np.argsort(t[order], kind="stable")      # deliveries in time order
+    return Charges(ev_s[back], t_s[back], charged_s[back], ~first[back], bool(store), ttl)
+
+
+@dataclass(frozen=True)
+class IdempotencyResult:
+    """One workload delivered at least once, handled without and with a key store."""
+
+    arrival: np.ndarray      #: first delivery of each unique event, s
+    delay: np.ndarray        #: delay of the event's duplicate delivery (NaN: delivered once), s
+    without_store: Charges
+    with_store: Charges
+    params: dict = field(default_factory=dict)
+
+    @property
+    def events(self) -> int:
+        return len(self.arrival)
+
+    @property
+    def duplicate_deliveries(self) -> int:
+        return int(np.isfinite(self.delay).sum())
+
+    def expected_duplicates(self) -> float:
+        """n q: expected duplicate deliveries (= duplicated charges without a store)."""
+        return self.events * self.params["duplicate_prob"]
+
+    def expected_duplicated_charges_with_store(self) -> float:
+        """n q P(D >= ttl): duplicates that arrive after the key expired."""
+        return self.expected_duplicates() * p_after_ttl(self.params["delay_kind"],
+                                                         self.params["delay_mean"], self.params["ttl"])
+
+
+def p_after_ttl(delay_kind: str, delay_mean: float, ttl: float) -> float:
+    """P(D >= ttl) for the redelivery delay D."""
+    if delay_kind == "exponential":
+        return math.exp(-ttl / delay_mean)
+    return 1.0 if delay_mean >= ttl else 0.0
+
+
+def simulate_idempotency(events: int = 1_000, *, duplicate_prob: float = 0.1, delay_kind: str = "exponential",
+                         delay_mean: float = 600.0, ttl: float = 3_600.0,
+                         arrival_horizon: float = 3_600.0, seed: int = 0) -> IdempotencyResult:
+    """Deliver ``events`` unique events at least once; charge without and with a key store."""
+    n = check_int("events", events, 0, MAX_EVENTS)
+    q = check_number("duplicate_prob", duplicate_prob, 0, 1)
+    check_choice("delay_kind", delay_kind, DELAY_KINDS)
+    m = check_number("delay_mean", delay_mean, 0, 14 * 86_400, lo_open=True)
+    ttl = check_number("ttl", ttl, 0, 366 * 86_400, lo_open=True)
+    ah = check_number("arrival_horizon", arrival_horizon, 0, 366 * 86_400, lo_open=True)
+    rng = traffic.make_rng(seed)
+    arrival = np.sort(rng.uniform(0.0, ah, n))        # n events, uniform order statistics = Poisson given n
+    dup = rng.random(n) < q
+    d = rng.exponential(m, n) if delay_kind == "exponential" else np.full(n, m)
+    delay = np.where(dup, d, np.nan)
+    ids = np.arange(n)
+    ev = np.concatenate([ids, ids[dup]])
+    t = np.concatenate([arrival, arrival[dup] + d[dup]])
+    params = dict(events=n, duplicate_prob=q, delay_kind=delay_kind, delay_mean=m, ttl=ttl,
+                  arrival_horizon=ah, seed=seed)
+    return IdempotencyResult(arrival, delay, charges_from_deliveries(ev, t, store=False, ttl=ttl),
+                             charges_from_deliveries(ev, t, store=True, ttl=ttl), params)

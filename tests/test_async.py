@@ -1,0 +1,177 @@
+"""labsim.lambda_async: closed forms, exact schedules, books, validation."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers import value_re
+from labsim import idempotency, lambda_async as la, theory
+from labsim.outcomes import Outcome
+
+
+# --- closed forms: success fraction 1 - p^(r+1) and mean runs sum_{k<=r} p^k --------------------
+@pytest.mark.parametrize("p", [0.3, 0.6])
+@pytest.mark.parametrize("r", [0, 1, 2])
+def test_success_fraction_and_mean_runs_match_closed_form(p, r):
+    # No throttling (no reserved concurrency), default 6 h age limit, horizon long enough for the
+    # ~3 min of retries: every event finishes, so events are independent trials.
+    res = la.simulate_async(rate=40.0, arrival_horizon=100.0, horizon=1_000.0, error_rate=p,
+                            max_retry_attempts=r, seed=10 * r + int(10 * p))
+    n = res.sent
+    assert n > 3_000 and res.count(Outcome.IN_FLIGHT) == 0 and res.throttles.sum() == 0
+    q = theory.retry_success_probability(p, r)
+    # Successes ~ Binomial(n, q): tolerance 3 binomial standard errors sqrt(q(1-q)/n).
+    assert abs(res.success_fraction() - q) <= 3 * math.sqrt(q * (1 - q) / n), (res.success_fraction(), q)
+    # Runs per event: iid truncated geometric; tolerance 3 standard errors sqrt(Var/n), Var exact.
+    m = theory.retry_expected_attempts(p, r)
+    assert math.isclose(m, (1 - p ** (r + 1)) / (1 - p))
+    assert abs(res.mean_runs() - m) <= 3 * math.sqrt(theory.retry_attempts_variance(p, r) / n), (res.mean_runs(), m)
+    assert res.runs.max() <= r + 1
+
+
+def test_runs_variance_by_enumeration():
+    p, r = 0.4, 2
+    probs = {1: 0.6, 2: 0.4 * 0.6, 3: 0.4 ** 2}
+    mean = sum(k * v for k, v in probs.items())
+    var = sum(k * k * v for k, v in probs.items()) - mean ** 2
+    assert math.isclose(theory.retry_expected_attempts(p, r), mean) and math.isclose(theory.retry_attempts_variance(p, r), var)
+
+
+# --- exact schedules -----------------------------------------------------------------------------
+def test_function_error_retries_one_and_two_minutes_apart():
+    res = la.simulate_async(arrivals=[10.0], fail_first=[5], mean_duration=2.0, horizon=1_000.0)
+    starts = res.attempt_time[res.attempt_event == 0]
+    # runs at 10; end 12 + 60 -> 72; end 74 + 120 -> 194; then failed at 196
+    assert starts.tolist() == [10.0, 72.0, 194.0]
+    assert la.RETRY_DELAYS_S == (60.0, 120.0) and la.DEFAULT_MAX_RETRY_ATTEMPTS == 2
+    assert res.outcome[0] == Outcome.FAILED and res.final_time[0] == 196.0
+    assert res.where[0] == la.FAILURE_DESTINATION
+
+
+@pytest.mark.parametrize("r", [0, 1, 2])
+def test_max_retry_attempts_limits_runs(r):
+    res = la.simulate_async(arrivals=[0.0], fail_first=[9], horizon=1_000.0, max_retry_attempts=r)
+    assert res.runs[0] == r + 1 and res.function_errors[0] == r + 1
+
+
+def test_throttled_events_back_off_1s_doubling_to_5min_until_age_limit():
+    res = la.simulate_async(arrivals=[0.0], reserved_concurrency=0, max_event_age=3_600, horizon=4_000.0)
+    t = res.attempt_time
+    gaps = np.diff(t)
+    assert gaps[:9].tolist() == [1, 2, 4, 8, 16, 32, 64, 128, 256]
+    assert np.all(gaps[9:] == 300.0)
+    assert t[-1] <= 3_600 < t[-1] + 300
+    assert np.all(res.attempt_kind == la.THROTTLED) and res.runs[0] == 0
+    assert res.outcome[0] == Outcome.DROPPED and res.final_time[0] == 3_600.0
+
+
+def test_retry_beyond_age_limit_expires_the_event():
+    res = la.simulate_async(arrivals=[0.0], fail_first=[1], max_event_age=60, horizon=500.0, on_failure="dlq")
+    assert res.runs[0] == 1 and res.outcome[0] == Outcome.DROPPED and res.final_time[0] == 60.0
+    assert res.where[0] == la.DLQ
+
+
+@pytest.mark.parametrize("on_failure,on_success,fail_where,ok_where", [
+    ("destination", True, la.FAILURE_DESTINATION, la.SUCCESS_DESTINATION),
+    ("dlq", False, la.DLQ, la.SUCCESS_NO_DESTINATION),
+    ("none", False, la.LOST, la.SUCCESS_NO_DESTINATION)])
+def test_where_events_go(on_failure, on_success, fail_where, ok_where):
+    res = la.simulate_async(arrivals=[0.0, 1.0], fail_first=[0, 9], horizon=1_000.0,
+                            on_failure=on_failure, on_success=on_success)
+    assert res.where.tolist() == [ok_where, fail_where]
+
+
+def test_reserved_concurrency_caps_running_handlers():
+    res = la.simulate_async(rate=5.0, arrival_horizon=120.0, horizon=600.0, mean_duration=2.0,
+                            reserved_concurrency=3, error_rate=0.1, seed=4)
+    ran = res.attempt_kind != la.THROTTLED
+    s, e = res.attempt_time[ran], res.attempt_end[ran]
+    g = np.unique(s)
+    running = np.searchsorted(np.sort(s), g, side="right") - np.searchsorted(np.sort(e), g, side="right")
+    assert running.max() == 3 and res.throttles.sum() > 0
+
+
+def test_events_still_queued_at_horizon_are_in_flight():
+    res = la.simulate_async(arrivals=[0.0, 1.0], fail_first=[1, 0], horizon=30.0)
+    assert res.outcome.tolist() == [Outcome.IN_FLIGHT, Outcome.SUCCEEDED]
+    assert np.isnan(res.final_time[0]) and res.where[0] == la.PENDING
+
+
+# --- duplicates feed the idempotency model ---------------------------------------------------------
+def test_duplicate_deliveries_and_charges():
+    q = 0.2
+    res = la.simulate_async(rate=20.0, arrival_horizon=100.0, horizon=2_000.0, error_rate=0.0,
+                            duplicate_prob=q, duplicate_delay=5.0, seed=3)
+    n = res.sent
+    dups = int(res.duplicates.sum())
+    # Duplicates ~ Binomial(successes, q): tolerance 3 binomial standard errors.
+    assert abs(dups / n - q) <= 3 * math.sqrt(q * (1 - q) / n)
+    assert res.attempt_duplicate.sum() == dups            # no throttling: each one ran once
+    ev, t = res.handler_runs()
+    plain = idempotency.charges_from_deliveries(ev, t, store=False)
+    keyed = idempotency.charges_from_deliveries(ev, t, store=True, ttl=3_600)
+    assert plain.duplicated_charges == dups and plain.charges == n + dups
+    assert keyed.duplicated_charges == 0 and keyed.charges == n
+    assert res.books()["succeeded"] == n                  # duplicates do not change final states
+
+
+# --- books and invariants --------------------------------------------------------------------------
+@settings(max_examples=30, deadline=None, database=None)
+@given(p=st.floats(0, 1), ps=st.floats(0, 0.5), r=st.integers(0, 2), age=st.floats(60, 21_600),
+       reserved=st.sampled_from([None, 0, 1, 2, 5]), target=st.sampled_from(la.FAILURE_TARGETS),
+       ok=st.booleans(), q=st.floats(0, 0.5), horizon=st.floats(10, 3_000), seed=st.integers(0, 10 ** 6))
+def test_books_balance(p, ps, r, age, reserved, target, ok, q, horizon, seed):
+    res = la.simulate_async(rate=0.5, arrival_horizon=min(horizon, 200.0), horizon=horizon, error_rate=p,
+                            system_error_rate=ps, max_retry_attempts=r, max_event_age=age,
+                            reserved_concurrency=reserved, on_failure=target, on_success=ok,
+                            duplicate_prob=q, seed=seed)
+    b = res.books()
+    assert b["sent"] == b["succeeded"] + b["failed"] + b["expired"] + b["in_flight"]
+    assert b["sent"] == sum(v for k, v in b.items() if k not in ("sent", "succeeded", "failed", "expired", "in_flight"))
+    assert b["in_flight"] == b["pending"]
+    assert b["succeeded"] == b["success_destination"] + b["success_no_destination"]
+    assert b["failed"] + b["expired"] == b["failure_destination"] + b["dlq"] + b["lost"]
+    assert (b["success_destination"] == 0) or ok
+    fin = res.finished
+    assert np.all(res.final_time[fin] >= res.arrival[fin]) and np.all(res.final_time[fin] <= horizon)
+    assert np.all(res.final_time[fin] <= res.arrival[fin] + age + 1e-9)
+    assert np.all(res.function_errors <= r + 1) and np.all(res.runs <= r + 1)
+    assert np.all(res.outcome[res.function_errors == r + 1] != Outcome.SUCCEEDED)
+    # per-attempt arrays agree with the per-event counts
+    first = ~res.attempt_duplicate
+    ran = first & (res.attempt_kind <= la.RUN_FUNCTION_ERROR)
+    assert np.array_equal(np.bincount(res.attempt_event[ran], minlength=res.sent), res.runs)
+    w = res.where_over_time(np.linspace(0, horizon, 7))
+    assert np.array_equal(w.sum(axis=0), np.searchsorted(res.arrival, np.linspace(0, horizon, 7), side="right"))
+
+
+def test_same_seed_same_result():
+    a = la.simulate_async(rate=2.0, arrival_horizon=60.0, reserved_concurrency=1, duplicate_prob=0.1, seed=7)
+    b = la.simulate_async(rate=2.0, arrival_horizon=60.0, reserved_concurrency=1, duplicate_prob=0.1, seed=7)
+    assert np.array_equal(a.attempt_time, b.attempt_time) and np.array_equal(a.outcome, b.outcome)
+
+
+# --- validation ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("name,value,allowed", [
+    ("max_retry_attempts", 3, "0 to 2"), ("max_retry_attempts", -1, "0 to 2"),
+    ("max_event_age", 59, "60 to 21,600"), ("max_event_age", 21_601, "60 to 21,600"),
+    ("error_rate", 1.5, "0 to 1"), ("reserved_concurrency", -1, "0 to"),
+    ("duplicate_prob", 1.0, "0 to 1")])
+def test_bad_parameters_are_named(name, value, allowed):
+    with pytest.raises(ValueError, match=rf"{name}={value_re(value)}.*{re.escape(allowed)}"):
+        la.simulate_async(**{name: value})
+
+
+def test_bad_choices_are_named():
+    with pytest.raises(ValueError, match="on_failure='sqs'.*'destination', 'dlq', 'none'"):
+        la.simulate_async(on_failure="sqs")
+    with pytest.raises(ValueError, match="on_success"):
+        la.simulate_async(on_success="yes")
+    with pytest.raises(ValueError, match="fail_first"):
+        la.simulate_async(arrivals=[0.0, 1.0], fail_first=[1])

@@ -1,0 +1,90 @@
+"""labsim.idempotency: exact charge counts, closed forms, books, validation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers import value_re
+from labsim import idempotency as idem
+
+
+def test_key_store_with_ttl_by_hand():
+    # ttl 100: key written at 0 (valid to 100) skips 50; 120 charges and writes a key to 220,
+    # which skips 130. Event 2 is independent of event 1.
+    c = idem.charges_from_deliveries([1, 1, 1, 1, 2], [0, 50, 120, 130, 60], store=True, ttl=100)
+    assert c.time.tolist() == [0, 50, 60, 120, 130]
+    assert c.charged.tolist() == [True, False, True, True, False]
+    assert c.charges == 3 and c.duplicated_charges == 1 and c.skipped == 2
+    plain = idem.charges_from_deliveries([1, 1, 1, 1, 2], [0, 50, 120, 130, 60], store=False)
+    assert plain.charges == 5 and plain.duplicated_charges == 3
+
+
+def test_key_valid_until_but_not_at_expiry():
+    c = idem.charges_from_deliveries([0, 0, 0], [0.0, 99.999, 100.0], store=True, ttl=100)
+    assert c.charged.tolist() == [True, False, True]
+
+
+def test_exact_counts_from_the_delays():
+    r = idem.simulate_idempotency(events=2_000, duplicate_prob=0.3, delay_mean=600, ttl=900, seed=5)
+    d = r.delay[np.isfinite(r.delay)]
+    # without a store every duplicate charges; with it, exactly those arriving at or after the TTL
+    assert r.without_store.duplicated_charges == r.duplicate_deliveries == len(d)
+    assert r.with_store.duplicated_charges == int((d >= 900).sum())
+    for c in (r.without_store, r.with_store):
+        b = c.books()
+        assert b["deliveries"] == b["charges"] + b["skipped"] == r.events + r.duplicate_deliveries
+        assert b["charges"] == b["unique_charged"] + b["duplicated_charges"]
+        assert b["unique_charged"] == r.events
+
+
+@pytest.mark.parametrize("kind,ttl", [("exponential", 600.0), ("exponential", 1_800.0), ("fixed", 300.0)])
+def test_duplicated_charges_match_closed_form(kind, ttl):
+    n, q, m = 20_000, 0.2, 600.0
+    r = idem.simulate_idempotency(events=n, duplicate_prob=q, delay_kind=kind, delay_mean=m, ttl=ttl, seed=11)
+    # Duplicates ~ Binomial(n, q); charged duplicates with a store ~ Binomial(n, q P(D >= ttl)).
+    # Tolerance: 3 binomial standard errors.
+    for got, prob in ((r.without_store.duplicated_charges, q),
+                      (r.with_store.duplicated_charges, q * idem.p_after_ttl(kind, m, ttl))):
+        assert abs(got - n * prob) <= 3 * math.sqrt(n * prob * (1 - prob)) + 1e-9, (got, n * prob)
+    assert math.isclose(r.expected_duplicates(), n * q)
+    assert math.isclose(idem.p_after_ttl("exponential", 600, 600), math.exp(-1))
+    assert idem.p_after_ttl("fixed", 300, 300) == 1.0 and idem.p_after_ttl("fixed", 299, 300) == 0.0
+
+
+def test_fixed_delay_shorter_than_ttl_never_charges_twice():
+    r = idem.simulate_idempotency(events=500, duplicate_prob=0.5, delay_kind="fixed", delay_mean=60, ttl=61)
+    assert r.with_store.duplicated_charges == 0 and r.without_store.duplicated_charges > 0
+
+
+@settings(max_examples=30, deadline=None, database=None)
+@given(ev=st.lists(st.integers(0, 5), min_size=0, max_size=40), ttl=st.floats(0.1, 200),
+       seed=st.integers(0, 1000))
+def test_books_any_deliveries(ev, ttl, seed):
+    t = np.random.default_rng(seed).uniform(0, 300, len(ev))
+    for store in (False, True):
+        c = idem.charges_from_deliveries(np.array(ev, int), t, store=store, ttl=ttl)
+        b = c.books()
+        assert b["deliveries"] == len(ev) == b["charges"] + b["skipped"]
+        assert b["charges"] == b["unique_charged"] + b["duplicated_charges"]
+        assert b["unique_charged"] == len(set(ev))           # every event charged at least once
+        assert b["duplicate_deliveries"] == len(ev) - len(set(ev))
+        if not store:
+            assert b["duplicated_charges"] == b["duplicate_deliveries"]
+        # between two charges of the same event at least one TTL passes
+        if store:
+            for e in set(ev):
+                tc = np.sort(c.time[(c.event == e) & c.charged])
+                assert np.all(np.diff(tc) >= ttl)
+
+
+@pytest.mark.parametrize("name,value", [("duplicate_prob", 1.1), ("ttl", 0), ("delay_mean", -1), ("events", -1)])
+def test_bad_parameters_are_named(name, value):
+    with pytest.raises(ValueError, match=rf"{name}={value_re(value)}"):
+        idem.simulate_idempotency(**{name: value})
+    with pytest.raises(ValueError, match="delay_kind='normal'"):
+        idem.simulate_idempotency(delay_kind="normal")
