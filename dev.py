@@ -8,6 +8,7 @@ Standard library only: it creates its own virtual environment in ``.venv``.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -19,9 +20,9 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 
 
-def run(*cmd):
+def run(*cmd, cwd=ROOT, env=None):
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    subprocess.run([str(c) for c in cmd], cwd=ROOT, check=True)
+    subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, check=True)
 
 
 def ensure_env(test: bool) -> None:
@@ -45,8 +46,35 @@ def build() -> None:
     print(f"\nThe book is in {ROOT / '_build' / 'html'}: open {ROOT / '_build' / 'html' / 'index.html'}")
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_DEPS = ROOT / "tests" / "browser"      # package.json + package-lock.json (npm ci)
+
+
+def ensure_browser_tools() -> None:
+    """What the browser tests need besides Python: Debian's chromium (Playwright drives it; its
+    own browser download is never used) and the pinned npm packages whose files the static-site
+    test serves in place of the CDN."""
+    if not CHROMIUM.exists():
+        if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
+            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+            run("apt-get", "update", "-q", env=env)
+            run("apt-get", "install", "-y", "-q", "chromium", env=env)
+        else:
+            print(f"! {CHROMIUM} is missing: install Debian's chromium (as root: apt-get install chromium);"
+                  " the browser tests fail without it", flush=True)
+    lock = BROWSER_DEPS / "package-lock.json"
+    stamp = BROWSER_DEPS / "node_modules" / ".package-lock.json"
+    if not stamp.exists() or stamp.stat().st_mtime < lock.stat().st_mtime:
+        npm = shutil.which("npm")
+        if npm:
+            run(npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error", cwd=BROWSER_DEPS)
+        else:
+            print("! npm is missing: the static-site browser test needs Node.js and npm", flush=True)
+
+
 def test(extra) -> None:
     ensure_env(test=True)
+    ensure_browser_tools()
     env = dict(os.environ, MPLBACKEND="Agg")
     print("+ pytest", flush=True)
     subprocess.run([str(PY), "-m", "pytest", *extra], cwd=ROOT, check=True, env=env)

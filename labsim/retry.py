@@ -610,9 +610,16 @@ class ContentionSweep:
     replications: int
     params: dict = field(default_factory=dict)
 
+    def nearest_n(self, n) -> int:
+        """The swept N closest to ``n`` (a slider's readout accepts values between its steps)."""
+        return int(self.n_values[np.abs(np.asarray(self.n_values) - n).argmin()])
+
     def at(self, strategy: str, n: int) -> tuple:
-        """(mean calls, mean completion time) for one strategy and N."""
-        i, j = self.strategies.index(strategy), int(np.flatnonzero(self.n_values == n)[0])
+        """(mean calls, mean completion time) for one strategy at a swept N."""
+        hit = np.flatnonzero(self.n_values == n)
+        if len(hit) == 0:
+            raise ValueError(f"n={n!r} was not swept: choose one of {list(self.n_values)}")
+        i, j = self.strategies.index(strategy), int(hit[0])
         return float(self.calls[i, j]), float(self.time[i, j])
 
 

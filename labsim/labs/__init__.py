@@ -6,7 +6,7 @@ On the static site a lab shows its default state. One module per part of the boo
 is listed in :data:`LABS` in book order.
 """
 
-from .base import LABS, Lab  # noqa: F401
+from .base import LABS, Lab, show  # noqa: F401
 from .lambda_basics import batch_lab, concurrency_lab, neighbour_lab, scaling_lab  # noqa: F401
 from .invocations import *  # noqa: F401,F403  (chapter 2: invocation models)
 from .retries import *  # noqa: F401,F403  (chapter 4: client retries, backoff, contention)

@@ -26,6 +26,26 @@ def register(factory):
     return factory
 
 
+def img_tag(png: bytes, alt: str, css_class: str = "labsim-figure") -> str:
+    """An ``<img>`` holding ``png`` inline, with ``alt`` as its alt text (escaped).
+
+    A lab's figure has the class ``labsim-figure`` (the browser tests look for it), a figure
+    shown once by :func:`show` has ``labsim-static-figure``.
+    """
+    src = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return (f'<img class="{css_class}" alt="{html.escape(alt, quote=True)}" src="{src}" '
+            f'style="max-width:100%;height:auto">')
+
+
+def show(fig, alt: str):
+    """Display a figure in a chapter as an image with alt text (static site and live alike).
+
+    Chapters use this for the figures the text walks through, where a lab is not needed.
+    """
+    from IPython.display import HTML
+    return HTML(img_tag(plots.to_png(fig), alt, "labsim-static-figure"))
+
+
 _frozen = False
 
 
@@ -79,10 +99,7 @@ class Lab(widgets.VBox):
         fig, text = self.view(self.result, **values)
         self.png = plots.to_png(fig)
         plain = html.unescape(re.sub(r"<[^>]+>", "", text))
-        alt = html.escape(f"{self.alt}. {plain}", quote=True)
-        src = "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
-        self.figure.value = (f'<img class="labsim-figure" alt="{alt}" src="{src}" '
-                             f'style="max-width:100%;height:auto">')
+        self.figure.value = img_tag(self.png, f"{self.alt}. {plain}")
         self.summary.value = f'<p role="status">{text}</p>'
 
 

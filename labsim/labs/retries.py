@@ -78,6 +78,7 @@ def contention_model(n_clients, strategies):
 
 def contention_view(sw, n_clients, strategies):
     shown = CONTENTION_SETS[strategies]
+    n_clients = sw.nearest_n(n_clients)          # a typed 78 shows the swept N = 80
     parts = []
     for s in shown:
         calls, t = sw.at(s, n_clients)
