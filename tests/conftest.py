@@ -26,6 +26,17 @@ NODE_MODULES = ROOT / "tests" / "browser" / "node_modules"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 
 
+#: Lines the tests measured (timings); printed at the end of the run, even when tests pass.
+MEASURED: list = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if MEASURED:
+        terminalreporter.section("measured")
+        for line in MEASURED:
+            terminalreporter.write_line(line)
+
+
 @dataclass
 class Book:
     html: Path          # the built site (_build/html)

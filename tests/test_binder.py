@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import MEASURED
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 PARALLEL = 2
@@ -58,5 +60,5 @@ def test_fresh_environment_from_requirements_runs_every_chapter(tmp_path):
                     failures.append(f"{nb.name} (exit {p.returncode}):\n{log.read()[-3000:]}")
                 log.close()
     t_run = time.perf_counter() - t1
-    print(f"\nbinder env: install {t_install:.0f} s, {len(CHAPTERS)} chapters executed in {t_run:.0f} s")
+    MEASURED.append(f"binder env: install {t_install:.0f} s, {len(CHAPTERS)} chapters executed in {t_run:.0f} s")
     assert not failures, "\n".join(failures)

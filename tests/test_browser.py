@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import MEASURED
+
 pytestmark = pytest.mark.browser
 
 CDN = re.compile(r"^https://cdn\.jsdelivr\.net/npm/((?:@[^/@]+/)?[^/@]+)@([^/]+)/(.+?)(?:\?.*)?$")
@@ -172,8 +174,8 @@ def test_every_page_in_chromium(built_book, site, browser, npm_packages, screens
         report.append(f"{rel}: {len(images)} images, {len(shown)} lab figures")
         page.close()
     context.close()
-    print("\n".join(["", "static site:"] + report + [f"served from npm: {sorted(served)}"]
-                    + [f"KNOWN upstream console error on {len(v)} page(s): {k}" for k, v in known.items()]))
+    MEASURED.extend(["static site:"] + report + [f"served from npm: {sorted(served)}"]
+                    + [f"KNOWN upstream console error on {len(v)} page(s): {k}" for k, v in known.items()])
     problems += [f"request leaving 127.0.0.1 that no npm package answers: {u}" for u in blocked]
     assert not problems, "\n".join(problems)
     assert any(s.startswith("@jupyter-widgets/html-manager@") for s in served)

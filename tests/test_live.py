@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import MEASURED
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,8 +218,8 @@ def _run_chapter(page, lab_server, path):
     LATENCIES.extend(times)
     page.evaluate("() => window.jupyterapp.serviceManager.sessions.shutdownAll()")
     assert not [e for e in errors if "labsim" in e.lower()], errors
-    print(f"\nlive {path.name}: run all {run_all:.1f} s, {n_labs} labs, change -> new figure "
-          + ", ".join(f"{1e3 * t:.0f}" for t in times) + " ms")
+    MEASURED.append(f"live {path.name}: run all {run_all:.1f} s, {n_labs} labs, change -> new figure "
+                    + ", ".join(f"{1e3 * t:.0f}" for t in times) + " ms")
 
 
 def test_report_live_latency():
@@ -226,6 +228,6 @@ def test_report_live_latency():
         pytest.skip("no live lab was changed in this run")
     xs = sorted(LATENCIES)
     p95 = xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))]
-    print(f"\nLIVE LAB LATENCY (JupyterLab, Enter -> new figure): n={len(xs)} "
-          f"median={1e3 * statistics.median(xs):.0f} ms p95={1e3 * p95:.0f} ms max={1e3 * xs[-1]:.0f} ms")
+    MEASURED.append(f"LIVE LAB LATENCY (JupyterLab, Enter -> new figure): n={len(xs)} "
+                    f"median={1e3 * statistics.median(xs):.0f} ms p95={1e3 * p95:.0f} ms max={1e3 * xs[-1]:.0f} ms")
     assert statistics.median(xs) < 5.0, "a lab takes seconds to answer in JupyterLab"
