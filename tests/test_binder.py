@@ -7,7 +7,9 @@ the fresh environment, with that environment first on PATH so its kernel is the 
 """
 
 import os
+import re
 import subprocess
+import sys
 import time
 import venv
 from pathlib import Path
@@ -19,6 +21,15 @@ from conftest import MEASURED
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 PARALLEL = 2
+
+
+def test_runtime_txt_pins_the_python_this_test_uses():
+    """Binder (repo2docker) reads the Python version from runtime.txt; the pins in
+    requirements.txt are tested here with that same major.minor version."""
+    text = (ROOT / "runtime.txt").read_text().strip()
+    assert re.fullmatch(r"python-3\.\d+", text), text
+    assert text == f"python-{sys.version_info.major}.{sys.version_info.minor}", \
+        f"runtime.txt says {text}, but the tests run Python {sys.version.split()[0]}"
 
 
 @pytest.mark.book
