@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -240,22 +241,28 @@ def _loss_heap(t: np.ndarray, end: np.ndarray, c: int) -> np.ndarray:
     return ~throttled
 
 
-def _general(t, end, source, pool_size, scaling, region, limit):
+def _general(t, end, source, pool_size, scaling, region, limit, fifo=False):
     """Exact event loop for scaling limits: per-function environments, shared pools.
 
-    Keeps, per source, a heap of busy executions' end times (so concurrency is exact), the
-    number of environments, and the scaling budget. Returns (admitted, cold_start).
+    Keeps, per source, the busy executions' end times (so concurrency is exact), the number of
+    environments, and the scaling budget. Returns (admitted, cold_start). The end times live in
+    a heap; with ``fifo=True`` (each source's durations are all equal, so its executions end in
+    the order they started) a deque does the same job at half the cost.
     """
     n = len(t)
     admitted = np.zeros(n, bool)
     cold = np.zeros(n, bool)
-    busy = ([], [])                       # end times of running executions, per source
+    if fifo:
+        busy = (deque(), deque())         # end times of running executions, per source
+        push, pop = deque.append, deque.popleft
+    else:
+        busy = ([], [])
+        push, pop = heapq.heappush, heapq.heappop
     envs = [0, 0]
     tokens = float(SCALING_ENVS_PER_10S)
     refill = SCALING_ENVS_PER_10S / 10.0
     last = 0.0
     burst0, step = BURST_QUOTAS[region], BURST_STEP_PER_MINUTE
-    push, pop = heapq.heappush, heapq.heappop
     tl, el, sl = t.tolist(), end.tolist(), source.tolist()
     shared = pool_size[1] == 0            # no reservation: both sources draw from pool 0
     for i in range(n):
@@ -362,7 +369,8 @@ def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration
         pool_size = (reserved, limit - reserved)
 
     if scaling != "none" or engine == "general":
-        admitted, cold = _general(t, end, src, pool_size, scaling, region, limit)
+        admitted, cold = _general(t, end, src, pool_size, scaling, region, limit,
+                                  fifo=duration_kind == "fixed")
     else:
         admitted = np.zeros(len(t), bool)
         for p in (0, 1):

@@ -159,6 +159,22 @@ def test_fast_engine_equals_general_engine_when_saturated():
         assert np.array_equal(fast.outcome, slow.outcome), kind
 
 
+@PROPS
+@given(sync_params(scalings=("burst", "per_function")))
+def test_event_loop_fifo_equals_heap(p):
+    """With fixed durations the event loop keeps end times in a deque; it must match the heap."""
+    p = dict(p, duration_kind="fixed")
+    r = awslambda.simulate_sync(**p)
+    pool = (p["concurrency_limit"], 0) if p["reserved"] is None else \
+        (p["reserved"], p["concurrency_limit"] - p["reserved"])
+    args = (r.arrival, r.arrival + r.duration, r.source, pool, p["scaling"], "us-east-1",
+            p["concurrency_limit"])
+    heap = awslambda._general(*args, fifo=False)
+    fifo = awslambda._general(*args, fifo=True)
+    assert np.array_equal(heap[0], fifo[0]) and np.array_equal(heap[1], fifo[1])
+    assert np.array_equal(fifo[0], r.outcome != Outcome.THROTTLED)
+
+
 @pytest.mark.parametrize("c", [1, 2, 4])
 def test_environment_freed_exactly_at_arrival_is_reused(c):
     # Dyadic times make "ends exactly when the next request arrives" exact in floating point.
