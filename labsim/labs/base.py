@@ -46,23 +46,6 @@ def show(fig, alt: str):
     return HTML(img_tag(plots.to_png(fig), alt, "labsim-static-figure"))
 
 
-_frozen = False
-
-
-def _freeze_long_lived_objects() -> None:
-    """Once per process: move what exists now (modules, matplotlib, widgets) out of the GC's way.
-
-    Profiling showed the slowest lab updates were the ones that triggered a full garbage
-    collection, which walks every object of the kernel (~90,000 after importing matplotlib and
-    ipywidgets). ``gc.freeze`` after one ``gc.collect`` leaves only newer objects to walk.
-    """
-    global _frozen
-    if not _frozen:
-        gc.collect()
-        gc.freeze()
-        _frozen = True
-
-
 class Lab(widgets.VBox):
     """Controls on top, the figure, then a one-paragraph summary with the numbers that matter.
 
@@ -86,21 +69,33 @@ class Lab(widgets.VBox):
         super().__init__([box, self.figure, self.summary])
         for w in controls.values():
             w.observe(self.update, names="value")
-        _freeze_long_lived_objects()
         self.update()
 
     def values(self) -> dict:
         return {k: w.value for k, w in self.controls.items()}
 
     def update(self, change=None) -> None:
-        values = self.values()
-        self.result = self.model(**values)
-        self.runs += 1
-        fig, text = self.view(self.result, **values)
-        self.png = plots.to_png(fig)
-        plain = html.unescape(re.sub(r"<[^>]+>", "", text))
-        self.figure.value = img_tag(self.png, f"{self.alt}. {plain}")
-        self.summary.value = f'<p role="status">{text}</p>'
+        # A matplotlib figure is a web of reference cycles: once drawn it is garbage that only
+        # the cyclic collector frees. Left to itself the collector runs mid-update, and a full
+        # collection then costs more than the update (profiled: p95 125 ms against 80 ms).
+        # So: no automatic collection while we build and draw, then collect the youngest
+        # generation, which holds exactly what this update allocated, the old figure included.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            values = self.values()
+            self.result = self.model(**values)
+            self.runs += 1
+            fig, text = self.view(self.result, **values)
+            self.png = plots.to_png(fig)
+            del fig
+            plain = html.unescape(re.sub(r"<[^>]+>", "", text))
+            self.figure.value = img_tag(self.png, f"{self.alt}. {plain}")
+            self.summary.value = f'<p role="status">{text}</p>'
+        finally:
+            if enabled:
+                gc.enable()
+        gc.collect(0)
 
 
 def _style():
