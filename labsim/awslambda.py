@@ -156,9 +156,7 @@ class SyncResult:
         if source is not None:
             m &= self.source == source
         start = self.arrival[m]                       # already sorted
-        end = np.sort(start + self.duration[m])
-        g = np.asarray(grid, dtype=float)
-        return np.searchsorted(start, g, side="right") - np.searchsorted(end, g, side="right")
+        return traffic.in_progress(start, start + self.duration[m], grid)
 
     def rate_series(self, edges, outcome: Outcome | None = None, source: int | None = FUNCTION) -> np.ndarray:
         """Requests per second in each bin of ``edges`` (all of them, or one outcome)."""

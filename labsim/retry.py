@@ -41,6 +41,10 @@ from .awslambda import DEFAULT_ACCOUNT_LIMIT, MAX_ACCOUNT_LIMIT, MAX_TIMEOUT_S
 from .outcomes import Outcome
 from .validation import check_choice, check_int, check_number
 
+#: The AWS SDKs' standard retry mode makes at most 3 attempts by default (2 retries).
+#: https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html
+SDK_DEFAULT_MAX_ATTEMPTS = 3
+
 STRATEGIES = ("none", "immediate", "fixed", "exponential", "full_jitter", "equal_jitter",
               "decorrelated_jitter")
 #: Strategies whose delay is random.
@@ -378,15 +382,11 @@ class ClientRetryResult:
     def concurrency(self, grid) -> np.ndarray:
         """Executions running at each time in ``grid`` (admitted attempts)."""
         start = self.attempt_time[self.attempt_outcome == Outcome.SUCCEEDED]   # time order
-        end = start + self.duration                                            # same order
-        g = np.asarray(grid, dtype=float)
-        return np.searchsorted(start, g, side="right") - np.searchsorted(end, g, side="right")
+        return traffic.in_progress(start, start + self.duration, grid)
 
     def in_progress(self, grid) -> np.ndarray:
         """Logical calls started and not yet answered at each time in ``grid`` (the backlog)."""
-        g = np.asarray(grid, dtype=float)
-        return (np.searchsorted(self.arrival, g, side="right")
-                - np.searchsorted(np.sort(self.end), g, side="right"))
+        return traffic.in_progress(self.arrival, self.end, grid)
 
 
 def simulate_client_retries(policy: RetryPolicy | None = None, budget: RetryBudget | None = None, *,

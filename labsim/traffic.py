@@ -1,4 +1,4 @@
-"""Arrival processes and duration distributions, all seeded.
+"""Arrival processes and duration distributions, all seeded; counting intervals over time.
 
 Every generator takes an ``rng`` made with :func:`make_rng` (``numpy.random.default_rng``)
 and returns sorted arrival times in seconds on ``[0, horizon)``.
@@ -127,3 +127,14 @@ def durations(kind: str, mean: float, n: int, rng, cv: float = 1.0) -> np.ndarra
     cv = check_number("cv", cv, 0, 10, lo_open=True)
     sigma2 = np.log1p(cv * cv)
     return rng.lognormal(np.log(mean) - sigma2 / 2, np.sqrt(sigma2), n)
+
+
+def in_progress(start, end, grid) -> np.ndarray:
+    """How many intervals [start, end) are open at each time in ``grid`` (right-continuous).
+
+    ``start`` must be sorted; ``end`` need not be. This is concurrency over time for requests
+    (start = arrival, end = arrival + duration) and the backlog of calls waiting for an answer.
+    """
+    g = np.asarray(grid, dtype=float)
+    return (np.searchsorted(np.asarray(start, float), g, side="right")
+            - np.searchsorted(np.sort(np.asarray(end, float)), g, side="right"))

@@ -45,22 +45,18 @@ def other_value(lab_name, name, w):
     return v if v != w.value else w.min
 
 
+#: Every registered lab, built once (collection needs their controls; the tests drive them).
+BUILT = {name: factory() for name, factory in labs.LABS.items()}
+
+
 @pytest.fixture(scope="module")
 def built():
-    return {name: factory() for name, factory in labs.LABS.items()}
+    return BUILT
 
 
 
 
-def _cases():
-    out = []
-    for lab_name, factory in labs.LABS.items():
-        lab = factory()
-        out += [(lab_name, c) for c in lab.controls]
-    return out
-
-
-CASES = _cases()
+CASES = [(lab_name, c) for lab_name, lab in BUILT.items() for c in lab.controls]
 
 
 def test_registry_is_not_empty_and_in_package_namespace():

@@ -310,3 +310,12 @@ def test_make_rng():
     g = traffic.make_rng(4)
     assert traffic.make_rng(g) is g
     assert traffic.make_rng(4).random() == traffic.make_rng(4).random()
+
+
+def test_in_progress_matches_a_direct_count():
+    rng = traffic.make_rng(2)
+    start = np.sort(rng.uniform(0, 10, 300))
+    end = start + rng.exponential(1.0, 300)
+    grid = np.concatenate([np.linspace(-1, 15, 401), start[:20], end[:20]])   # include the edges
+    direct = ((start[None, :] <= grid[:, None]) & (end[None, :] > grid[:, None])).sum(axis=1)
+    np.testing.assert_array_equal(traffic.in_progress(start, end, grid), direct)
