@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from numbers import Integral, Real
 
+import numpy as np
+
 
 def _fmt(x) -> str:
     if isinstance(x, Integral) or (isinstance(x, float) and x.is_integer() and abs(x) < 1e15):
@@ -66,3 +68,28 @@ def check_choice(name: str, value, choices) -> str:
         raise ValueError(f"{name}={value!r} is not allowed: choose one of "
                          + ", ".join(repr(c) for c in choices))
     return value
+
+
+def check_array(name: str, value, lo=0.0, hi=None, *, sorted_: bool = True, hi_open: bool = False):
+    """Return ``value`` as a 1-D float array or raise a ValueError naming ``name``.
+
+    Every element must be a finite number in ``[lo, hi]`` (``hi_open``: ``[lo, hi)``); with
+    ``sorted_`` the array must be in non-decreasing order (arrival times).
+    """
+    try:
+        a = np.asarray(value, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be a 1-D array of numbers, got {value!r:.80}") from None
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of numbers, got shape {a.shape}")
+    if len(a) == 0:
+        return a
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} has a value that is not finite ({a[~np.isfinite(a)][0]}): allowed "
+                         f"{_range_text(lo, hi, False, hi_open)}")
+    if (lo is not None and a.min() < lo) or (hi is not None and (a.max() >= hi if hi_open else a.max() > hi)):
+        bad = a.min() if lo is not None and a.min() < lo else a.max()
+        raise ValueError(f"{name} has a value out of range ({bad:g}): allowed {_range_text(lo, hi, False, hi_open)}")
+    if sorted_ and np.any(np.diff(a) < 0):
+        raise ValueError(f"{name} must be sorted in increasing order")
+    return a

@@ -1,0 +1,109 @@
+"""The token bucket: exact against a plain loop, within its bounds, and the long-run rejected
+fraction 1 - r / lambda under an overload (within 3 standard errors)."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from labsim import theory, tokenbucket as tb
+from labsim.tokenbucket import TokenBucket, admit, admit_loop, max_in_window
+
+
+def arrivals(seed, lam, horizon, ties_every=None):
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0, horizon, rng.poisson(lam * horizon))
+    if ties_every:                      # requests that land exactly on a token's arrival
+        t = np.concatenate([t, np.arange(0, horizon, ties_every)])
+    return np.sort(t)
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), lam=st.floats(0.1, 50), rate=st.floats(0.1, 20),
+       burst=st.integers(1, 120), fill=st.one_of(st.none(), st.floats(0, 1)), ties=st.booleans())
+def test_vectorised_bucket_equals_plain_loop(seed, lam, rate, burst, fill, ties):
+    t = arrivals(seed, lam, 30.0, 1.0 / rate if ties else None)
+    initial = None if fill is None else fill * burst
+    old = tb.LOOP_BELOW
+    tb.LOOP_BELOW = 0                   # force the block engine even for small buckets
+    try:
+        fast = admit(t, rate, burst, initial)
+    finally:
+        tb.LOOP_BELOW = old
+    assert np.array_equal(fast, admit_loop(t, rate, burst, initial))
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), lam=st.floats(1, 100), rate=st.floats(0.5, 50),
+       burst=st.integers(1, 200), window=st.floats(0.01, 20))
+def test_never_more_than_b_plus_rt_in_any_window(seed, lam, rate, burst, window):
+    t = arrivals(seed, lam, 40.0, 1.0 / rate)
+    passed = t[admit(t, rate, burst)]
+    bound = theory.token_bucket_max_passed(rate, burst, window)
+    assert max_in_window(passed, window) <= math.floor(bound * (1 + 1e-12))
+
+
+def test_bound_is_reached_by_a_full_bucket_and_a_flood():
+    t = np.linspace(0, 10, 100_001)                       # 10,000 per second
+    passed = t[admit(t, 100.0, 500)]
+    assert max_in_window(passed, 1.0) == 500 + 100        # b + r t, exactly
+
+
+def test_tie_rule_admits_a_request_that_arrives_with_its_token():
+    # empty bucket (initial 0), rate 2/s: tokens arrive at 0.5 s, 1.0 s, ...
+    t = np.array([0.5, 0.5, 1.0, 1.2, 1.5])
+    assert admit_loop(t, 2.0, 1, 0.0).tolist() == [True, False, True, False, True]
+    assert admit(t, 2.0, 1, 0.0).tolist() == [True, False, True, False, True]
+    # one token less than needed, a hair early: refused
+    assert admit(np.array([0.5 - 1e-9]), 2.0, 1, 0.0).tolist() == [False]
+
+
+def test_initial_fill_and_full_bucket():
+    t = np.zeros(10)
+    assert admit(t, 1.0, 10).sum() == 10                  # full bucket: a burst of 10 at once
+    assert admit(t, 1.0, 10, initial=3).sum() == 3
+    assert admit(t, 1.0, 10, initial=0).sum() == 0
+
+
+@pytest.mark.parametrize("lam,rate,burst", [(2_000.0, 1_000.0, 1_000), (150.0, 100.0, 20)])
+def test_long_run_rejected_fraction(lam, rate, burst):
+    """Steady Poisson load lambda > r: the rejected fraction tends to 1 - r / lambda. The start
+    (b / (lambda - r) seconds of draining the initial bucket) is discarded; the standard error
+    comes from 40 independent replications."""
+    horizon = 200.0 * burst / (lam - rate)
+    warm = 2 * burst / (lam - rate)
+    fr = []
+    for seed in range(40):
+        t = arrivals(seed, lam, horizon)
+        ok = admit(t, rate, burst)
+        m = t >= warm
+        fr.append(1 - ok[m].mean())
+    est, se = np.mean(fr), np.std(fr, ddof=1) / math.sqrt(len(fr))
+    expected = theory.token_bucket_rejected_fraction(rate, lam)
+    assert abs(est - expected) <= 3 * se, (est, expected, se)
+    assert se < 0.01 * expected                          # the test can tell 1% apart
+
+
+def test_scalar_bucket_matches_admit():
+    t = arrivals(3, 30.0, 20.0, 0.1)
+    b = TokenBucket(10.0, 25, 5.0)
+    assert np.array_equal([b.take(x) for x in t], admit(t, 10.0, 25, 5.0))
+
+
+def test_tokens_level():
+    t = np.array([0.0, 0.0, 0.0, 1.0])
+    ok = admit(t, 1.0, 2)                                 # 2 pass at 0, then one at 1.0
+    assert ok.tolist() == [True, True, False, True]
+    lvl = tb.tokens(t, ok, 1.0, 2, [0.0, 0.5, 0.999, 1.0, 3.0])
+    assert np.allclose(lvl, [0.0, 0.5, 0.999, 0.0, 2.0])
+
+
+@pytest.mark.parametrize("kw,name", [(dict(rate=0), "rate"), (dict(rate=-1), "rate"), (dict(burst=0), "burst"),
+                                     (dict(burst=2.5), "burst"), (dict(initial=11), "initial"),
+                                     (dict(arrivals=[2.0, 1.0]), "arrivals"),
+                                     (dict(arrivals=[0.0, float("nan")]), "arrivals")])
+def test_bad_parameters_name_themselves(kw, name):
+    args = dict(arrivals=[0.0, 1.0], rate=1.0, burst=10) | kw
+    with pytest.raises(ValueError, match=name):
+        admit(**args)
