@@ -21,6 +21,21 @@ Scaling (how fast new execution environments may be created)
     environments every 10 s, modelled as a token bucket of 1,000 refilled at 100 per second.
     Other functions have their own buckets and are not limited here.
 
+Requests per second
+  Lambda also caps each function's invocation *rate* at 10 x the concurrency available to it:
+  10 x the account limit for a function without a reservation, 10 x its reserved concurrency for
+  one with (throttle reasons ``FunctionInvocationRateLimitExceeded`` and
+  ``ReservedFunctionInvocationRateLimitExceeded``). AWS documents neither the cap's window nor
+  its burst. **Assumption:** the cap is a token bucket (:mod:`labsim.tokenbucket`) refilled at
+  10 x concurrency per second, holding ``rate_cap_burst`` seconds of that rate (default 0.1 s,
+  i.e. as many tokens as the concurrency), full at the start; it is checked *before* the
+  concurrency limit, so a request refused for concurrency has already spent its token. The
+  account's other functions are many functions, each below its own cap, and are not capped here.
+
+Every throttled request has one reason (``SyncResult.reason``): ``RATE`` (the requests-per-second
+cap), ``CONCURRENCY`` (no free concurrency in its pool) or ``SCALING`` (a new environment was
+needed and the scaling model did not allow one yet).
+
 Environments stay warm for the whole run (no idle reaping), so a new one is created exactly
 when every warm one of that function is busy; its first request is a cold start.
 """
@@ -34,9 +49,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import traffic
+from . import tokenbucket, traffic
 from .outcomes import Outcome
-from .validation import check_choice, check_int, check_number
+from .validation import check_array, check_choice, check_int, check_number
 
 # --- AWS numbers, each with its source -------------------------------------------------------
 #: Default account concurrency per Region. https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html
@@ -63,11 +78,40 @@ REGION_NAMES = {
     "eu-central-1": "Europe (Frankfurt)", "us-east-2": "US East (Ohio)",
     "other": "any other Region",
 }
+#: Invocation requests per second are capped at 10 x the concurrency available to the function.
+#: https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html
+RPS_PER_CONCURRENCY = 10
+#: ASSUMPTION (AWS documents no window or burst for the cap): the bucket holds this many seconds
+#: of the capped rate, i.e. as many tokens as the concurrency available.
+RATE_CAP_BURST_S = 0.1
+#: Synchronous and asynchronous payload limits (request and response), bytes: 6 MB and 1 MB.
+#: https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html
+SYNC_PAYLOAD_MB = 6
+ASYNC_PAYLOAD_MB = 1
 #: Simulation bound on the account limit (AWS raises limits on request; we stop here).
 MAX_ACCOUNT_LIMIT = 100_000
 SCALING_MODELS = ("none", "burst", "per_function")
 
 FUNCTION, OTHER = 0, 1
+
+# Why a request was throttled (``SyncResult.reason``); NOT_THROTTLED for the others.
+NOT_THROTTLED, RATE, CONCURRENCY, SCALING = range(4)
+
+
+def throttle_reason_name(reason: int, reserved: bool) -> str:
+    """The ``Reason`` AWS puts in a TooManyRequestsException for a throttle of this kind.
+
+    Rate and concurrency throttles have documented reasons (API_Invoke.html); for a scaling
+    throttle AWS documents none in particular, so the model says "scaling rate".
+    """
+    if reason == RATE:
+        return "ReservedFunctionInvocationRateLimitExceeded" if reserved else "FunctionInvocationRateLimitExceeded"
+    if reason == CONCURRENCY:
+        return ("ReservedFunctionConcurrentInvocationLimitExceeded" if reserved
+                else "ConcurrentInvocationLimitExceeded")
+    if reason == SCALING:
+        return "scaling rate (no documented reason)"
+    return "not throttled"
 
 
 def burst_cap(t, region: str, limit: int):
@@ -92,6 +136,7 @@ class SyncResult:
     source: np.ndarray       #: 0 = the function under study, 1 = the account's other functions
     outcome: np.ndarray      #: ``Outcome`` codes (SUCCEEDED, THROTTLED or IN_FLIGHT)
     cold_start: np.ndarray   #: True where the request created a new execution environment
+    reason: np.ndarray       #: why a throttled request was refused: RATE, CONCURRENCY or SCALING
     horizon: float
     warmup: float
     params: dict = field(default_factory=dict)
@@ -112,11 +157,24 @@ class SyncResult:
         return int(m.sum())
 
     def books(self, source: int | None = None) -> dict:
-        """Every request in exactly one outcome: ``sent`` equals the sum of the others."""
+        """Every request in exactly one outcome: ``sent`` equals the sum of the others; the
+        throttled ones each have exactly one reason (``throttled == rate + concurrency +
+        scaling``)."""
         d = {"sent": self.sent(source)}
         for o in (Outcome.SUCCEEDED, Outcome.THROTTLED, Outcome.IN_FLIGHT):
             d[o.name.lower()] = self.count(o, source)
+        for k, name in ((RATE, "rate"), (CONCURRENCY, "concurrency"), (SCALING, "scaling")):
+            d[f"throttled_{name}"] = self.throttled_by(k, source)
         return d
+
+    def throttled_by(self, reason: int, source: int | None = FUNCTION, after_warmup: bool = False) -> int:
+        """Throttled requests with this reason (RATE, CONCURRENCY or SCALING)."""
+        m = (self.outcome == Outcome.THROTTLED) & (self.reason == reason)
+        if source is not None:
+            m &= self.source == source
+        if after_warmup:
+            m &= self.arrival >= self.warmup
+        return int(m.sum())
 
     # -- throttling ---------------------------------------------------------------------------
     def throttled_fraction(self, source: int = FUNCTION) -> float:
@@ -243,13 +301,15 @@ def _general(t, end, source, pool_size, scaling, region, limit, fifo=False):
     """Exact event loop for scaling limits: per-function environments, shared pools.
 
     Keeps, per source, the busy executions' end times (so concurrency is exact), the number of
-    environments, and the scaling budget. Returns (admitted, cold_start). The end times live in
+    environments, and the scaling budget (today's model: :class:`labsim.tokenbucket.TokenBucket`
+    of 1,000 refilled at 100 per second). Returns (admitted, cold_start, reason). The end times live in
     a heap; with ``fifo=True`` (each source's durations are all equal, so its executions end in
     the order they started) a deque does the same job at half the cost.
     """
     n = len(t)
     admitted = np.zeros(n, bool)
     cold = np.zeros(n, bool)
+    reason = np.zeros(n, np.int8)
     if fifo:
         busy = (deque(), deque())         # end times of running executions, per source
         push, pop = deque.append, deque.popleft
@@ -257,9 +317,7 @@ def _general(t, end, source, pool_size, scaling, region, limit, fifo=False):
         busy = ([], [])
         push, pop = heapq.heappush, heapq.heappop
     envs = [0, 0]
-    tokens = float(SCALING_ENVS_PER_10S)
-    refill = SCALING_ENVS_PER_10S / 10.0
-    last = 0.0
+    bucket = tokenbucket.TokenBucket(SCALING_ENVS_PER_10S / 10.0, SCALING_ENVS_PER_10S)
     burst0, step = BURST_QUOTAS[region], BURST_STEP_PER_MINUTE
     tl, el, sl = t.tolist(), end.tolist(), source.tolist()
     shared = pool_size[1] == 0            # no reservation: both sources draw from pool 0
@@ -275,22 +333,22 @@ def _general(t, end, source, pool_size, scaling, region, limit, fifo=False):
                 pop(o)
             in_pool += len(o)
         if in_pool >= pool_size[0 if shared else s]:
-            continue                      # pool full: throttled
+            reason[i] = CONCURRENCY       # pool full: throttled
+            continue
         if len(busy[s]) >= envs[s]:       # every warm environment busy: need a new one
             if scaling == "burst":
                 if envs[0] + envs[1] >= min(limit, burst0 + step * (a // 60.0)):
+                    reason[i] = SCALING
                     continue
             elif scaling == "per_function" and s == FUNCTION:
-                tokens = min(float(SCALING_ENVS_PER_10S), tokens + (a - last) * refill)
-                last = a
-                if tokens < 1.0:
+                if not bucket.take(a):
+                    reason[i] = SCALING
                     continue
-                tokens -= 1.0
             envs[s] += 1
             cold[i] = True
         push(busy[s], el[i])
         admitted[i] = True
-    return admitted, cold
+    return admitted, cold, reason
 
 
 def _cold_starts(t, end, admitted, source):
@@ -314,13 +372,17 @@ def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration
                   reserved: int | None = None, other_rate: float = 0.0,
                   other_mean_duration: float | None = None, scaling: str = "none",
                   region: str = "us-east-1", arrivals=None, horizon: float = 20.0,
-                  warmup: float | None = None, seed: int = 0, engine: str = "auto") -> SyncResult:
+                  warmup: float | None = None, rate_cap: bool = True,
+                  rate_cap_burst: float = RATE_CAP_BURST_S, seed: int = 0,
+                  engine: str = "auto") -> SyncResult:
     """Simulate synchronous invocations of one function (plus the account's other traffic).
 
     ``rate`` (requests/s, Poisson) or ``arrivals`` (an array of times, e.g. from
     ``labsim.traffic.spike``) gives the function's traffic. ``warmup`` seconds at the start are
     left out of the throttle statistics (default: 5 mean durations, at most a quarter of the
-    horizon). ``engine`` is for tests: ``"general"`` forces the event loop.
+    horizon). ``rate_cap`` applies the requests-per-second cap (10 x the concurrency available),
+    a token bucket holding ``rate_cap_burst`` seconds of that rate (an assumption: see the
+    module docstring). ``engine`` is for tests: ``"general"`` forces the event loop.
     """
     horizon = check_number("horizon", horizon, 0, 3_600, lo_open=True)
     mean_duration = check_number("mean_duration", mean_duration, 0, MAX_TIMEOUT_S, lo_open=True,
@@ -337,6 +399,9 @@ def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration
     check_choice("scaling", scaling, SCALING_MODELS)
     check_choice("region", region, tuple(BURST_QUOTAS))
     check_choice("engine", engine, ("auto", "general"))
+    check_choice("rate_cap", rate_cap, (True, False))
+    rate_cap_burst = check_number("rate_cap_burst", rate_cap_burst, 0, 10, lo_open=True,
+                                  why="seconds of the capped rate the bucket holds (a model assumption)")
     if warmup is None:
         warmup = min(5 * max(mean_duration, other_mean if other_rate else 0), horizon / 4)
     warmup = check_number("warmup", warmup, 0, horizon, hi_open=True)
@@ -345,42 +410,56 @@ def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration
     if arrivals is None:
         t_fn = traffic.poisson(check_number("rate", rate, 0), horizon, rng)
     else:
-        t_fn = np.sort(np.asarray(arrivals, dtype=float))
-        if t_fn.ndim != 1 or (len(t_fn) and (t_fn[0] < 0 or t_fn[-1] >= horizon)):
-            raise ValueError(f"arrivals must be a 1-D array of times in [0, horizon={horizon:g}) s")
+        t_fn = np.sort(check_array("arrivals", arrivals, 0, horizon, sorted_=False, hi_open=True))
     d_fn = traffic.durations(duration_kind, mean_duration, len(t_fn), rng, duration_cv)
     t_ot = traffic.poisson(other_rate, horizon, rng) if other_rate > 0 else np.empty(0)
     d_ot = traffic.durations(duration_kind, other_mean, len(t_ot), rng, duration_cv)
 
+    available = limit if reserved is None else reserved   # concurrency the function can use
+    if rate_cap and available > 0:                        # the requests-per-second cap, first
+        cap_rate = RPS_PER_CONCURRENCY * available
+        rate_ok = tokenbucket.admit(t_fn, cap_rate, max(1, round(cap_rate * rate_cap_burst)))
+    else:
+        rate_ok = np.ones(len(t_fn), bool)
+
     t = np.concatenate([t_fn, t_ot])
     d = np.concatenate([d_fn, d_ot])
     src = np.concatenate([np.zeros(len(t_fn), np.int8), np.ones(len(t_ot), np.int8)])
+    ok = np.concatenate([rate_ok, np.ones(len(t_ot), bool)])
     order = np.argsort(t, kind="stable")
-    t, d, src = t[order], d[order], src[order]
+    t, d, src, ok = t[order], d[order], src[order], ok[order]
     end = t + d
+    reason = np.where(ok, NOT_THROTTLED, RATE).astype(np.int8)
+    # The concurrency engines see only the requests that passed the rate cap.
+    keep = np.flatnonzero(ok) if not ok.all() else slice(None)
+    tk, dk, ek, sk = t[keep], d[keep], end[keep], src[keep]
 
     if reserved is None:                  # one shared pool; pool 1 is empty
-        pool = np.zeros(len(t), np.int8)
+        pool = np.zeros(len(tk), np.int8)
         pool_size = (limit, 0)
     else:
-        pool = src.copy()
+        pool = sk
         pool_size = (reserved, limit - reserved)
 
     if scaling != "none" or engine == "general":
-        admitted, cold = _general(t, end, src, pool_size, scaling, region, limit,
-                                  fifo=duration_kind == "fixed")
+        adm_k, cold_k, why_k = _general(tk, ek, sk, pool_size, scaling, region, limit,
+                                        fifo=duration_kind == "fixed")
     else:
-        admitted = np.zeros(len(t), bool)
+        adm_k = np.zeros(len(tk), bool)
         for p in (0, 1):
             m = pool == p
             if not m.any():
                 continue
-            dp = d[m]
+            dp = dk[m]
             if duration_kind == "fixed" and np.all(dp == dp[0]):
-                admitted[m] = _loss_fixed(t[m], float(dp[0]), pool_size[p])
+                adm_k[m] = _loss_fixed(tk[m], float(dp[0]), pool_size[p])
             else:
-                admitted[m] = _loss_heap(t[m], end[m], pool_size[p])
-        cold = _cold_starts(t, end, admitted, src)
+                adm_k[m] = _loss_heap(tk[m], ek[m], pool_size[p])
+        cold_k = _cold_starts(tk, ek, adm_k, sk)
+        why_k = np.where(adm_k, NOT_THROTTLED, CONCURRENCY).astype(np.int8)
+    admitted = np.zeros(len(t), bool)
+    cold = np.zeros(len(t), bool)
+    admitted[keep], cold[keep], reason[keep] = adm_k, cold_k, why_k
 
     outcome = np.full(len(t), int(Outcome.THROTTLED), np.int8)
     outcome[admitted & (end <= horizon)] = Outcome.SUCCEEDED
@@ -388,5 +467,5 @@ def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration
     params = dict(rate=rate if arrivals is None else None, mean_duration=mean_duration,
                   duration_kind=duration_kind, concurrency_limit=limit, reserved=reserved,
                   other_rate=other_rate, other_mean_duration=other_mean, scaling=scaling,
-                  region=region, seed=seed)
-    return SyncResult(t, d, src, outcome, cold, horizon, warmup, params)
+                  region=region, rate_cap=rate_cap, rate_cap_burst=rate_cap_burst, seed=seed)
+    return SyncResult(t, d, src, outcome, cold, reason, horizon, warmup, params)
