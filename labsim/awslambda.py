@@ -264,37 +264,42 @@ def _loss_fixed(t: np.ndarray, d: float, c: int) -> np.ndarray:
     return admitted
 
 
-def _loss_heap(t: np.ndarray, end: np.ndarray, c: int) -> np.ndarray:
-    """Admission mask for a loss pool of size ``c``, any durations (heap of free times).
+def _loss_heap(t: np.ndarray, end: np.ndarray, c: int):
+    """Admission and cold-start masks for a loss pool of size ``c``, any durations.
 
-    The heap holds each environment's next free time. A request is admitted iff an environment
-    is free (smallest free time <= arrival) or the pool has room for one more.
+    The heap holds each execution environment's next free time. A request is admitted iff an
+    environment is free (smallest free time <= arrival: the tie rule, as in :func:`_loss_fixed`)
+    or the pool has room for one more, which is then created: a cold start.
     """
     n = len(t)
-    throttled = np.zeros(n, bool)
-    if c == 0:
-        throttled[:] = True
-        return ~throttled
+    admitted = np.zeros(n, bool)
+    cold = np.zeros(n, bool)
+    if c == 0 or n == 0:
+        return admitted, cold
     tl, el = t.tolist(), end.tolist()
     h: list = []
+    new = []
     i = 0
     while i < n and len(h) < c:           # filling up: every request is admitted
         if h and h[0] <= tl[i]:
             heapq.heapreplace(h, el[i])
         else:
             heapq.heappush(h, el[i])
+            new.append(i)
         i += 1
     rep = heapq.heapreplace
     thr = []
-    h0 = h[0] if h else math.inf
-    for k in range(i, n):                 # full pool: reuse the earliest-free environment
-        if h0 <= tl[k]:
-            rep(h, el[k])
+    h0 = h[0]
+    for k, a, e in zip(range(i, n), tl[i:], el[i:]):   # full pool: reuse the earliest-free one
+        if h0 <= a:
+            rep(h, e)
             h0 = h[0]
         else:
             thr.append(k)
-    throttled[thr] = True
-    return ~throttled
+    admitted[:] = True
+    admitted[thr] = False
+    cold[new] = True
+    return admitted, cold
 
 
 def _general(t, end, source, pool_size, scaling, region, limit, fifo=False):
@@ -351,18 +356,31 @@ def _general(t, end, source, pool_size, scaling, region, limit, fifo=False):
     return admitted, cold, reason
 
 
-def _cold_starts(t, end, admitted, source):
-    """Cold starts when environments are never reaped: concurrency reaching a new maximum."""
+def _cold_starts(t, end, admitted, source, pool_size=(math.inf, math.inf), ends_sorted: bool = False):
+    """Cold starts when environments are never reaped: concurrency reaching a new maximum.
+
+    ``ends_sorted``: the end times are already in order (one source, one fixed duration).
+    A source's concurrency never exceeds its pool, so once it reaches ``pool_size[source]`` no
+    environment is created again: the count is made on a growing prefix until that happens.
+    """
     cold = np.zeros(len(t), bool)
-    for s in (FUNCTION, OTHER):
-        idx = np.flatnonzero(admitted & (source == s))
+    two = bool(source.any())
+    for s in ((FUNCTION, OTHER) if two else (FUNCTION,)):
+        idx = np.flatnonzero(admitted & (source == s)) if two else np.flatnonzero(admitted)
         if len(idx) == 0:
             continue
-        st = t[idx]
-        en = np.sort(end[idx])
-        running = np.arange(1, len(idx) + 1) - np.searchsorted(en, st, side="right")
+        top = pool_size[s] if np.isfinite(pool_size[s]) else len(idx)
+        size = min(len(idx), 4 * int(top) + 16)
+        while True:
+            part = idx[:size]
+            st = t[part]
+            en = end[part] if ends_sorted else np.sort(end[part])
+            running = np.arange(1, size + 1) - np.searchsorted(en, st, side="right")
+            if size == len(idx) or running.max() >= top:
+                break
+            size = min(len(idx), 4 * size)
         prev_max = np.maximum.accumulate(np.concatenate([[0], running[:-1]]))
-        cold[idx[running > prev_max]] = True
+        cold[part[running > prev_max]] = True
     return cold
 
 
@@ -420,50 +438,63 @@ def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration
         cap_rate = RPS_PER_CONCURRENCY * available
         rate_ok = tokenbucket.admit(t_fn, cap_rate, max(1, round(cap_rate * rate_cap_burst)))
     else:
-        rate_ok = np.ones(len(t_fn), bool)
+        rate_ok = None                                    # nothing refused for the rate
 
-    t = np.concatenate([t_fn, t_ot])
-    d = np.concatenate([d_fn, d_ot])
-    src = np.concatenate([np.zeros(len(t_fn), np.int8), np.ones(len(t_ot), np.int8)])
-    ok = np.concatenate([rate_ok, np.ones(len(t_ot), bool)])
-    order = np.argsort(t, kind="stable")
-    t, d, src, ok = t[order], d[order], src[order], ok[order]
+    if len(t_ot):                                         # merge the two sources in time order
+        t = np.concatenate([t_fn, t_ot])
+        order = np.argsort(t, kind="stable")
+        t = t[order]
+        d = np.concatenate([d_fn, d_ot])[order]
+        src = np.concatenate([np.zeros(len(t_fn), np.int8), np.ones(len(t_ot), np.int8)])[order]
+        ok = None if rate_ok is None else np.concatenate([rate_ok, np.ones(len(t_ot), bool)])[order]
+    else:
+        t, d, src, ok = t_fn, d_fn, np.zeros(len(t_fn), np.int8), rate_ok
     end = t + d
-    reason = np.where(ok, NOT_THROTTLED, RATE).astype(np.int8)
+    fixed = duration_kind == "fixed"
     # The concurrency engines see only the requests that passed the rate cap.
-    keep = np.flatnonzero(ok) if not ok.all() else slice(None)
-    tk, dk, ek, sk = t[keep], d[keep], end[keep], src[keep]
+    if ok is None or ok.all():
+        keep = slice(None)
+        tk, dk, ek, sk = t, d, end, src
+    else:
+        keep = np.flatnonzero(ok)
+        tk, dk, ek, sk = t[keep], d[keep], end[keep], src[keep]
 
     if reserved is None:                  # one shared pool; pool 1 is empty
-        pool = np.zeros(len(tk), np.int8)
+        pools = ((slice(None), limit),)
         pool_size = (limit, 0)
     else:
-        pool = sk
+        pools = ((sk == 0, reserved), (sk == 1, limit - reserved))
         pool_size = (reserved, limit - reserved)
 
     if scaling != "none" or engine == "general":
-        adm_k, cold_k, why_k = _general(tk, ek, sk, pool_size, scaling, region, limit,
-                                        fifo=duration_kind == "fixed")
+        adm_k, cold_k, why_k = _general(tk, ek, sk, pool_size, scaling, region, limit, fifo=fixed)
     else:
         adm_k = np.zeros(len(tk), bool)
-        for p in (0, 1):
-            m = pool == p
-            if not m.any():
-                continue
+        cold_k = None
+        for m, size in pools:
             dp = dk[m]
-            if duration_kind == "fixed" and np.all(dp == dp[0]):
-                adm_k[m] = _loss_fixed(tk[m], float(dp[0]), pool_size[p])
+            if not len(dp):
+                continue
+            if fixed and dp[0] == dp[-1] and (len(t_ot) == 0 or np.all(dp == dp[0])):
+                adm_k[m] = _loss_fixed(tk[m], float(dp[0]), size)
+            elif len(t_ot) == 0:          # one source: the heap's new environments are the cold starts
+                adm_k[m], cold_k = _loss_heap(tk[m], ek[m], size)
             else:
-                adm_k[m] = _loss_heap(tk[m], ek[m], pool_size[p])
-        cold_k = _cold_starts(tk, ek, adm_k, sk)
+                adm_k[m] = _loss_heap(tk[m], ek[m], size)[0]
+        if cold_k is None:
+            sizes = (limit, limit) if reserved is None else pool_size
+            cold_k = _cold_starts(tk, ek, adm_k, sk, sizes, ends_sorted=fixed and len(t_ot) == 0)
         why_k = np.where(adm_k, NOT_THROTTLED, CONCURRENCY).astype(np.int8)
-    admitted = np.zeros(len(t), bool)
-    cold = np.zeros(len(t), bool)
-    admitted[keep], cold[keep], reason[keep] = adm_k, cold_k, why_k
+    if isinstance(keep, slice):
+        admitted, cold, reason = adm_k, cold_k, why_k
+    else:
+        admitted = np.zeros(len(t), bool)
+        cold = np.zeros(len(t), bool)
+        reason = np.full(len(t), RATE, np.int8)
+        admitted[keep], cold[keep], reason[keep] = adm_k, cold_k, why_k
 
-    outcome = np.full(len(t), int(Outcome.THROTTLED), np.int8)
-    outcome[admitted & (end <= horizon)] = Outcome.SUCCEEDED
-    outcome[admitted & (end > horizon)] = Outcome.IN_FLIGHT
+    outcome = np.where(admitted, np.where(end <= horizon, np.int8(Outcome.SUCCEEDED), np.int8(Outcome.IN_FLIGHT)),
+                       np.int8(Outcome.THROTTLED))
     params = dict(rate=rate if arrivals is None else None, mean_duration=mean_duration,
                   duration_kind=duration_kind, concurrency_limit=limit, reserved=reserved,
                   other_rate=other_rate, other_mean_duration=other_mean, scaling=scaling,
