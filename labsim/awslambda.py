@@ -65,7 +65,11 @@ MAX_TIMEOUT_S = 900
 #: Current scaling rate: 1,000 execution environments every 10 s per function.
 #: https://docs.aws.amazon.com/lambda/latest/dg/scaling-behavior.html
 SCALING_ENVS_PER_10S = 1_000
-#: The notes' (pre-November-2023) model: initial burst quota by Region, then +500 per minute.
+#: When the per-function scaling rate replaced the burst quotas (year, month): the AWS News Blog,
+#: https://aws.amazon.com/blogs/aws/aws-lambda-functions-now-scale-12-times-faster-when-handling-high-volume-requests/
+SCALING_CHANGED = (2023, 11)
+#: The notes' (pre-November-2023) model: initial burst quota by Region (the notes), then +500 per
+#: minute (the blog post above describes the old rule).
 BURST_STEP_PER_MINUTE = 500
 BURST_QUOTAS = {
     "us-west-2": 3_000, "us-east-1": 3_000, "eu-west-1": 3_000,
