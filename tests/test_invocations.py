@@ -82,9 +82,9 @@ def test_stream_failures_send_metadata_not_records_to_sqs_and_sns():
     """Kinesis on-failure destinations: SQS and SNS get metadata about the batch, only S3 gets
     the records; the timeline figure says so for the event source mapping rows."""
     from labsim import plots
-    assert "metadata" in invocations.STREAM_FAILURE_RECORD["SQS"] == invocations.STREAM_FAILURE_RECORD["SNS"]
-    assert "records" in invocations.STREAM_FAILURE_RECORD["S3"]
-    res = invocations.simulate_all(events=5, gap=5.0, duration=2.0, fail_index=2, fail_count=3, retries=2)
+    assert "metadata" in iv.STREAM_FAILURE_RECORD["SQS"] == iv.STREAM_FAILURE_RECORD["SNS"]
+    assert "records" in iv.STREAM_FAILURE_RECORD["S3"]
+    res = iv.simulate_all(events=5, gap=5.0, duration=2.0, fail_index=2, fail_count=3, retries=2)
     fig = plots.timeline_figure(res, highlight="esm")
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert any("batch metadata; records only to S3" in t for t in texts)
@@ -94,7 +94,7 @@ def test_stream_failures_send_metadata_not_records_to_sqs_and_sns():
 def test_model_assumptions_are_labelled():
     """Where AWS gives no figure, the docstring says the model assumes it."""
     from labsim import awslambda, lambda_async
-    assert "Assumption" in invocations.__doc__ and "retries at once" in invocations.__doc__
-    assert "assumes" in invocations.__doc__ and "60 s and 120 s" in invocations.__doc__
+    assert "Assumption" in iv.__doc__ and "retries at once" in iv.__doc__
+    assert "assumes" in iv.__doc__ and "60 s and 120 s" in iv.__doc__
     assert "Assumption" in awslambda.__doc__ and "window" in awslambda.__doc__
     assert "Assumption" in lambda_async.__doc__ and "both receive it" in lambda_async.__doc__
