@@ -214,8 +214,9 @@ def _type_into_readout(page, readout, text):
 
 
 def test_jupyterlab_myst_is_enabled_and_compatible():
-    """The MyST renderer is installed and JupyterLab accepts it: an extension whose shared packages
-    do not match JupyterLab's is listed as enabled but marked X and never loads."""
+    """The MyST renderer is installed and JupyterLab accepts it. An extension built against other
+    versions of JupyterLab's shared packages (jupyterlab-myst 2.7.0 wants @jupyter/ydoc 3, JupyterLab
+    4.6 ships 4) is listed as enabled but marked X, "not compatible": not a pair to ship."""
     proc = subprocess.run([sys.executable, "-m", "jupyterlab.labextensions", "list"],
                           capture_output=True, text=True, timeout=120, env=dict(os.environ, NO_COLOR="1"))
     text = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
