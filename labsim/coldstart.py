@@ -44,6 +44,7 @@ starts ``labsim.awslambda.simulate_sync`` counts (a test checks the two agree).
 
 from __future__ import annotations
 
+import datetime
 import heapq
 import math
 from collections import deque
@@ -61,6 +62,14 @@ from .validation import check_choice, check_int, check_number
 #: The INIT phase of an on-demand environment is limited to 10 s.
 #: https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
 MAX_INIT_S = 10.0
+#: Since August 1, 2025 the INIT phase is billed for every configuration, on-demand functions
+#: packaged as ZIP files with a managed runtime included (before, their INIT was not billed).
+#: https://aws.amazon.com/blogs/compute/aws-lambda-standardizes-billing-for-init-phase/ and
+#: https://aws.amazon.com/lambda/pricing/ ("Duration charges apply to ... initialization code")
+INIT_BILLED_SINCE = datetime.date(2025, 8, 1)
+#: "INITs (cold starts) typically occur in under 1% of invocations" (AWS's analysis of production
+#: workloads, same blog post; also the Lambda Operator Guide's "Lambda execution environments").
+TYPICAL_COLD_SHARE_BELOW = 0.01
 
 # --- model constants (not AWS numbers) -------------------------------------------------------
 #: Longest simulated run: one week.
