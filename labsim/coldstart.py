@@ -199,7 +199,9 @@ def _environments(t, d, init, provisioned, idle_timeout, lru, pool):
     idle provisioned environments; ``idle`` a deque of (idle since, environment) for warm idle
     on-demand environments, oldest first (executions end in time order, so appending keeps it
     sorted): the oldest are reclaimed from the left, MRU takes from the right, LRU from the left.
-    Returns (env per request, cold mask, latency, created, kind, reclaimed) as lists/arrays.
+    Returns lists: environment per request (-1 if throttled), indices of the cold requests,
+    latency per request, each environment's creation and reclaim times; and the final ``busy``
+    heap and ``idle`` deque, from which the caller reclaims what idles out before the horizon.
     """
     n = len(t)
     env = [-1] * n
