@@ -158,6 +158,9 @@ def _run_chapter(page, lab_server, path):
         return w && w.context && w.context.path === name && w.content && w.content.widgets.length > 0 &&
                w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel &&
                w.sessionContext.session.kernel.status === 'idle'; }""", arg=path.name, timeout=90_000)
+    # Hidden assertion cells may be collapsed (metadata jupyter.source_hidden): a collapsed cell
+    # shows no input prompt, and the wait below counts prompts. Expand them first.
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:show-all-cell-code')")
     t0 = time.perf_counter()
     page.evaluate("() => window.jupyterapp.commands.execute('runmenu:run-all')")
     n_code = page.locator(".jp-Notebook .jp-CodeCell").count()
