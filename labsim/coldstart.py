@@ -35,7 +35,8 @@ Labelled assumptions (AWS does not document these; each is a parameter or stated
   * provisioned environments are used before on-demand ones, and are never recycled during a
     run (AWS recycles them every few hours, re-initialising them in the background).
   * no scaling-rate limit: the runs here need far fewer than the 1,000 new environments per
-    10 s that Lambda allows each function (chapter 3 simulates that limit).
+    10 s that Lambda allows each function (chapter 3 simulates that limit), and no
+    requests-per-second cap (10 x the concurrency: far above the rates simulated here).
 
 With ``idle_timeout`` longer than the run, no provisioned concurrency and no INIT delay, a new
 environment is needed exactly when the running executions reach a new maximum: the same cold

@@ -103,10 +103,11 @@ def test_same_seed_same_result(p):
 def test_never_reclaimed_matches_the_sync_models_cold_starts(kind, limit, seed):
     """idle_timeout = inf, no provisioned concurrency, no INIT delay: a cold start is exactly a
     new maximum of running executions, as in ``awslambda.simulate_sync`` (same arrivals, same
-    durations; with limit 6 some requests are throttled, by the same rule in both models)."""
+    durations; with limit 6 some requests are throttled, by the same rule in both models). The
+    environments model has no requests-per-second cap, so the sync model runs without it."""
     arr = traffic.spike(40.0, 400.0, 4.0, 2.0, 12.0, traffic.make_rng(100 + seed))
     kw = dict(arrivals=arr, mean_duration=0.05, duration_kind=kind, concurrency_limit=limit, horizon=12.0, seed=seed)
-    sync = awslambda.simulate_sync(duration_cv=0.5, **kw)
+    sync = awslambda.simulate_sync(duration_cv=0.5, rate_cap=False, **kw)
     env = coldstart.simulate_environments(duration_cv=0.5, init_duration=0.0, provisioned=0,
                                           idle_timeout=math.inf, **kw)
     np.testing.assert_array_equal(env.duration, sync.duration)
