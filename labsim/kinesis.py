@@ -491,7 +491,7 @@ def _lane(t, bad, B, W, max_retry, max_age, bisect, fate_skip, d0, d1, retention
 
 
 def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst_seconds: float = 1.0,
-                    initial_fill: float = 1.0,
+                    initial_fill: float | str = 1.0,
                     consumers: int = 0, efo: bool = False, consumer_start=None,
                     lambda_consumer: bool = False, batch_size: int = BATCH_SIZE_DEFAULT,
                     batching_window: float = 0.0, parallelization_factor: int = 1,
@@ -508,7 +508,8 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
     numbers); ``sizes``: bytes per record (one number or one per record, 1 to 1 MiB);
     ``shards`` or ``ranges`` (the open shards' hash-key ranges, e.g. after a split);
     ``burst_seconds``, ``initial_fill``: each write bucket holds ``burst_seconds`` of its rate and
-    starts this full (0 to 1; 0 measures a steady overload without the first burst);
+    starts this full (0 to 1), or ``"steady"``: as after a long run at the same rates, in the
+    fluid approximation (empty for a shard offered more than a limit over the run, full otherwise);
     ``consumer_start``: per application, when it starts reading from the oldest record
     (TRIM_HORIZON; default 0); ``bad``: per record, True if it fails every batch it is in;
     ``horizon``: when the simulation stops (default: just after the last put).
@@ -532,7 +533,11 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
             raise ValueError(f"sizes must hold one size per arrival: got {len(size):,} for {n:,} arrivals")
     burst_seconds = check_number("burst_seconds", burst_seconds, 1, 60,
                                  why="an assumption: AWS does not document the shard buckets' burst")
-    initial_fill = check_number("initial_fill", initial_fill, 0, 1)
+    steady = isinstance(initial_fill, str)
+    if steady:
+        check_choice("initial_fill", initial_fill, ("steady",))
+    else:
+        initial_fill = check_number("initial_fill", initial_fill, 0, 1)
     consumers = check_int("consumers", consumers, 0, EFO_MAX_CONSUMERS_ADVANTAGE,
                           why="enhanced fan-out allows 20 consumers per stream, 50 with On-demand Advantage")
     batch_size = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX, why="BatchSize: 1 to 10,000 for Kinesis")
@@ -579,9 +584,15 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
     for s in range(ns):
         idx = order[bounds[s]:bounds[s + 1]]
         if len(idx):
+            fill = initial_fill
+            if steady:                      # fluid steady state: empty when offered more than the limit
+                span = max(horizon, 1e-9)
+                over = (len(idx) / span >= SHARD_WRITE_RECORDS_PER_S
+                        or size[idx].sum() / span >= SHARD_WRITE_BYTES_PER_S)
+                fill = 0.0 if over else 1.0
             accepted[idx] = tokenbucket.admit_all(
-                t[idx], [(None, SHARD_WRITE_RECORDS_PER_S, rb, initial_fill * rb),
-                         (size[idx], SHARD_WRITE_BYTES_PER_S, bb, initial_fill * bb)])
+                t[idx], [(None, SHARD_WRITE_RECORDS_PER_S, rb, fill * rb),
+                         (size[idx], SHARD_WRITE_BYTES_PER_S, bb, fill * bb)])
 
     # Reads: each application is a fluid reader of every shard at its share of the throughput.
     read = np.full((n, consumers), np.inf)

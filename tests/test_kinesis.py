@@ -453,3 +453,19 @@ def test_capacity_modes_and_sizing():
     assert k.write_ceiling_mb_s("On-demand Standard", region="other") == 200
     assert k.write_ceiling_mb_s("On-demand Advantage", region="us-east-1") == 10_000
     assert k.shards_needed(3_000, 1.5 * k.MB) == 3 and k.shards_needed(500, 5 * k.MB) == 5
+
+
+def test_steady_initial_fill_empties_only_overloaded_shards():
+    """'steady': a shard offered more than its limit starts empty (accepted <= r x horizon), the
+    others start full (a Poisson load under the limit is never refused); a bad value is named."""
+    t = traffic.poisson(3_000, 5.0, 1)
+    keys = k.make_keys("hot", len(t), 1_000, 0.3, 2)
+    r = k.simulate_stream(t, keys, 200, 4, initial_fill="steady", horizon=5.0)
+    off, acc = r.shard_rates()
+    hot = int(np.argmax(off))
+    assert off[hot] > 1_000 and acc[hot] <= 1_000 + 1e-9
+    assert all(acc[s] == off[s] for s in range(4) if s != hot)
+    full = k.simulate_stream(t, keys, 200, 4, horizon=5.0)
+    assert full.shard_rates()[1][hot] > acc[hot] + 150              # the first second's burst
+    with pytest.raises(ValueError, match="initial_fill='full'"):
+        k.simulate_stream(t, keys, 200, 4, initial_fill="full")

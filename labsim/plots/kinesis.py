@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kinesis import FATE_NAMES, FATE_ROLES, MB, SHARD_WRITE_RECORDS_PER_S, Fate, StreamResult
+from ..kinesis import FATE_NAMES, FATE_ROLES, HASH_SPACE, MB, SHARD_WRITE_RECORDS_PER_S, Fate, StreamResult, md5_hash_key, route
 from .base import CYCLE, ROLE, figure, flow
 
-__all__ = ["hot_shard_figure", "consumers_figure", "poison_figure", "stream_flow"]
+__all__ = ["hot_shard_figure", "consumers_figure", "poison_figure", "stream_flow", "routing_figure"]
 
 
 def stream_flow(ax, r: StreamResult, labels: dict | None = None, title: str | None = None) -> None:
@@ -102,4 +102,32 @@ def poison_figure(r: StreamResult, bad_index: int, where: str, points: int = 301
     dest = r.params["destination"]
     stream_flow(axf, r, {Fate.DESTINATION: f"on-failure destination ({dest})" if dest != "none"
                          else "on-failure destination (none)"})
+    return fig
+
+
+def routing_figure(keys, layouts) -> "Figure":  # noqa: F821
+    """Each row is one layout of open shards, ``(title, ranges)``: the hash-key space [0, 2^128)
+    as a bar cut into the shards' ranges, and each key's MD5 hash key as a marker in its shard.
+    A range keeps its colour from row to row, so a split shows as the one range that changed."""
+    fig, ax = figure(1, size=(10, 1.4 + 1.0 * len(layouts)))
+    pos = np.array([md5_hash_key(k) / HASH_SPACE for k in keys])
+    colour: dict = {}
+    for row, (title, ranges) in enumerate(layouts):
+        y = len(layouts) - 1 - row
+        cols = [colour.setdefault(rg, CYCLE[len(colour) % len(CYCLE)]) for rg in ranges]
+        for i, (a, b) in enumerate(ranges):
+            ax.barh([y], [(b - a + 1) / HASH_SPACE], left=a / HASH_SPACE, height=0.5,
+                    color=cols[i], alpha=0.35, edgecolor="black", linewidth=0.6)
+            ax.text((a + (b - a + 1) / 2) / HASH_SPACE, y - 0.2, f"shard {i}", ha="center", va="center", fontsize=7)
+        sh = route(np.array(keys), ranges)
+        ax.scatter(pos, np.full(len(pos), y + 0.05), c=[cols[i] for i in sh], s=18, zorder=3,
+                   edgecolors="black", linewidths=0.5)
+        ax.text(0.002, y + 0.3, title, ha="left", va="bottom", fontsize=8)
+    for x, k in zip(pos, keys):
+        ax.text(x, -0.4, str(k), rotation=60, ha="right", va="top", fontsize=6)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-1.5, len(layouts) - 0.3)
+    ax.set_yticks([])
+    ax.set_xlabel("MD5 hash key as a fraction of 2^128")
+    ax.set_title("Each key's MD5 hash picks a shard; a split moves only the split shard's keys")
     return fig
