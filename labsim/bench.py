@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from . import awslambda, labs, tokenbucket, traffic
+from . import awslambda, kinesis, labs, tokenbucket, traffic
 
 
 def _times(fn, repeat):
@@ -101,6 +101,15 @@ def main(repeat: int = 20) -> None:
         el, _ = _times(lambda: tokenbucket.admit(t, rate, burst), 7)
         print(f"token bucket, 10^5 requests at 5,000/s, rate {rate:,.0f}/s, burst {burst:,}: "
               f"{1e3 * np.median(el):6.1f} ms")
+    keys = np.arange(10 ** 5) + 10 ** 9 * (1 + int(time.time()) % 1000)    # keys not hashed before
+    t0 = time.perf_counter()
+    kinesis.hash_keys(keys)
+    first = time.perf_counter() - t0
+    cached, _ = _times(lambda: kinesis.hash_keys(keys), 3)
+    few = traffic.make_rng(0).integers(0, 1_000, 10 ** 5)
+    routed, _ = _times(lambda: kinesis.route(few, kinesis.even_split(4)), 5)
+    print(f"Kinesis MD5 routing: 10^5 distinct keys {1e3 * first:6.1f} ms (cached {1e3 * np.median(cached):.1f} ms); "
+          f"10^5 records over 1,000 keys {1e3 * np.median(routed):.1f} ms")
     try:
         import simpy  # noqa: F401
     except ImportError:

@@ -9,3 +9,4 @@ from .coldstart import *  # noqa: F401,F403  (chapter 3.1: cold starts and provi
 from .invocations import *  # noqa: F401,F403  (chapter 2: invocation models)
 from .retries import *  # noqa: F401,F403  (chapter 4: client retries, backoff, contention)
 from .async_invocation import *  # noqa: F401,F403  (chapter 4.1: async retries, destinations, idempotency)
+from .kinesis import *  # noqa: F401,F403  (Kinesis: hot shards, consumers, a poison record)

@@ -1,0 +1,655 @@
+"""Kinesis Data Streams: routing by partition key, shard limits, consumers, and Lambda reading a
+stream (event source mapping). Arrays in, arrays out.
+
+The whole model is :func:`simulate_stream`: records (arrival times, partition keys, sizes) go in;
+per record come out the shard, whether the shard accepted the write, when each consuming
+application read it, when Lambda processed it, its final outcome (:class:`Fate`) and the time it
+left the stream (``departure``: the next stage's arrival). Every AWS number below has its page.
+
+* **Routing** (https://docs.aws.amazon.com/streams/latest/dev/key-concepts.html): the partition
+  key goes through MD5 to a 128-bit hash key; the record lands in the open shard whose hash-key
+  range holds it. A new stream of n shards splits [0, 2^128) evenly: shard i starts at
+  i x floor(2^128 / n), the last one ends at 2^128 - 1. Routing uses the real MD5 (``hashlib``),
+  each distinct key hashed once (and cached); the 128-bit hash is kept as two unsigned 64-bit
+  halves and compared half by half, which is exact (see :func:`route_hashes`).
+* **Resharding**: split a shard, merge two adjacent shards, or UpdateShardCount; the open shards'
+  ranges always cover the whole hash-key space with no gap and no overlap
+  (https://docs.aws.amazon.com/streams/latest/dev/kinesis-using-sdk-java-resharding.html).
+* **Write limits** (https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html):
+  1,000 records per second and 1 MB per second per shard; a write above them gets
+  ``ProvisionedThroughputExceededException``. Both are token buckets (``labsim.tokenbucket``:
+  one bucket of records, one of bytes in which a record of s bytes takes s tokens). **Assumption:**
+  AWS does not document the buckets' burst; the model gives each bucket ``burst_seconds`` (default
+  1 s) of its rate. **Assumption:** the model reads AWS's "MB" in these limits as MiB (1,048,576
+  bytes), so that the largest default record (1 MiB) fits a one-second bucket. The model's
+  producer does not retry a refused write.
+* **Read limits** (https://docs.aws.amazon.com/streams/latest/dev/enhanced-consumers.html): a
+  shard serves 2 MB per second, shared by all standard (shared-throughput) consumers; with
+  enhanced fan-out each consumer gets its own 2 MB per second per shard. **Assumption:** shared
+  consumers poll alike and split the 2 MB/s evenly. Each application reads every record
+  independently (the stream does not delete a record when it is read; it keeps it for the
+  retention period, 24 hours by default, up to 365 days:
+  https://docs.aws.amazon.com/streams/latest/dev/kinesis-extended-retention.html). A reader is a
+  fluid queue at its share of the throughput, plus a propagation delay. **Illustrative:** AWS
+  gives "about" figures only (https://docs.aws.amazon.com/streams/latest/dev/building-consumers.html):
+  about 200 ms with one shared consumer, about 1,000 ms with five, about 70 ms with enhanced
+  fan-out; the model uses 200 ms per shared consumer (both figures) and 70 ms for fan-out.
+* **Lambda event source mapping**
+  (https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-parameters.html,
+  https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html): batches of
+  up to ``batch_size`` records (default 100, up to 10,000) gathered for up to
+  ``batching_window`` seconds; ``parallelization_factor`` (1 to 10) concurrent batches per shard,
+  order kept per partition key (**assumption:** key -> lane by its hash modulo the factor; AWS
+  does not document the mapping); a failing batch is retried while the records behind it wait,
+  until it succeeds, its records pass ``max_record_age`` (MaximumRecordAgeInSeconds, -1 =
+  infinite) or it has been retried ``max_retry_attempts`` times (MaximumRetryAttempts, -1 =
+  infinite); ``bisect`` (BisectBatchOnFunctionError) splits a failed batch in two and tries the
+  halves in order, and splitting does not count towards the retry quota. A discarded batch goes
+  to the on-failure destination (SQS and SNS receive metadata about it, S3 the records) or, with
+  none, is skipped. Records the stream trims (retention) before they are processed expire.
+  **Assumptions:** a bad record fails every batch it is in; a retry starts at once; an
+  invocation takes ``duration + duration_per_record x records`` seconds; Lambda has all the
+  concurrency the mapping asks for; the mapping's own reads are not limited by the 2 MB/s.
+"""
+
+from __future__ import annotations
+
+import bisect as _bisect
+import hashlib
+import math
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+from . import tokenbucket
+from .validation import check_array, check_choice, check_int, check_number
+
+# --- AWS numbers ---------------------------------------------------------------------------------
+#: The model's "MB" (see the module docstring: MiB).
+MB = 1_048_576
+#: Per shard, writes: https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html
+SHARD_WRITE_RECORDS_PER_S = 1_000
+SHARD_WRITE_BYTES_PER_S = 1 * MB
+#: Per shard, reads, shared by standard consumers; enhanced fan-out: per consumer per shard.
+#: https://docs.aws.amazon.com/streams/latest/dev/enhanced-consumers.html
+SHARD_READ_BYTES_PER_S = 2 * MB
+EFO_READ_BYTES_PER_S = 2 * MB
+#: Record size: 1 MiB by default (a stream can opt in to up to 10 MiB, not modelled).
+#: https://docs.aws.amazon.com/streams/latest/dev/large-records.html
+MAX_RECORD_BYTES = MB
+#: The hash-key space MD5 maps a partition key into.
+HASH_SPACE = 2 ** 128
+#: Retention: 24 hours by default, up to 365 days (8,760 hours).
+#: https://docs.aws.amazon.com/streams/latest/dev/kinesis-extended-retention.html
+RETENTION_DEFAULT_HOURS = 24
+RETENTION_MAX_HOURS = 8_760
+#: Propagation delay, AWS's "about" figures (building-consumers.html, enhanced-consumers.html).
+PROPAGATION_ONE_SHARED_S = 0.2
+PROPAGATION_FIVE_SHARED_S = 1.0
+PROPAGATION_EFO_S = 0.07
+#: Enhanced fan-out consumers per stream: 20 (50 with On-demand Advantage).
+EFO_MAX_CONSUMERS = 20
+EFO_MAX_CONSUMERS_ADVANTAGE = 50
+#: Event source mapping parameters (services-kinesis-parameters.html).
+BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX = 100, 10_000
+BATCHING_WINDOW_MAX_S = 300
+PARALLELIZATION_MAX = 10
+MAX_RETRY_ATTEMPTS_MAX = 10_000
+MAX_RECORD_AGE_MAX_S = 604_800
+#: What the on-failure destination receives (kinesis-on-failure-destination.html).
+DESTINATIONS = ("SQS", "SNS", "S3", "none")
+DESTINATION_GETS = {"SQS": "metadata about the batch (shard, sequence numbers), not the records",
+                    "SNS": "metadata about the batch (shard, sequence numbers), not the records",
+                    "S3": "the batch's records, with the metadata",
+                    "none": "nothing: the records are skipped"}
+#: Capacity modes (how-do-i-size-a-stream.html, service-sizes-and-limits.html). The notes name two.
+CAPACITY_MODES = ("Provisioned", "On-demand Standard", "On-demand Advantage")
+#: On-demand write ceiling per stream, MB/s: 10 GB/s in three Regions, 200 MB/s elsewhere.
+ON_DEMAND_WRITE_CEILING_MB_S = {"us-east-1": 10_000, "us-west-2": 10_000, "eu-west-1": 10_000, "other": 200}
+#: The model's own cap on shards (AWS has no upper limit, only an account quota).
+MAX_SHARDS = 1_000
+
+
+class Fate(IntEnum):
+    """Where a record ended. Every record has exactly one; the books balance."""
+
+    PROCESSED = 0     #: read by every application (no Lambda), or processed by Lambda
+    DESTINATION = 1   #: skipped by Lambda after retries or age; reported to the on-failure destination
+    DISCARDED = 2     #: skipped by Lambda after retries or age, with no destination configured
+    EXPIRED = 3       #: trimmed by the stream's retention before it was processed
+    PENDING = 4       #: still in the stream, not yet read or processed at the horizon
+    THROTTLED = 5     #: refused at put (ProvisionedThroughputExceededException)
+
+
+FATE_NAMES = {Fate.PROCESSED: "processed", Fate.DESTINATION: "on-failure destination",
+              Fate.DISCARDED: "skipped, no destination", Fate.EXPIRED: "expired (retention)",
+              Fate.PENDING: "pending", Fate.THROTTLED: "throttled at put"}
+FATE_ROLES = {Fate.PROCESSED: "processed", Fate.DESTINATION: "dlq", Fate.DISCARDED: "lost",
+              Fate.EXPIRED: "expired", Fate.PENDING: "pending", Fate.THROTTLED: "throttled"}
+
+
+# --- Capacity --------------------------------------------------------------------------------------
+def write_ceiling_mb_s(mode: str, shards: int = 1, region: str = "other") -> float:
+    """A stream's write ceiling in MB/s: Provisioned, shards x 1 MB/s; on-demand (Standard or
+    Advantage), 10 GB/s in N. Virginia, Oregon and Ireland and 200 MB/s elsewhere."""
+    check_choice("mode", mode, CAPACITY_MODES)
+    check_choice("region", region, tuple(ON_DEMAND_WRITE_CEILING_MB_S))
+    if mode == "Provisioned":
+        return check_int("shards", shards, 1, MAX_SHARDS) * SHARD_WRITE_BYTES_PER_S / MB
+    return float(ON_DEMAND_WRITE_CEILING_MB_S[region])
+
+
+def shards_needed(records_per_s: float, bytes_per_s: float) -> int:
+    """Fewest provisioned shards for a steady, evenly spread write load (both write limits)."""
+    r = check_number("records_per_s", records_per_s, 0)
+    b = check_number("bytes_per_s", bytes_per_s, 0)
+    return max(1, math.ceil(max(r / SHARD_WRITE_RECORDS_PER_S, b / SHARD_WRITE_BYTES_PER_S) - 1e-12))
+
+
+def propagation_delay(consumers: int, efo: bool) -> float:
+    """Illustrative delay from write to read (s): 70 ms with fan-out, 200 ms per shared consumer."""
+    consumers = check_int("consumers", consumers, 1, EFO_MAX_CONSUMERS_ADVANTAGE)
+    return PROPAGATION_EFO_S if efo else PROPAGATION_ONE_SHARED_S * consumers
+
+
+# --- Hash keys and routing ---------------------------------------------------------------------------
+_DIGESTS: dict = {}
+_CACHE_MAX = 1_000_000
+
+
+def md5_hash_key(key) -> int:
+    """The 128-bit hash key of a partition key (a string; other values go through ``str``)."""
+    return int.from_bytes(hashlib.md5(str(key).encode("utf-8")).digest(), "big")
+
+
+def _digest(key) -> bytes:
+    """MD5 of ``str(key)``, cached by the key itself (a whole number or a string)."""
+    d = _DIGESTS.get(key)
+    if d is None:
+        if len(_DIGESTS) >= _CACHE_MAX:
+            _DIGESTS.clear()
+        d = _DIGESTS[key] = hashlib.md5(str(key).encode("utf-8")).digest()
+    return d
+
+
+def hash_keys(keys):
+    """Distinct keys, each record's index into them, and each distinct key's MD5 as two uint64
+    halves (high, low). Each distinct key is hashed once (and cached across calls)."""
+    k = np.asarray(keys)
+    if k.ndim != 1:
+        raise ValueError(f"keys must be a 1-D array of partition keys, got shape {k.shape}")
+    if len(k) == 0:
+        return k, np.zeros(0, np.int64), np.zeros(0, np.uint64), np.zeros(0, np.uint64)
+    if not (np.issubdtype(k.dtype, np.integer) or k.dtype.kind in "US"):
+        raise ValueError(f"keys must be strings or whole numbers, got dtype {k.dtype}")
+    uniq, inv = np.unique(k, return_inverse=True)
+    buf = b"".join([_digest(x) for x in uniq.tolist()])
+    halves = np.frombuffer(buf, dtype=">u8").reshape(-1, 2).astype(np.uint64)
+    return uniq, inv.reshape(-1), halves[:, 0].copy(), halves[:, 1].copy()
+
+
+# --- Hash-key ranges (open shards) --------------------------------------------------------------------
+def even_split(shards: int) -> tuple:
+    """The hash-key ranges of a new stream of ``shards`` shards: ((start, end), ...), inclusive."""
+    n = check_int("shards", shards, 1, MAX_SHARDS, why="a stream needs at least 1 shard; the model's limit")
+    q = HASH_SPACE // n
+    starts = [i * q for i in range(n)]
+    return tuple((s, (starts[i + 1] - 1) if i + 1 < n else HASH_SPACE - 1) for i, s in enumerate(starts))
+
+
+def check_ranges(ranges) -> tuple:
+    """Return ``ranges`` if they cover [0, 2^128) with no gap and no overlap, else ValueError."""
+    r = tuple((int(a), int(b)) for a, b in ranges)
+    if not r:
+        raise ValueError("ranges is empty: a stream has at least 1 open shard")
+    if r[0][0] != 0 or r[-1][1] != HASH_SPACE - 1:
+        raise ValueError("ranges must start at 0 and end at 2^128 - 1")
+    for i, (a, b) in enumerate(r):
+        if a > b:
+            raise ValueError(f"range {i} is empty ({a} > {b})")
+        if i and a != r[i - 1][1] + 1:
+            raise ValueError(f"ranges {i - 1} and {i} have a {'gap' if a > r[i - 1][1] + 1 else 'overlap'}")
+    return r
+
+
+def split_shard(ranges, index: int, at: int | None = None) -> tuple:
+    """SplitShard: shard ``index`` becomes two, the second starting at hash key ``at`` (default:
+    the middle of its range)."""
+    r = check_ranges(ranges)
+    i = check_int("index", index, 0, len(r) - 1)
+    a, b = r[i]
+    if b == a:
+        raise ValueError(f"shard {i} holds a single hash key and cannot be split")
+    at = a + (b - a + 1) // 2 if at is None else int(at)
+    if not a < at <= b:
+        raise ValueError(f"at={at} is out of range: allowed {a + 1} to {b} (inside shard {i}'s range)")
+    return r[:i] + ((a, at - 1), (at, b)) + r[i + 1:]
+
+
+def merge_shards(ranges, index: int) -> tuple:
+    """MergeShards: shard ``index`` and the adjacent shard ``index + 1`` become one."""
+    r = check_ranges(ranges)
+    i = check_int("index", index, 0, len(r) - 2) if len(r) > 1 else check_int("index", index, 0, -1)
+    return r[:i] + ((r[i][0], r[i + 1][1]),) + r[i + 2:]
+
+
+def update_shard_count(ranges, shards: int) -> tuple:
+    """UpdateShardCount with uniform scaling: the model's result is an even split of ``shards``."""
+    check_ranges(ranges)
+    return even_split(shards)
+
+
+def route_hashes(hi, lo, ranges) -> np.ndarray:
+    """Shard index of each 128-bit hash key given as uint64 halves ``hi`` (top 64 bits) and
+    ``lo``. Exact: a key is in shard i when start_i <= key; the starts are compared on their top
+    halves with ``searchsorted``, and only starts that share a key's top half (at most one for an
+    even split of fewer than 2^64 shards, whose starts are more than 2^64 apart) are compared on
+    the low half too."""
+    r = check_ranges(ranges)
+    hi = np.asarray(hi, np.uint64)
+    lo = np.asarray(lo, np.uint64)
+    starts = [a for a, _ in r[1:]]
+    bh = np.array([s >> 64 for s in starts], np.uint64)
+    bl = np.array([s & (2 ** 64 - 1) for s in starts], np.uint64)
+    below = np.searchsorted(bh, hi, side="left")          # starts whose top half is smaller
+    upto = np.searchsorted(bh, hi, side="right")          # ... or equal
+    idx = below.astype(np.int64)
+    tie = np.nonzero(upto > below)[0]
+    for j in tie.tolist():                                # rare: compare the low halves too
+        idx[j] += int(np.count_nonzero(bl[below[j]:upto[j]] <= lo[j]))
+    return idx
+
+
+def route(keys, ranges) -> np.ndarray:
+    """Shard index of each record's partition key (MD5, then the range that holds the hash)."""
+    _, inv, hi, lo = hash_keys(keys)
+    return route_hashes(hi, lo, ranges)[inv] if len(inv) else np.zeros(0, np.int64)
+
+
+# --- Key generators -------------------------------------------------------------------------------------
+KEY_KINDS = ("uniform", "zipf", "hot")
+
+
+def make_keys(kind: str, n: int, n_keys: int, skew: float, rng) -> np.ndarray:
+    """``n`` partition keys (whole numbers 0 .. n_keys - 1; the key string is ``str(k)``).
+
+    ``uniform``: every key alike. ``zipf``: key k with probability proportional to
+    (k + 1)^-skew. ``hot``: key 0 takes a share ``skew`` of the records, the rest are uniform
+    over the other keys.
+    """
+    check_choice("kind", kind, KEY_KINDS)
+    n = check_int("n", n, 0)
+    n_keys = check_int("n_keys", n_keys, 1, 10_000_000)
+    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+    if kind == "uniform":
+        return rng.integers(0, n_keys, n)
+    if kind == "zipf":
+        s = check_number("skew", skew, 0, 5, why="the Zipf exponent")
+        p = np.arange(1, n_keys + 1, dtype=float) ** -s
+        return np.searchsorted(np.cumsum(p / p.sum()), rng.random(n), side="right").clip(0, n_keys - 1)
+    share = check_number("skew", skew, 0, 1, why="the hot key's share of the records")
+    hot = rng.random(n) < share
+    other = rng.integers(1, n_keys, n) if n_keys > 1 else np.zeros(n, np.int64)
+    return np.where(hot, 0, other)
+
+
+def spread_key(keys, key: int, suffixes: int, n_keys: int, rng) -> np.ndarray:
+    """Write sharding: records of ``key`` get one of ``suffixes`` sub-keys at random (sub-key 0 is
+    the key itself, sub-key j > 0 is the new key ``n_keys + j``). Order per original key is lost."""
+    suffixes = check_int("suffixes", suffixes, 1, 1_000)
+    k = np.asarray(keys).copy()
+    if suffixes == 1:
+        return k
+    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+    m = k == key
+    j = rng.integers(0, suffixes, int(m.sum()))
+    k[m] = np.where(j == 0, key, n_keys + j)
+    return k
+
+
+# --- The result ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StreamResult:
+    """Per-record arrays (one entry per record, in arrival order) and the run's parameters."""
+
+    arrival: np.ndarray        #: put time (s)
+    key: np.ndarray            #: index of the record's partition key in ``keys``
+    keys: np.ndarray           #: the distinct partition keys
+    size: np.ndarray           #: bytes
+    shard: np.ndarray          #: shard index (into ``ranges``)
+    lane: np.ndarray           #: Lambda's concurrent batch within the shard (0 without Lambda)
+    accepted: np.ndarray       #: False: ProvisionedThroughputExceededException
+    read: np.ndarray           #: (records, applications): when each application read it (inf: not yet)
+    start: np.ndarray          #: Lambda: first attempt of a batch holding it (nan: never)
+    finish: np.ndarray         #: when it reached its fate (inf: pending)
+    attempts: np.ndarray       #: Lambda: invocations that included it
+    fate: np.ndarray           #: :class:`Fate`
+    bad: np.ndarray            #: records that fail every batch they are in
+    ranges: tuple              #: the open shards' hash-key ranges
+    horizon: float
+    params: dict = field(default_factory=dict)
+
+    @property
+    def n_shards(self) -> int:
+        return len(self.ranges)
+
+    @property
+    def departure(self) -> np.ndarray:
+        """When each record left the stream (its fate's time; inf while pending)."""
+        return self.finish
+
+    def count(self, fate) -> int:
+        return int(np.count_nonzero(self.fate == int(fate)))
+
+    def books(self) -> dict:
+        """sent and the count of every fate; they add up (the model checks it)."""
+        out = {"sent": len(self.arrival)}
+        out.update({f.name.lower(): self.count(f) for f in Fate})
+        return out
+
+    def shard_rates(self):
+        """Per shard: offered and accepted records per second, over the horizon."""
+        n = self.n_shards
+        offered = np.bincount(self.shard, minlength=n) / self.horizon
+        accepted = np.bincount(self.shard[self.accepted], minlength=n) / self.horizon
+        return offered, accepted
+
+    def shard_byte_rates(self):
+        """Per shard: offered and accepted bytes per second, over the horizon."""
+        n = self.n_shards
+        offered = np.bincount(self.shard, weights=self.size, minlength=n) / self.horizon
+        accepted = np.bincount(self.shard[self.accepted], weights=self.size[self.accepted], minlength=n) / self.horizon
+        return offered, accepted
+
+    def load(self, edges):
+        """Per shard and time bin: (offered, accepted) record counts, shape (shards, bins)."""
+        e = np.asarray(edges, float)
+        b = np.searchsorted(e, self.arrival, side="right") - 1
+        ok = (b >= 0) & (b < len(e) - 1)
+        nb = len(e) - 1
+        flat = self.shard[ok] * nb + b[ok]
+        off = np.bincount(flat, minlength=self.n_shards * nb).reshape(self.n_shards, nb)
+        acc = np.bincount(flat[self.accepted[ok]], minlength=self.n_shards * nb).reshape(self.n_shards, nb)
+        return off, acc
+
+    def throughput(self, since: float = 0.0):
+        """Per application: bytes per second read between ``since`` and the horizon (all shards)."""
+        got = np.isfinite(self.read) & (self.read <= self.horizon) & (self.read > since)
+        return (self.size[:, None] * got).sum(axis=0) / (self.horizon - since)
+
+    def read_delay(self):
+        """Per application: delays from put to read of the records it read (a list of arrays)."""
+        d = self.read - self.arrival[:, None]
+        return [d[np.isfinite(d[:, c]), c] for c in range(self.read.shape[1])]
+
+    def iterator_age(self, grid) -> np.ndarray:
+        """Per shard, at each time in ``grid``: how old the oldest accepted record is that Lambda
+        has not finished with (0 when the shard is caught up), shape (shards, len(grid)).
+        Lambda's IteratorAge metric reports the age of the last record of each batch; both grow
+        without bound while a shard is blocked."""
+        g = np.asarray(grid, float)
+        out = np.zeros((self.n_shards, len(g)))
+        acc = np.nonzero(self.accepted)[0]
+        sh, ln = self.shard[acc], self.lane[acc]
+        for s in range(self.n_shards):
+            for lane in np.unique(ln[sh == s]).tolist():
+                idx = acc[(sh == s) & (ln == lane)]
+                f = self.finish[idx]
+                k = np.searchsorted(f, g, side="right")           # oldest record not finished by g
+                t = self.arrival[idx]
+                has = k < len(idx)
+                age = np.where(has, g - t[np.minimum(k, len(idx) - 1)], 0.0)
+                out[s] = np.maximum(out[s], np.maximum(age, 0.0))
+        return out
+
+
+# --- The model ------------------------------------------------------------------------------------------
+def _lane(t, bad, B, W, max_retry, max_age, bisect, fate_skip, d0, d1, retention, horizon,
+          start, finish, attempts, fate):
+    """One sequential processor: the records ``t`` (sorted, all accepted) of one lane. Writes the
+    lane's results into the output lists (indexed 0 .. len(t) - 1)."""
+    n = len(t)
+    cb = np.concatenate([[0], np.cumsum(bad)]).tolist()
+    inf = math.inf
+    too_old = min(retention, max_age if max_age >= 0 else inf)   # no front record older: no drops
+    PROCESSED = int(Fate.PROCESSED)
+    p, now = 0, 0.0
+    while p < n:
+        tp = t[p]
+        ready = now if now > tp else tp
+        if W > 0:
+            full_at = t[p + B - 1] if p + B - 1 < n else inf
+            gather = tp + W if tp + W < full_at else full_at
+            ready = ready if ready > gather else gather
+        if ready >= horizon:
+            return
+        q = _bisect.bisect_right(t, ready, p)
+        if q - p > B:
+            q = p + B
+        if ready - tp < too_old and cb[q] == cb[p]:      # the common case: a clean batch succeeds
+            end = ready + d0 + d1 * (q - p)
+            m = q - p
+            start[p:q] = [ready] * m
+            finish[p:q] = [end] * m
+            fate[p:q] = [PROCESSED] * m
+            attempts[p:q] = [1] * m
+            p, now = q, end
+            continue
+        stack = [(p, q)]
+        p = q
+        retries = 0
+        while stack:
+            a, b = stack[-1]
+            s = ready
+            while a < b and (s - t[a] >= retention or (max_age >= 0 and s - t[a] > max_age)):
+                fate[a] = Fate.EXPIRED if s - t[a] >= retention else fate_skip
+                finish[a] = s
+                a += 1
+            if a == b:
+                stack.pop()
+                retries = 0
+                continue
+            stack[-1] = (a, b)
+            if s >= horizon:
+                return                                          # the rest is pending
+            dur = d0 + d1 * (b - a)
+            end = s + dur
+            for i in range(a, b):
+                if start[i] != start[i]:                        # nan: first attempt
+                    start[i] = s
+                attempts[i] += 1
+            if cb[b] - cb[a] == 0:                              # success
+                for i in range(a, b):
+                    fate[i], finish[i] = PROCESSED, end
+                stack.pop()
+                retries = 0
+            elif bisect and b - a > 1:                           # split, not counted as a retry
+                mid = (a + b) // 2
+                stack[-1] = (mid, b)
+                stack.append((a, mid))
+                retries = 0
+            else:
+                retries += 1
+                if 0 <= max_retry < retries:                     # retries exhausted: skip the batch
+                    for i in range(a, b):
+                        fate[i], finish[i] = fate_skip, end
+                    stack.pop()
+                    retries = 0
+                else:                                            # jump over attempts that must fail alike
+                    limit = min(horizon, t[a] + retention - 1e-9, t[a] + max_age if max_age >= 0 else inf)
+                    k = math.floor((limit - end) / dur) - 1
+                    if max_retry >= 0:
+                        k = min(k, max_retry - retries)
+                    if k > 0:
+                        end += k * dur
+                        retries += k
+                        for i in range(a, b):
+                            attempts[i] += k
+            ready = end
+        now = ready
+
+
+def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst_seconds: float = 1.0,
+                    initial_fill: float | str = 1.0,
+                    consumers: int = 0, efo: bool = False, consumer_start=None,
+                    lambda_consumer: bool = False, batch_size: int = BATCH_SIZE_DEFAULT,
+                    batching_window: float = 0.0, parallelization_factor: int = 1,
+                    max_retry_attempts: int = -1, max_record_age: int = -1, bisect: bool = False,
+                    destination: str = "SQS", duration: float = 0.2, duration_per_record: float = 0.002,
+                    bad=None, retention_hours: float = RETENTION_DEFAULT_HOURS,
+                    horizon: float | None = None) -> StreamResult:
+    """Records through one stream: routing, the shard write limits, ``consumers`` applications
+    reading every record (shared throughput or enhanced fan-out ``efo``) and, with
+    ``lambda_consumer``, a Lambda event source mapping processing them (see the module docstring
+    for every rule and assumption).
+
+    ``arrivals``: sorted put times (s); ``keys``: one partition key per record (strings or whole
+    numbers); ``sizes``: bytes per record (one number or one per record, 1 to 1 MiB);
+    ``shards`` or ``ranges`` (the open shards' hash-key ranges, e.g. after a split);
+    ``burst_seconds``, ``initial_fill``: each write bucket holds ``burst_seconds`` of its rate and
+    starts this full (0 to 1), or ``"steady"``: as after a long run at the same rates, in the
+    fluid approximation (empty for a shard offered more than a limit over the run, full otherwise);
+    ``consumer_start``: per application, when it starts reading from the oldest record
+    (TRIM_HORIZON; default 0); ``bad``: per record, True if it fails every batch it is in;
+    ``horizon``: when the simulation stops (default: just after the last put).
+    Nothing is random: same inputs, same result.
+    """
+    t = check_array("arrivals", arrivals)
+    n = len(t)
+    if ranges is None:
+        check_int("shards", shards, 1, MAX_SHARDS, why="a stream needs at least 1 shard; the model's limit")
+        ranges = even_split(shards)
+    ranges = check_ranges(ranges)
+    karr = np.asarray(keys)
+    if karr.shape != (n,):
+        raise ValueError(f"keys must hold one partition key per arrival: got shape {karr.shape} for {n:,} arrivals")
+    if np.ndim(sizes) == 0:
+        size = np.full(n, check_number("sizes", sizes, 1, MAX_RECORD_BYTES,
+                                       why="a record is at most 1 MiB by default"))
+    else:
+        size = check_array("sizes", sizes, 1, MAX_RECORD_BYTES, sorted_=False)
+        if len(size) != n:
+            raise ValueError(f"sizes must hold one size per arrival: got {len(size):,} for {n:,} arrivals")
+    burst_seconds = check_number("burst_seconds", burst_seconds, 1, 60,
+                                 why="an assumption: AWS does not document the shard buckets' burst")
+    steady = isinstance(initial_fill, str)
+    if steady:
+        check_choice("initial_fill", initial_fill, ("steady",))
+    else:
+        initial_fill = check_number("initial_fill", initial_fill, 0, 1)
+    consumers = check_int("consumers", consumers, 0, EFO_MAX_CONSUMERS_ADVANTAGE,
+                          why="enhanced fan-out allows 20 consumers per stream, 50 with On-demand Advantage")
+    batch_size = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX, why="BatchSize: 1 to 10,000 for Kinesis")
+    batching_window = check_number("batching_window", batching_window, 0, BATCHING_WINDOW_MAX_S,
+                                   why="MaximumBatchingWindowInSeconds")
+    pf = check_int("parallelization_factor", parallelization_factor, 1, PARALLELIZATION_MAX,
+                   why="ParallelizationFactor")
+    max_retry = check_int("max_retry_attempts", max_retry_attempts, -1, MAX_RETRY_ATTEMPTS_MAX,
+                          why="MaximumRetryAttempts: -1 means infinite")
+    max_age = check_int("max_record_age", max_record_age, -1, MAX_RECORD_AGE_MAX_S,
+                        why="MaximumRecordAgeInSeconds: -1 means infinite")
+    check_choice("destination", destination, DESTINATIONS)
+    d0 = check_number("duration", duration, 0, 900, lo_open=True, why="a Lambda invocation runs at most 900 s")
+    d1 = check_number("duration_per_record", duration_per_record, 0, 1)
+    retention_h = check_number("retention_hours", retention_hours, RETENTION_DEFAULT_HOURS, RETENTION_MAX_HOURS,
+                               why="retention is 24 hours to 365 days")
+    last = float(t[-1]) if n else 0.0
+    horizon = (last + 1e-9 * max(1.0, last) if n else 1.0) if horizon is None else \
+        check_number("horizon", horizon, last, lo_open=True)
+    if bad is None:
+        badm = np.zeros(n, bool)
+    else:
+        badm = np.asarray(bad, bool)
+        if badm.shape != (n,):
+            raise ValueError(f"bad must hold one flag per arrival: got shape {badm.shape} for {n:,} arrivals")
+    if consumer_start is None:
+        cstart = np.zeros(consumers)
+    else:
+        cstart = check_array("consumer_start", consumer_start, 0, sorted_=False)
+        if len(cstart) != consumers:
+            raise ValueError(f"consumer_start must hold one time per application: got {len(cstart)} for {consumers}")
+
+    uniq, kidx, hi, lo = hash_keys(karr)
+    shard_of_key = route_hashes(hi, lo, ranges) if n else np.zeros(0, np.int64)
+    shard = shard_of_key[kidx] if n else np.zeros(0, np.int64)
+    ns = len(ranges)
+
+    # Writes: per shard, a records bucket and a bytes bucket (token buckets, burst assumed).
+    accepted = np.zeros(n, bool)
+    order = np.argsort(shard, kind="stable")
+    bounds = np.searchsorted(shard[order], np.arange(ns + 1))
+    rb = int(round(SHARD_WRITE_RECORDS_PER_S * burst_seconds))
+    bb = SHARD_WRITE_BYTES_PER_S * burst_seconds
+    for s in range(ns):
+        idx = order[bounds[s]:bounds[s + 1]]
+        if len(idx):
+            fill = initial_fill
+            if steady:                      # fluid steady state: empty when offered more than the limit
+                span = max(horizon, 1e-9)
+                over = (len(idx) / span >= SHARD_WRITE_RECORDS_PER_S
+                        or size[idx].sum() / span >= SHARD_WRITE_BYTES_PER_S)
+                fill = 0.0 if over else 1.0
+            accepted[idx] = tokenbucket.admit_all(
+                t[idx], [(None, SHARD_WRITE_RECORDS_PER_S, rb, fill * rb),
+                         (size[idx], SHARD_WRITE_BYTES_PER_S, bb, fill * bb)])
+
+    # Reads: each application is a fluid reader of every shard at its share of the throughput.
+    read = np.full((n, consumers), np.inf)
+    if consumers:
+        share = EFO_READ_BYTES_PER_S if efo else SHARD_READ_BYTES_PER_S / consumers
+        delay = propagation_delay(consumers, efo)
+        for s in range(ns):
+            idx = order[bounds[s]:bounds[s + 1]]
+            idx = idx[accepted[idx]]
+            if not len(idx):
+                continue
+            cs = np.cumsum(size[idx]) / share
+            prev = np.concatenate([[0.0], cs[:-1]])
+            for c in range(consumers):
+                avail = np.maximum(t[idx], cstart[c])
+                done = cs + np.maximum.accumulate(avail - prev) + delay
+                read[idx, c] = np.where(done <= horizon, done, np.inf)
+
+    fate = np.full(n, int(Fate.PENDING), np.int64)
+    fate[~accepted] = Fate.THROTTLED
+    finish = np.where(accepted, np.inf, t)
+    start = np.full(n, np.nan)
+    attempts = np.zeros(n, np.int64)
+    lane = np.zeros(n, np.int64)
+    if lambda_consumer:
+        lane_of_key = (lo % np.uint64(pf)).astype(np.int64) if n else np.zeros(0, np.int64)
+        lane = lane_of_key[kidx] if n else lane
+        skip = Fate.DESTINATION if destination != "none" else Fate.DISCARDED
+        retention = retention_h * 3600.0
+        acc = np.nonzero(accepted)[0]
+        grp = shard[acc] * pf + lane[acc]
+        og = np.argsort(grp, kind="stable")
+        o = acc[og]
+        gb = np.searchsorted(grp[og], np.arange(ns * pf + 1))
+        for g in range(ns * pf):
+            idx = o[gb[g]:gb[g + 1]]
+            if not len(idx):
+                continue
+            m = len(idx)
+            st, fi, at, fa = [math.nan] * m, [math.inf] * m, [0] * m, [int(Fate.PENDING)] * m
+            _lane(t[idx].tolist(), badm[idx].astype(np.int64), batch_size, batching_window, max_retry, max_age,
+                  bisect, int(skip), d0, d1, retention, horizon, st, fi, at, fa)
+            start[idx], finish[idx], attempts[idx], fate[idx] = st, fi, at, fa
+    elif consumers:
+        done = np.isfinite(read).all(axis=1) & accepted
+        fate[done] = Fate.PROCESSED
+        finish[done] = read[done].max(axis=1)
+
+    res = StreamResult(arrival=t, key=kidx, keys=uniq, size=size, shard=shard, lane=lane, accepted=accepted,
+                       read=read, start=start, finish=finish, attempts=attempts, fate=fate, bad=badm,
+                       ranges=ranges, horizon=float(horizon),
+                       params=dict(burst_seconds=burst_seconds, initial_fill=initial_fill, consumers=consumers, efo=bool(efo),
+                                   lambda_consumer=bool(lambda_consumer), batch_size=batch_size,
+                                   batching_window=batching_window, parallelization_factor=pf,
+                                   max_retry_attempts=max_retry, max_record_age=max_age, bisect=bool(bisect),
+                                   destination=destination, duration=d0, duration_per_record=d1,
+                                   retention_hours=retention_h))
+    b = res.books()
+    assert b["sent"] == sum(v for k, v in b.items() if k != "sent"), b
+    return res

@@ -1,0 +1,471 @@
+"""Kinesis Data Streams model: exact routing with the real MD5, hash-key ranges through splits and
+merges, the shard write limits as token buckets (records and bytes: never more than b + r t in
+any window), per-key ordering under any ParallelizationFactor, the books, a poison record, the
+consumers' throughput and latency, and named errors for bad parameters.
+
+Also the weighted / joint token bucket that the byte limit needs (``labsim.tokenbucket``): exact
+against a plain loop over explicit token levels in exact rational arithmetic."""
+
+import bisect
+import hashlib
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from labsim import kinesis as k, theory, tokenbucket as tb, traffic
+from labsim.kinesis import Fate
+from tests.helpers import value_re
+
+SPACE = 2 ** 128
+
+
+# --- the weighted / joint token bucket ------------------------------------------------------------
+def dyadic_arrivals(seed, n, horizon_ticks, tick=64):
+    """Arrival times on a grid of 1/64 s (exact in binary floating point), with ties."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.integers(0, horizon_ticks, n)) / tick
+
+
+@settings(max_examples=120, deadline=None)
+@given(seed=st.integers(0, 2 ** 32 - 1), n=st.integers(0, 300), rate_exp=st.integers(-2, 5),
+       burst=st.integers(1, 40), wmax=st.integers(1, 8), fill=st.one_of(st.none(), st.integers(0, 40)))
+def test_weighted_bucket_equals_explicit_token_levels(seed, n, rate_exp, burst, wmax, fill):
+    """admit_weighted (GCRA form, floats) against explicit token levels in exact fractions."""
+    t = dyadic_arrivals(seed, n, 64 * 20)
+    rate = 2.0 ** rate_exp
+    w = np.random.default_rng(seed + 1).integers(1, min(wmax, burst) + 1, n).astype(float)
+    initial = None if fill is None else float(min(fill, burst))
+    fast = tb.admit_weighted(t, w, rate, burst, initial)
+    ref = tb.admit_all_loop([Fraction(x) for x in t.tolist()],
+                            [([Fraction(int(x)) for x in w], Fraction(rate), Fraction(burst),
+                              None if initial is None else Fraction(initial))])
+    assert fast.tolist() == ref
+
+
+@settings(max_examples=120, deadline=None)
+@given(seed=st.integers(0, 2 ** 32 - 1), n=st.integers(0, 300), r1=st.integers(-1, 4), r2=st.integers(1, 7),
+       b1=st.integers(1, 20), b2=st.integers(8, 200), wmax=st.integers(1, 8))
+def test_joint_buckets_equal_explicit_token_levels(seed, n, r1, r2, b1, b2, wmax):
+    """A record must pass a records bucket AND a bytes bucket; a refused one takes from neither."""
+    t = dyadic_arrivals(seed, n, 64 * 10)
+    w = np.random.default_rng(seed + 2).integers(1, wmax + 1, n).astype(float)
+    fast = tb.admit_all(t, [(None, 2.0 ** r1, b1), (w, 2.0 ** r2, b2)])
+    ref = tb.admit_all_loop([Fraction(x) for x in t.tolist()],
+                            [(None, Fraction(2.0 ** r1), Fraction(b1)),
+                             ([Fraction(int(x)) for x in w], Fraction(2.0 ** r2), Fraction(b2))])
+    assert fast.tolist() == ref
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2 ** 32 - 1), lam=st.floats(1, 80), rate=st.floats(0.5, 30), burst=st.integers(1, 60))
+def test_unit_weights_give_the_plain_bucket(seed, lam, rate, burst):
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(0, 20, rng.poisson(lam * 20)))
+    assert np.array_equal(tb.admit_weighted(t, np.ones(len(t)), rate, burst), tb.admit(t, rate, burst))
+
+
+def test_weighted_bucket_can_refuse_and_the_reference_can_tell():
+    """A bucket of 10 tokens at 1/s: weights 6, 6 at t = 0 -> the second is refused (4 left);
+    at t = 2 there are 6 again. A loop that ignored weights would admit both."""
+    t = np.array([0.0, 0.0, 2.0])
+    w = np.array([6.0, 6.0, 6.0])
+    assert tb.admit_weighted(t, w, 1.0, 10).tolist() == [True, False, True]
+    assert tb.admit(t, 1.0, 10).tolist() == [True, True, True]
+
+
+@pytest.mark.parametrize("kw,name", [(dict(weights=[1.0]), "weights"), (dict(weights=[0.0, 1.0]), "weights"),
+                                     (dict(weights=[1.0, 11.0]), "weights"), (dict(rate=0.0), "rate")])
+def test_weighted_bucket_bad_parameters(kw, name):
+    args = dict(arrivals=[0.0, 1.0], weights=[1.0, 1.0], rate=1.0, burst=10) | kw
+    with pytest.raises(ValueError, match=name):
+        tb.admit_weighted(**args)
+
+
+# --- routing -------------------------------------------------------------------------------------------
+def python_route(h: int, ranges) -> int:
+    """The reference: full 128-bit Python integers and bisect over the ranges' starts."""
+    return bisect.bisect_right([a for a, _ in ranges], h) - 1
+
+
+def halves(hs):
+    return (np.array([h >> 64 for h in hs], np.uint64), np.array([h & (2 ** 64 - 1) for h in hs], np.uint64))
+
+
+def test_even_split_is_what_a_new_stream_gets():
+    for n in (1, 2, 3, 4, 7, 10, 1000):
+        r = k.even_split(n)
+        q = SPACE // n
+        assert [a for a, _ in r] == [i * q for i in range(n)] and r[-1][1] == SPACE - 1
+        k.check_ranges(r)
+    assert k.even_split(2) == ((0, 2 ** 127 - 1), (2 ** 127, SPACE - 1))
+
+
+def test_md5_routing_matches_full_128_bit_python_routing():
+    """Real MD5 of 20,000 keys (strings and whole numbers) through the uint64-halves router
+    against full 128-bit Python-int routing, for several shard counts."""
+    keys = np.arange(20_000)
+    skeys = np.array([f"customer-{i}" for i in range(5_000)])
+    for n in (1, 2, 3, 5, 8, 13, 1000):
+        r = k.even_split(n)
+        got = k.route(keys, r)
+        assert got.tolist() == [python_route(int.from_bytes(hashlib.md5(str(i).encode()).digest(), "big"), r)
+                                for i in range(20_000)]
+        assert k.route(skeys, r).tolist() == [python_route(k.md5_hash_key(s), r) for s in skeys.tolist()]
+    assert k.md5_hash_key("") == int("d41d8cd98f00b204e9800998ecf8427e", 16)        # MD5 of the empty string
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(1, 2 ** 32 - 1), seed=st.integers(0, 2 ** 32 - 1))
+def test_halves_router_is_exact_at_every_even_split_boundary(n, seed):
+    """For any even split of fewer than 2^32 shards (n up to 2^32 - 1): hashes exactly on, just
+    below and just above shard boundaries, plus random ones, route as full 128-bit integers do.
+    The ranges are built lazily: only a few boundaries are checked per draw."""
+    rng = np.random.default_rng(seed)
+    q = SPACE // n
+    idx = sorted({0, n - 1, *rng.integers(0, n, 5).tolist()})
+    hs = []
+    for i in idx:
+        s = i * q
+        hs += [s, max(s - 1, 0), s + 1, min(s + q - 1, SPACE - 1)]
+    hs += [int.from_bytes(rng.bytes(16), "big") for _ in range(20)]
+    hi, lo = halves(hs)
+    # the router needs all boundaries only for the shards these hashes can fall in: check the
+    # formula i = min(h // q, n - 1) (the even split) against the halves comparison on a
+    # range list holding the boundaries that matter
+    want = [min(h // q, n - 1) for h in hs]                    # the even split's shard, by formula
+    near = sorted(set(want) | {i + 1 for i in want if i + 1 < n})
+    starts = [0] + [i * q for i in near if i > 0]              # contiguous ranges whose starts are
+    ends = [s - 1 for s in starts[1:]] + [SPACE - 1]           # the even split's starts that matter
+    ranges_sub = tuple(zip(starts, ends))
+    got = k.route_hashes(hi, lo, ranges_sub)
+    ref = [python_route(h, ranges_sub) for h in hs]
+    assert got.tolist() == ref
+    # and the sub-range index maps back to the even-split shard the formula gives
+    shard_of_start = [0] + [i for i in near if i > 0]
+    assert [shard_of_start[g] for g in got.tolist()] == want
+
+
+def ops_strategy():
+    return st.lists(st.tuples(st.sampled_from(["split", "merge", "update"]), st.integers(0, 10 ** 6),
+                              st.integers(0, 2 ** 128 - 1)), max_size=25)
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(1, 12), ops=ops_strategy(), seed=st.integers(0, 2 ** 32 - 1))
+def test_ranges_cover_the_space_through_splits_and_merges(n, ops, seed):
+    """No gap, no overlap before and after any sequence of SplitShard (anywhere inside a range),
+    MergeShards (adjacent) and UpdateShardCount; routing stays exact on the new ranges."""
+    r = k.even_split(n)
+    rng = np.random.default_rng(seed)
+    for op, i, h in ops:
+        if op == "split":
+            j = i % len(r)
+            a, b = r[j]
+            if a == b:
+                continue
+            at = a + 1 + h % (b - a)
+            r = k.split_shard(r, j, at)
+            assert r[j] == (a, at - 1) and r[j + 1] == (at, b)
+        elif op == "merge" and len(r) > 1:
+            j = i % (len(r) - 1)
+            r = k.merge_shards(r, j)
+        elif op == "update":
+            r = k.update_shard_count(r, 1 + i % 12)
+        # coverage, checked directly (not only through check_ranges)
+        assert r[0][0] == 0 and r[-1][1] == SPACE - 1
+        assert all(r[x + 1][0] == r[x][1] + 1 and r[x][0] <= r[x][1] for x in range(len(r) - 1))
+        assert sum(b - a + 1 for a, b in r) == SPACE
+        k.check_ranges(r)
+    hs = [int.from_bytes(rng.bytes(16), "big") for _ in range(30)] + [a for a, _ in r] + [b for _, b in r]
+    hi, lo = halves(hs)
+    assert k.route_hashes(hi, lo, r).tolist() == [python_route(h, r) for h in hs]
+
+
+def test_check_ranges_catches_gaps_and_overlaps():
+    r = k.even_split(4)
+    gap = (r[0], (r[1][0] + 1, r[1][1])) + r[2:]
+    over = (r[0], (r[1][0] - 1, r[1][1])) + r[2:]
+    with pytest.raises(ValueError, match="gap"):
+        k.check_ranges(gap)
+    with pytest.raises(ValueError, match="overlap"):
+        k.check_ranges(over)
+    with pytest.raises(ValueError, match="2\\^128"):
+        k.check_ranges(r[:-1])
+
+
+# --- write limits ------------------------------------------------------------------------------------------
+def window_ok(times, weights, window, rate, burst):
+    bound = theory.token_bucket_max_passed(rate, burst, window)
+    got = tb.max_in_window(times, window) if weights is None else tb.max_weight_in_window(times, weights, window)
+    return got <= bound * (1 + 1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2 ** 32 - 1), rate=st.floats(200, 4_000), shards=st.integers(1, 4),
+       size=st.sampled_from([100, 700, 1_024, 3_000, 20_000]), kind=st.sampled_from(k.KEY_KINDS),
+       window=st.floats(0.01, 3.0), burst_s=st.floats(1.0, 3.0))
+def test_a_shard_never_takes_more_than_b_plus_rt(seed, rate, shards, size, kind, window, burst_s):
+    """Records AND bytes accepted by each shard in any window t: at most b + r t."""
+    t = traffic.poisson(rate, 4.0, seed)
+    keys = k.make_keys(kind, len(t), 50, 0.6 if kind != "uniform" else 0.0, seed)
+    sizes = np.random.default_rng(seed).integers(size // 2, size + 1, len(t))
+    r = k.simulate_stream(t, keys, sizes, shards, burst_seconds=burst_s, horizon=4.0)
+    for s in range(shards):
+        m = (r.shard == s) & r.accepted
+        assert window_ok(r.arrival[m], None, window, 1_000, round(1_000 * burst_s))
+        assert window_ok(r.arrival[m], r.size[m], window, k.MB, k.MB * burst_s)
+
+
+def test_the_bound_is_reached_and_throttles_are_named():
+    """A flood of small records on one shard: exactly b + r t = 1,000 + 1,000 in 1 s pass."""
+    t = np.linspace(0, 3, 30_001)
+    r = k.simulate_stream(t, np.zeros(len(t), int), 100, 1, horizon=3.1)
+    assert tb.max_in_window(r.arrival[r.accepted], 1.0) == 2_000
+    assert r.count(Fate.THROTTLED) == len(t) - r.accepted.sum() > 0
+
+
+def test_one_hot_key_is_capped_by_one_shard_whatever_the_shard_count():
+    """2,000 records/s of one key: about 1,000/s pass with 1 shard and with 64 shards alike."""
+    t = traffic.poisson(2_000, 20.0, 5)
+    for n in (1, 64):
+        r = k.simulate_stream(t, np.full(len(t), 7), 200, n, horizon=20.0)
+        assert len(np.unique(r.shard)) == 1
+        rate = r.accepted.sum() / 20.0
+        assert 1_000 <= rate <= 1_000 + 1_000 / 20.0 + 1e-9     # r + b / horizon at most
+
+
+def test_long_run_throttled_fraction_is_one_minus_r_over_lambda():
+    """A single shard under steady Poisson load lambda = 1,500/s of small records: refused share
+    1 - 1,000/1,500 after the bucket drains; 30 replications, within 3 standard errors."""
+    fr = []
+    for seed in range(30):
+        t = traffic.poisson(1_500, 30.0, seed)
+        r = k.simulate_stream(t, np.zeros(len(t), int), 100, 1, horizon=30.0)
+        m = t >= 5.0                                           # 1,000 tokens drain in 2 s
+        fr.append(1 - r.accepted[m].mean())
+    est, se = np.mean(fr), np.std(fr, ddof=1) / math.sqrt(len(fr))
+    want = theory.token_bucket_rejected_fraction(1_000, 1_500)
+    assert abs(est - want) <= 3 * se and se < 0.01 * want, (est, want, se)
+
+
+def test_the_byte_limit_binds_for_large_records():
+    """5 KiB records at 600/s on one shard: 3 MiB/s offered, about 1 MiB/s (204.8/s) accepted."""
+    t = traffic.poisson(600, 30.0, 1)
+    r = k.simulate_stream(t, np.zeros(len(t), int), 5 * 1024, 1, horizon=30.0)
+    acc = r.accepted.sum() / 30.0
+    assert abs(acc - k.MB / 5120) <= k.MB / 5120 / 30 + 1 and acc < 250
+
+
+# --- ordering, books, poison record ---------------------------------------------------------------------
+def esm_case(seed, pf, bisect_, retries, age, window, dest, rate=30.0, horizon=200.0, nkeys=40, nbad=3):
+    rng = np.random.default_rng(seed)
+    t = traffic.poisson(rate, horizon * 0.8, seed)
+    keys = k.make_keys("zipf", len(t), nkeys, 1.0, seed)
+    bad = np.zeros(len(t), bool)
+    if len(t):
+        bad[rng.integers(0, len(t), nbad)] = True
+    return k.simulate_stream(t, keys, 1_000, 3, lambda_consumer=True, parallelization_factor=pf, bisect=bisect_,
+                             max_retry_attempts=retries, max_record_age=age, batching_window=window,
+                             destination=dest, bad=bad, horizon=horizon)
+
+
+esm_params = dict(seed=st.integers(0, 2 ** 32 - 1), pf=st.integers(1, 10), bisect_=st.booleans(),
+                  retries=st.sampled_from([-1, 0, 1, 3, 50]), age=st.sampled_from([-1, 0, 60, 100]),
+                  window=st.sampled_from([0.0, 0.5, 3.0]), dest=st.sampled_from(k.DESTINATIONS))
+
+
+@settings(max_examples=60, deadline=None)
+@given(**esm_params)
+def test_order_within_a_partition_key_is_put_order_for_any_parallelization_factor(seed, pf, bisect_, retries,
+                                                                                  age, window, dest):
+    r = esm_case(seed, pf, bisect_, retries, age, window, dest)
+    for key in np.unique(r.key):
+        m = np.nonzero((r.key == key) & r.accepted)[0]            # put order (arrival order)
+        done = m[r.fate[m] == Fate.PROCESSED]
+        # processing order: the run that processed each record starts and ends in put order
+        assert np.all(np.diff(r.finish[done]) >= 0)
+        fin = r.finish[m]
+        assert np.all(np.diff(fin[np.isfinite(fin)]) >= 0)        # every fate reached in put order
+        assert np.all(np.isinf(fin[np.argmax(np.isinf(fin)):])) if np.isinf(fin).any() else True
+        assert len(np.unique(r.lane[m])) <= 1 and len(np.unique(r.shard[m])) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(**esm_params)
+def test_books_balance_and_fates_are_consistent(seed, pf, bisect_, retries, age, window, dest):
+    r = esm_case(seed, pf, bisect_, retries, age, window, dest)
+    b = r.books()
+    assert b["sent"] == len(r.arrival) == sum(r.count(f) for f in Fate)
+    assert r.count(Fate.THROTTLED) == (~r.accepted).sum()
+    assert (r.count(Fate.DISCARDED) == 0) if dest != "none" else (r.count(Fate.DESTINATION) == 0)
+    ok = r.fate == Fate.PROCESSED
+    assert not (ok & r.bad).any()                                  # a bad record is never processed
+    assert np.all(r.finish[ok] <= r.horizon) and np.all(np.isinf(r.finish[r.fate == Fate.PENDING]))
+    assert np.all(r.attempts[ok] >= 1)
+    if retries >= 0 and not bisect_:
+        assert r.attempts.max(initial=0) <= retries + 1
+    assert np.all(r.start[ok] >= r.arrival[ok]) and np.all(r.finish[ok] > r.start[ok])
+
+
+def poison(**kw):
+    t = traffic.poisson(20, 300.0, 3)
+    keys = k.make_keys("uniform", len(t), 1_000, 0.0, 4)
+    bad = np.zeros(len(t), bool)
+    i = int(np.searchsorted(t, 30.0))
+    bad[i] = True
+    base = dict(lambda_consumer=True, bad=bad, batching_window=1.0, horizon=300.0)
+    return k.simulate_stream(t, keys, 1_024, 4, **(base | kw)), i
+
+
+def test_a_poison_record_blocks_its_shard_until_retries_or_age_release_it():
+    grid = np.linspace(0, 300, 601)
+    r, i = poison()                                                # defaults: -1 and -1: blocked
+    age = r.iterator_age(grid)
+    s = r.shard[i]
+    others = np.delete(np.arange(4), s)
+    assert r.fate[i] == Fate.PENDING and age[s, -1] > 260 and age[others].max() < 5
+    behind = (r.shard == s) & (r.arrival > r.arrival[i])
+    assert (r.fate[behind] == Fate.PENDING).all()                  # everything behind it waits
+    r2, _ = poison(max_retry_attempts=2)
+    assert r2.fate[i] == Fate.DESTINATION and r2.attempts[i] == 3 and r2.iterator_age(grid)[s].max() < 5
+    r3, _ = poison(max_record_age=60)
+    a3 = r3.iterator_age(grid)[s]
+    assert r3.fate[i] == Fate.DESTINATION and 58 <= a3.max() <= 61 + 1 and a3[-1] < 5
+    assert 60 < r3.finish[i] - r3.arrival[i] <= 61
+
+
+def test_bisect_sends_only_the_bad_record_away_and_alone_does_not_unblock():
+    r, i = poison(max_retry_attempts=2)
+    batch = r.fate == Fate.DESTINATION
+    assert batch.sum() > 1                                         # the whole batch is skipped
+    rb, _ = poison(max_retry_attempts=2, bisect=True)
+    assert (rb.fate == Fate.DESTINATION).sum() == 1 and rb.fate[i] == Fate.DESTINATION
+    assert (rb.fate[batch & ~rb.bad] == Fate.PROCESSED).all()
+    ri, _ = poison(bisect=True)                                    # infinite retries: still blocked
+    assert ri.fate[i] == Fate.PENDING and ri.iterator_age([300.0])[ri.shard[i], 0] > 260
+
+
+def test_parallelization_factor_confines_the_block_to_the_bad_records_lane():
+    r1, i = poison()
+    r10, _ = poison(parallelization_factor=10)
+    s = r1.shard[i]
+    pend1 = (r1.fate == Fate.PENDING) & (r1.shard == s)
+    pend10 = (r10.fate == Fate.PENDING) & (r10.shard == s)
+    assert pend10.sum() < pend1.sum() / 4
+    assert (r10.lane[pend10 & (r10.arrival < 290)] == r10.lane[i]).all()
+
+
+def test_no_destination_skips_and_s3_or_sqs_report_it():
+    r, i = poison(max_retry_attempts=0, destination="none")
+    assert r.fate[i] == Fate.DISCARDED and r.count(Fate.DESTINATION) == 0
+    for d in ("SQS", "SNS", "S3"):
+        assert poison(max_retry_attempts=0, destination=d)[0].fate[i] == Fate.DESTINATION
+    assert "not the records" in k.DESTINATION_GETS["SQS"] and "records" in k.DESTINATION_GETS["S3"]
+
+
+def test_with_the_defaults_a_poison_record_blocks_until_retention_trims_it():
+    """MaximumRetryAttempts -1, MaximumRecordAgeInSeconds -1: retried until the stream drops the
+    record after 24 hours (the model skips identical attempts, so a day takes no time)."""
+    t = np.array([0.0, 10.0, 20.0])
+    r = k.simulate_stream(t, np.array([1, 1, 1]), 100, 1, lambda_consumer=True, bad=[True, False, False],
+                          horizon=26 * 3600.0)
+    assert r.fate[0] == Fate.EXPIRED and 24 * 3600 <= r.finish[0] <= 24 * 3600 + 1
+    assert (r.fate[1:] == Fate.PROCESSED).all() and r.attempts[0] > 24 * 3600 / 0.3
+
+
+# --- consumers ------------------------------------------------------------------------------------------------
+def consumers_case(n, efo, rate=800, horizon=60.0):
+    t = traffic.constant(rate, horizon)
+    return k.simulate_stream(t, np.zeros(len(t), int), 1_024, 1, consumers=n, efo=efo, horizon=horizon)
+
+
+def test_shared_consumers_split_2mb_and_fan_out_gives_each_its_own():
+    want = 800 * 1_024
+    for n in (1, 2, 5, 10):
+        sh = consumers_case(n, False).throughput(since=10.0)     # after the first propagation delay
+        ef = consumers_case(n, True).throughput(since=10.0)
+        share = 2 * k.MB / n
+        assert np.allclose(sh, min(want, share), rtol=0.01), (n, sh)
+        assert np.allclose(ef, want, rtol=0.01)
+
+
+def test_latency_figures_are_awss_about_numbers():
+    assert (k.propagation_delay(1, False), k.propagation_delay(5, False), k.propagation_delay(5, True)) == \
+        (0.2, 1.0, 0.07)
+    low = [np.median(consumers_case(n, e, rate=50).read_delay()[0]) for n, e in ((1, False), (5, False), (1, True))]
+    assert abs(low[0] - 0.2) < 0.01 and abs(low[1] - 1.0) < 0.01 and abs(low[2] - 0.07) < 0.01
+
+
+def test_every_application_reads_every_record_and_a_late_one_replays():
+    """Reading does not delete: a second application that starts at 30 s from the oldest record
+    still reads every record, the old ones first (a replay)."""
+    t = traffic.constant(100, 60.0)
+    r = k.simulate_stream(t, np.arange(len(t)) % 50, 1_024, 2, consumers=2, efo=True, consumer_start=[0.0, 30.0],
+                          horizon=70.0)
+    assert np.isfinite(r.read).all() and r.count(Fate.PROCESSED) == len(t)
+    early = t < 30
+    assert (r.read[early, 1] >= 30).all() and (r.read[early, 0] < 30.2).all()
+
+
+# --- bad parameters ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kw,name,value,allowed", [
+    (dict(shards=0), "shards", 0, "1 to 1,000"),
+    (dict(parallelization_factor=11), "parallelization_factor", 11, "1 to 10"),
+    (dict(batch_size=10_001), "batch_size", 10_001, "1 to 10,000"),
+    (dict(retention_hours=8_761), "retention_hours", 8_761, "24 to 8,760"),
+    (dict(max_retry_attempts=-2), "max_retry_attempts", -2, "-1 to 10,000"),
+    (dict(max_record_age=604_801), "max_record_age", 604_801, "-1 to 604,800"),
+    (dict(batching_window=301), "batching_window", 301, "0 to 300"),
+    (dict(sizes=2 * 1024 ** 2), "sizes", 2 * 1024 ** 2, "1 to 1,048,576"),
+    (dict(destination="Kafka"), "destination", "Kafka", "'SQS'"),
+])
+def test_bad_parameters_name_parameter_value_and_range(kw, name, value, allowed):
+    args = dict(arrivals=[0.0, 1.0], keys=[1, 2]) | kw
+    with pytest.raises(ValueError, match=f"{name}={value_re(value)}") as e:
+        k.simulate_stream(**args)
+    assert allowed in str(e.value)
+
+
+def test_inputs_must_line_up():
+    with pytest.raises(ValueError, match="keys"):
+        k.simulate_stream([0.0, 1.0], [1])
+    with pytest.raises(ValueError, match="arrivals"):
+        k.simulate_stream([1.0, 0.0], [1, 2])
+    with pytest.raises(ValueError, match="bad"):
+        k.simulate_stream([0.0, 1.0], [1, 2], bad=[True])
+
+
+def test_same_inputs_same_result_and_departures_feed_the_next_stage():
+    a = poison(max_retry_attempts=2)[0]
+    b = poison(max_retry_attempts=2)[0]
+    for f in ("shard", "accepted", "finish", "fate", "attempts"):
+        assert np.array_equal(getattr(a, f), getattr(b, f))
+    d = a.departure[a.fate == Fate.PROCESSED]
+    assert np.all(d >= a.arrival[a.fate == Fate.PROCESSED])
+
+
+def test_capacity_modes_and_sizing():
+    assert k.CAPACITY_MODES == ("Provisioned", "On-demand Standard", "On-demand Advantage")
+    assert k.write_ceiling_mb_s("Provisioned", 4) == 4
+    assert k.write_ceiling_mb_s("On-demand Standard", region="other") == 200
+    assert k.write_ceiling_mb_s("On-demand Advantage", region="us-east-1") == 10_000
+    assert k.shards_needed(3_000, 1.5 * k.MB) == 3 and k.shards_needed(500, 5 * k.MB) == 5
+
+
+def test_steady_initial_fill_empties_only_overloaded_shards():
+    """'steady': a shard offered more than its limit starts empty (accepted <= r x horizon), the
+    others start full (a Poisson load under the limit is never refused); a bad value is named."""
+    t = traffic.poisson(3_000, 5.0, 1)
+    keys = k.make_keys("hot", len(t), 1_000, 0.3, 2)
+    r = k.simulate_stream(t, keys, 200, 4, initial_fill="steady", horizon=5.0)
+    off, acc = r.shard_rates()
+    hot = int(np.argmax(off))
+    assert off[hot] > 1_000 and acc[hot] <= 1_000 + 1e-9
+    assert all(acc[s] == off[s] for s in range(4) if s != hot)
+    full = k.simulate_stream(t, keys, 200, 4, horizon=5.0)
+    assert full.shard_rates()[1][hot] > acc[hot] + 150              # the first second's burst
+    with pytest.raises(ValueError, match="initial_fill='full'"):
+        k.simulate_stream(t, keys, 200, 4, initial_fill="full")
