@@ -8,3 +8,5 @@ from .lambda_basics import batch_figure, concurrency_figure, neighbour_figure, s
 from .invocations import *  # noqa: F401,F403  (chapter 2: invocation models)
 from .retries import *  # noqa: F401,F403  (chapter 4: client retries, backoff, contention)
 from .async_invocation import *  # noqa: F401,F403  (chapter 4.1: async retries, destinations, idempotency)
+from .flow import flow  # noqa: F401  (where every item went: shared by every service)
+from .sqs import *  # noqa: F401,F403  (chapter 6: SQS, Lambda polling SQS)

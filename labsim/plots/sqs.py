@@ -1,0 +1,112 @@
+"""Figures for the SQS chapters: polling, visibility timeout and DLQ, standard vs FIFO, Lambda
+draining a queue. The left panel of each is the shared :func:`labsim.plots.flow.flow`."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..sqs import FIFO_CALLS_PER_S, MessageOutcome, QueueResult, esm_concurrency_cap
+from .base import BLUE, GREEN, GREY, ORANGE, PURPLE, RED, figure, plain_log_ticks
+from .flow import flow, sqs_outcomes
+
+__all__ = ["sqs_flow", "polling_figure", "visibility_figure", "fifo_figure", "lambda_sqs_figure"]
+
+
+def sqs_flow(ax, r: QueueResult, title: str | None = None) -> None:
+    """Where every message of one SQS run went (the shared flow panel)."""
+    b = r.books()
+    fifo = r.params.get("queue_type") == "fifo"
+    flow(ax, b["offered"], sqs_outcomes(b, fifo), source="offered" if fifo else "sent", title=title)
+
+
+def polling_figure(r: QueueResult) -> Figure:
+    """Left: where the messages went. Right: requests per million messages by kind."""
+    fig, (ax1, ax2) = figure(2, gridspec_kw={"width_ratios": [2, 3]})
+    sqs_flow(ax1, r)
+    n = max(r.count(MessageOutcome.DELETED), 1)
+    kinds = ["sends", "receives with messages", "empty receives", "deletes"]
+    vals = np.array([r.send_calls, r.receives - r.empty_receives, r.empty_receives, r.delete_calls]) * 1e6 / n
+    y = np.arange(len(kinds))[::-1]
+    ax2.barh(y, np.maximum(vals, 1e5), color=[GREY, GREEN, RED, BLUE])
+    ax2.set_yticks(y, [f"{k}\n{v / 1e6:,.2f} M" for k, v in zip(kinds, vals)], fontsize=7)
+    w = r.params["wait_time_seconds"]
+    mode = "short polling" if w == 0 else f"long polling ({w} s)"
+    ax2.set(xlabel="requests per million messages processed",
+            title=f"{mode}: {r.requests * 1e6 / n / 1e6:,.1f} M requests per million messages",
+            xscale="log", xlim=(1e5, max(vals.max(), 1e6) * 3))
+    plain_log_ticks(ax2.xaxis)
+    ax2.title.set_fontsize(10)
+    return fig
+
+
+def visibility_figure(r: QueueResult) -> Figure:
+    """Left: where the messages went. Right: how often each message was received, by outcome."""
+    fig, (ax1, ax2) = figure(2, gridspec_kw={"width_ratios": [2, 3]})
+    sqs_flow(ax1, r)
+    top = max(int(r.receive_count.max(initial=1)), 1)
+    ks = np.arange(1, top + 1)
+    bottom = np.zeros(top)
+    for o, col, lab in ((MessageOutcome.DELETED, GREEN, "deleted"), (MessageOutcome.DLQ, PURPLE, "DLQ"),
+                        (MessageOutcome.IN_FLIGHT, BLUE, "in flight"), (MessageOutcome.QUEUED, "#aec7e8", "queued")):
+        m = (r.outcome == o) & (r.receive_count > 0)
+        c = np.bincount(r.receive_count[m], minlength=top + 1)[1:top + 1]
+        ax2.bar(ks, c, bottom=bottom, color=col, label=lab, width=0.8)
+        bottom += c
+    mrc = r.params.get("max_receive_count")
+    if mrc:
+        ax2.axvline(mrc + 0.5, color="black", ls="--", lw=1, label=f"maxReceiveCount {mrc}")
+    ax2.set(xlabel="times received", ylabel="messages",
+            title=f"{r.processed_more_than_once:,} messages processed twice or more")
+    ax2.title.set_fontsize(10)
+    ax2.set_xticks(ks if top <= 12 else ks[::max(top // 10, 1)])
+    ax2.legend(fontsize=7, loc="upper right")
+    return fig
+
+
+def fifo_figure(r: QueueResult, offered_rate: float) -> Figure:
+    """Left: where the messages went. Right: messages accepted and deleted per second, with the
+    FIFO call limit (300 calls per second x messages per call)."""
+    fig, (ax1, ax2) = figure(2, gridspec_kw={"width_ratios": [2, 3]})
+    sqs_flow(ax1, r)
+    edges = np.linspace(0.0, r.horizon, 41)
+    acc, _ = np.histogram(r.enqueue[np.isfinite(r.enqueue)], edges)
+    dele, _ = np.histogram(r.delete_time[np.isfinite(r.delete_time)], edges)
+    w = np.diff(edges)
+    ax2.stairs(acc / w, edges, color=GREY, label="accepted by SQS")
+    ax2.stairs(dele / w, edges, color=GREEN, label="processed and deleted")
+    ax2.axhline(offered_rate, color=BLUE, lw=1, ls=":", label=f"offered {offered_rate:,.0f}/s")
+    if r.params["queue_type"] == "fifo":
+        lim = FIFO_CALLS_PER_S * r.params["send_batch"]
+        ax2.axhline(lim, color=RED, ls="--", lw=1, label=f"FIFO limit {lim:,}/s")
+    ooo = r.out_of_order()
+    ax2.set(xlabel="time (s)", ylabel="messages per second",
+            title=f"{r.params['queue_type']}: {ooo:,} messages handled out of order")
+    ax2.title.set_fontsize(10)
+    ax2.legend(fontsize=7, loc="upper right")
+    ax2.set_ylim(0, max(offered_rate, (acc / w).max(initial=0)) * 1.45)
+    return fig
+
+
+def lambda_sqs_figure(r: QueueResult, points: int = 241) -> Figure:
+    """Where the messages went; concurrency against the mapping's scaling cap; queue depth; age
+    of the oldest message."""
+    fig, axes = figure(2, 2, size=(10, 5.6))
+    (ax1, ax2), (ax3, ax4) = axes
+    sqs_flow(ax1, r)
+    g = np.linspace(0.0, r.horizon, points)
+    ax2.plot(g, r.concurrency(g), color=BLUE, lw=1.2, label="concurrent invocations")
+    first = float(np.nanmin(r.enqueue)) if np.isfinite(r.enqueue).any() else 0.0
+    cap = esm_concurrency_cap(np.maximum(g - first, 0), r.params["maximum_concurrency"])
+    ax2.plot(g, cap, color=RED, ls="--", lw=1, label="scaling cap: 5, +300/min")
+    ax2.set(ylabel="invocations", title="Concurrency ramps up 300 per minute")
+    ax2.set_ylim(0, max(float(r.concurrency(g).max(initial=0)), 5.0) * 1.3)
+    ax2.legend(fontsize=7, loc="upper left")
+    ax3.plot(g, r.in_queue(g), color=ORANGE, lw=1.2)
+    ax3.set(xlabel="time (s)", ylabel="messages", title="Messages in the queue")
+    ax4.plot(g, r.oldest_age(g), color=PURPLE, lw=1.2)
+    ax4.set(xlabel="time (s)", ylabel="seconds", title="Age of the oldest message")
+    for ax in (ax2, ax3, ax4):
+        ax.title.set_fontsize(10)
+    fig.subplots_adjust(hspace=0.45)
+    return fig
