@@ -1083,6 +1083,34 @@ def simulate_lambda_sqs(arrivals, *, horizon: float, queue_type: str = "standard
     return _result(c, out, params)
 
 
+def mmc_replications(c: int, load: float, messages: int, reps: int, *, mean_duration: float = 1.0,
+                     warmup_share: float = 0.1, seed: int = 0) -> np.ndarray:
+    """Independent M/M/c replications of the plain configuration (Poisson sends, exponential
+    processing, long polling, one message per receive, no failures, a visibility timeout above
+    any processing time). Each run starts empty and drops the first ``warmup_share`` of its
+    horizon. Returns one row per replication: share of messages that waited, mean wait (s), and
+    time-average number of messages waiting on the kept window.
+    """
+    c = check_int("consumers", c, 1, MAX_CONSUMERS)
+    rate = check_number("load", load, 0, c, lo_open=True, hi_open=True) / mean_duration
+    horizon = check_int("messages", messages, 1, traffic.MAX_REQUESTS) / rate
+    warm = check_number("warmup_share", warmup_share, 0, 1, hi_open=True) * horizon
+    out = []
+    for i in range(check_int("reps", reps, 2, 10_000)):
+        # distinct streams for the arrivals and the processing times of every replication
+        t = traffic.poisson(rate, horizon, 2 * (seed + i))
+        r = simulate_queue(t, horizon=horizon, consumers=c, duration_kind="exponential",
+                           mean_duration=mean_duration, visibility_timeout=MAX_VISIBILITY_TIMEOUT_S,
+                           seed=2 * (seed + i) + 1)
+        m = (r.enqueue >= warm) & np.isfinite(r.first_receive)
+        w = r.first_receive[m] - r.enqueue[m]
+        # each message waits on [enqueue, first receive): clip to the kept window and add up
+        s = np.clip(r.enqueue, warm, horizon)
+        e = np.clip(np.where(np.isfinite(r.first_receive), r.first_receive, horizon), warm, horizon)
+        out.append(((w > 0).mean(), w.mean(), float((e - s).sum() / (horizon - warm))))
+    return np.array(out)
+
+
 def esm_concurrency_cap(t, maximum_concurrency: int | None = None):
     """Most concurrent batches the mapping can have reached ``t`` seconds after messages appeared:
     5, plus 300 per minute spread evenly, up to 1,250 or MaximumConcurrency."""

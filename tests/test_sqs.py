@@ -79,34 +79,13 @@ REPS = 20                 # independent replications (different seeds)
 MEAN = 1.0                # s of processing
 
 
-def _replicate(c, load, n_target, seed0):
-    """Per replication: share that waited, mean wait, time-average number waiting, all over the
-    window after a warm-up of 10 % of the horizon (the run starts empty)."""
-    rate = load / MEAN
-    horizon = n_target / rate
-    warm = 0.1 * horizon
-    out = []
-    for i in range(REPS):
-        t = traffic.poisson(rate, horizon, seed0 + i)
-        r = sqs.simulate_queue(t, horizon=horizon, consumers=c, duration_kind="exponential", mean_duration=MEAN,
-                               visibility_timeout=sqs.MAX_VISIBILITY_TIMEOUT_S, seed=seed0 + i)
-        assert r.params["engine"] == "drain"
-        m = (r.enqueue >= warm) & np.isfinite(r.first_receive)
-        w = r.first_receive[m] - r.enqueue[m]
-        # time-average number waiting on [warm, H): each message waits on [enqueue, first receive)
-        s = np.clip(r.enqueue, warm, horizon)
-        e = np.clip(np.where(np.isfinite(r.first_receive), r.first_receive, horizon), warm, horizon)
-        lq = float((e - s).sum() / (horizon - warm))
-        out.append(((w > 0).mean(), w.mean(), lq))
-    return np.array(out)
-
-
 @pytest.mark.parametrize("c,load,n_target", [(10, 5.0, 40_000), (10, 9.0, 100_000)], ids=["light", "heavy"])
 def test_mmc_matches_erlang_c_and_littles_law(c, load, n_target):
     """Long polling, one message per receive, no failures, visibility timeout above every
-    processing time: exactly M/M/c. Estimates are means of REPS independent replications; SE =
-    sample std (ddof=1) / sqrt(REPS); each must be within 3 SE of the closed form."""
-    x = _replicate(c, load, n_target, 7_000 if load < 9 else 9_000)
+    processing time: exactly M/M/c. Each replication starts empty and drops a warm-up of 10 % of
+    its horizon. Estimates are means of REPS independent replications; SE = sample std (ddof=1) /
+    sqrt(REPS); each must be within 3 SE of the closed form."""
+    x = sqs.mmc_replications(c, load, n_target, REPS, mean_duration=MEAN, seed=7_000 if load < 9 else 9_000)
     est = x.mean(axis=0)
     se = x.std(axis=0, ddof=1) / math.sqrt(REPS)
     pw = theory.erlang_c(c, load)

@@ -10,7 +10,7 @@ from ..sqs import FIFO_CALLS_PER_S, MessageOutcome, QueueResult, esm_concurrency
 from .base import BLUE, GREEN, GREY, ORANGE, PURPLE, RED, figure, plain_log_ticks
 from .flow import flow, sqs_outcomes
 
-__all__ = ["sqs_flow", "polling_figure", "visibility_figure", "fifo_figure", "lambda_sqs_figure"]
+__all__ = ["sqs_flow", "polling_figure", "visibility_figure", "fifo_figure", "lambda_sqs_figure", "mmc_figure"]
 
 
 def sqs_flow(ax, r: QueueResult, title: str | None = None) -> None:
@@ -109,4 +109,29 @@ def lambda_sqs_figure(r: QueueResult, points: int = 241) -> Figure:
     for ax in (ax2, ax3, ax4):
         ax.title.set_fontsize(10)
     fig.subplots_adjust(hspace=0.45)
+    return fig
+
+
+def mmc_figure(c: int, loads, reps_by_load, mean_duration: float = 1.0) -> Figure:
+    """Simulated share of messages that wait and mean wait (replication mean +- 3 SE) against
+    load, with the Erlang C curves. ``reps_by_load``: one :func:`labsim.sqs.mmc_replications`
+    array per load."""
+    from ..theory import erlang_c, erlang_c_mean_wait
+    fig, (ax1, ax2) = figure(2)
+    grid = np.linspace(0.05, 0.97, 60) * c
+    ax1.plot(grid, [erlang_c(c, a) for a in grid], color=GREY, lw=1.5, label="Erlang C")
+    g2 = grid[grid >= 0.25 * c]
+    ax2.plot(g2, [erlang_c_mean_wait(c, a, mean_duration) for a in g2], color=GREY, lw=1.5,
+             label="Erlang C mean wait")
+    for ax, k in ((ax1, 0), (ax2, 1)):
+        est = np.array([x[:, k].mean() for x in reps_by_load])
+        se = np.array([x[:, k].std(ddof=1) / np.sqrt(len(x)) for x in reps_by_load])
+        ax.errorbar(loads, est, yerr=3 * se, fmt="o", color=BLUE, ms=4, capsize=2, label="simulated (+-3 SE)")
+        ax.legend(fontsize=7, loc="upper left")
+        ax.set_xlabel(f"load (erlangs) on {c} consumers")
+    ax1.set(ylabel="share of messages that wait", title="Waiting starts well below full load")
+    ax2.set(ylabel="mean wait (s)", title="The mean wait explodes near full load")
+    ax2.set_yscale("log")
+    ax2.set_ylim(1e-4 * mean_duration, None)
+    plain_log_ticks(ax2.yaxis)
     return fig
