@@ -91,24 +91,25 @@ def fifo_figure(r: QueueResult, offered_rate: float) -> Figure:
 def lambda_sqs_figure(r: QueueResult, points: int = 241) -> Figure:
     """Where the messages went; concurrency against the mapping's scaling cap; queue depth; age
     of the oldest message."""
-    fig, axes = figure(2, 2, size=(10, 5.6))
+    fig, axes = figure(2, 2, size=(10, 4.8))
     (ax1, ax2), (ax3, ax4) = axes
     sqs_flow(ax1, r)
     g = np.linspace(0.0, r.horizon, points)
-    ax2.plot(g, r.concurrency(g), color=BLUE, lw=1.2, label="concurrent invocations")
+    conc = r.concurrency(g)
+    ax2.plot(g, conc, color=BLUE, lw=1.2)
     first = float(np.nanmin(r.enqueue)) if np.isfinite(r.enqueue).any() else 0.0
     cap = esm_concurrency_cap(np.maximum(g - first, 0), r.params["maximum_concurrency"])
-    ax2.plot(g, cap, color=RED, ls="--", lw=1, label="scaling cap: 5, +300/min")
-    ax2.set(ylabel="invocations", title="Concurrency ramps up 300 per minute")
-    ax2.set_ylim(0, max(float(r.concurrency(g).max(initial=0)), 5.0) * 1.3)
-    ax2.legend(fontsize=7, loc="upper left")
+    ax2.plot(g, cap, color=RED, ls="--", lw=1)
+    ax2.set(ylabel="invocations", title="Concurrent invocations; dashed: cap 5, +300/min")
+    ax2.set_ylim(0, max(float(conc.max(initial=0)), 5.0) * 1.3)
     ax3.plot(g, r.in_queue(g), color=ORANGE, lw=1.2)
     ax3.set(xlabel="time (s)", ylabel="messages", title="Messages in the queue")
     ax4.plot(g, r.oldest_age(g), color=PURPLE, lw=1.2)
     ax4.set(xlabel="time (s)", ylabel="seconds", title="Age of the oldest message")
     for ax in (ax2, ax3, ax4):
-        ax.title.set_fontsize(10)
-    fig.subplots_adjust(hspace=0.45)
+        ax.title.set_fontsize(9)
+        ax.locator_params(nbins=4)
+    fig.subplots_adjust(hspace=0.5)
     return fig
 
 
