@@ -52,8 +52,9 @@ Labelled assumptions (AWS documents no figure or mechanism for these)
 * The DLQ move happens when the visibility timeout of the ``max_receive_count``-th receive ends.
 * A consumer or a poller that finishes while messages wait receives again at once (no network
   time); processing a message takes its drawn duration every time it is received.
-* The FIFO call-limit bucket's burst (``fifo_burst``, default 300 calls: one second's worth);
-  the limit is applied to ``SendMessage``, the action these labs push against.
+* The FIFO call-limit bucket's burst (``fifo_burst``, default 300 calls: one second's worth).
+  The limit is applied to ``SendMessage`` only: receives and deletes, which AWS limits to 300
+  calls per second each as well, are not limited in the model.
 * The event source mapping's 300 more batches per minute are spread evenly (a token bucket of
   5 refilled at 5 per second); it never scales down within a run.
 

@@ -38,7 +38,8 @@ def polling_view(r, wait_time_seconds, consumers, quiet_share, short_poll_fracti
     text = (f"{mode}, {consumers} consumers, quiet {quiet_share:.0%} of each 2 minutes, short polls sample "
             f"{short_poll_fraction:.0%} of servers (assumption): {r.sent:,} messages, "
             f"<b>{r.receives:,}</b> receives of which <b>{r.empty_receives:,}</b> empty "
-            f"({100 * r.empty_receives / max(r.receives, 1):.0f}%); "
+            f"({100 * r.empty_receives / max(r.receives, 1):.0f}%), {r.messages_per_receive:.3f} messages per "
+            f"receive; "
             f"<b>{r.requests * 1e6 / n / 1e6:,.1f} M</b> requests per million messages; "
             f"latency added by polling: mean <b>{1e3 * lat.mean():.0f} ms</b>, "
             f"p95 {1e3 * np.percentile(lat, 95):.0f} ms.")
