@@ -21,6 +21,21 @@ Scaling (how fast new execution environments may be created)
     environments every 10 s, modelled as a token bucket of 1,000 refilled at 100 per second.
     Other functions have their own buckets and are not limited here.
 
+Requests per second
+  Lambda also caps each function's invocation *rate* at 10 x the concurrency available to it:
+  10 x the account limit for a function without a reservation, 10 x its reserved concurrency for
+  one with (throttle reasons ``FunctionInvocationRateLimitExceeded`` and
+  ``ReservedFunctionInvocationRateLimitExceeded``). AWS documents neither the cap's window nor
+  its burst. **Assumption:** the cap is a token bucket (:mod:`labsim.tokenbucket`) refilled at
+  10 x concurrency per second, holding ``rate_cap_burst`` seconds of that rate (default 0.1 s,
+  i.e. as many tokens as the concurrency), full at the start; it is checked *before* the
+  concurrency limit, so a request refused for concurrency has already spent its token. The
+  account's other functions are many functions, each below its own cap, and are not capped here.
+
+Every throttled request has one reason (``SyncResult.reason``): ``RATE`` (the requests-per-second
+cap), ``CONCURRENCY`` (no free concurrency in its pool) or ``SCALING`` (a new environment was
+needed and the scaling model did not allow one yet).
+
 Environments stay warm for the whole run (no idle reaping), so a new one is created exactly
 when every warm one of that function is busy; its first request is a cold start.
 """
@@ -34,9 +49,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import traffic
+from . import tokenbucket, traffic
 from .outcomes import Outcome
-from .validation import check_choice, check_int, check_number
+from .validation import check_array, check_choice, check_int, check_number
 
 # --- AWS numbers, each with its source -------------------------------------------------------
 #: Default account concurrency per Region. https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html
@@ -50,7 +65,11 @@ MAX_TIMEOUT_S = 900
 #: Current scaling rate: 1,000 execution environments every 10 s per function.
 #: https://docs.aws.amazon.com/lambda/latest/dg/scaling-behavior.html
 SCALING_ENVS_PER_10S = 1_000
-#: The notes' (pre-November-2023) model: initial burst quota by Region, then +500 per minute.
+#: When the per-function scaling rate replaced the burst quotas (year, month): the AWS News Blog,
+#: https://aws.amazon.com/blogs/aws/aws-lambda-functions-now-scale-12-times-faster-when-handling-high-volume-requests/
+SCALING_CHANGED = (2023, 11)
+#: The notes' (pre-November-2023) model: initial burst quota by Region (the notes), then +500 per
+#: minute (the blog post above describes the old rule).
 BURST_STEP_PER_MINUTE = 500
 BURST_QUOTAS = {
     "us-west-2": 3_000, "us-east-1": 3_000, "eu-west-1": 3_000,
@@ -63,11 +82,40 @@ REGION_NAMES = {
     "eu-central-1": "Europe (Frankfurt)", "us-east-2": "US East (Ohio)",
     "other": "any other Region",
 }
+#: Invocation requests per second are capped at 10 x the concurrency available to the function.
+#: https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html
+RPS_PER_CONCURRENCY = 10
+#: ASSUMPTION (AWS documents no window or burst for the cap): the bucket holds this many seconds
+#: of the capped rate, i.e. as many tokens as the concurrency available.
+RATE_CAP_BURST_S = 0.1
+#: Synchronous and asynchronous payload limits (request and response), bytes: 6 MB and 1 MB.
+#: https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html
+SYNC_PAYLOAD_MB = 6
+ASYNC_PAYLOAD_MB = 1
 #: Simulation bound on the account limit (AWS raises limits on request; we stop here).
 MAX_ACCOUNT_LIMIT = 100_000
 SCALING_MODELS = ("none", "burst", "per_function")
 
 FUNCTION, OTHER = 0, 1
+
+# Why a request was throttled (``SyncResult.reason``); NOT_THROTTLED for the others.
+NOT_THROTTLED, RATE, CONCURRENCY, SCALING = range(4)
+
+
+def throttle_reason_name(reason: int, reserved: bool) -> str:
+    """The ``Reason`` AWS puts in a TooManyRequestsException for a throttle of this kind.
+
+    Rate and concurrency throttles have documented reasons (API_Invoke.html); for a scaling
+    throttle AWS documents none in particular, so the model says "scaling rate".
+    """
+    if reason == RATE:
+        return "ReservedFunctionInvocationRateLimitExceeded" if reserved else "FunctionInvocationRateLimitExceeded"
+    if reason == CONCURRENCY:
+        return ("ReservedFunctionConcurrentInvocationLimitExceeded" if reserved
+                else "ConcurrentInvocationLimitExceeded")
+    if reason == SCALING:
+        return "scaling rate (no documented reason)"
+    return "not throttled"
 
 
 def burst_cap(t, region: str, limit: int):
@@ -92,6 +140,7 @@ class SyncResult:
     source: np.ndarray       #: 0 = the function under study, 1 = the account's other functions
     outcome: np.ndarray      #: ``Outcome`` codes (SUCCEEDED, THROTTLED or IN_FLIGHT)
     cold_start: np.ndarray   #: True where the request created a new execution environment
+    reason: np.ndarray       #: why a throttled request was refused: RATE, CONCURRENCY or SCALING
     horizon: float
     warmup: float
     params: dict = field(default_factory=dict)
@@ -112,11 +161,24 @@ class SyncResult:
         return int(m.sum())
 
     def books(self, source: int | None = None) -> dict:
-        """Every request in exactly one outcome: ``sent`` equals the sum of the others."""
+        """Every request in exactly one outcome: ``sent`` equals the sum of the others; the
+        throttled ones each have exactly one reason (``throttled == rate + concurrency +
+        scaling``)."""
         d = {"sent": self.sent(source)}
         for o in (Outcome.SUCCEEDED, Outcome.THROTTLED, Outcome.IN_FLIGHT):
             d[o.name.lower()] = self.count(o, source)
+        for k, name in ((RATE, "rate"), (CONCURRENCY, "concurrency"), (SCALING, "scaling")):
+            d[f"throttled_{name}"] = self.throttled_by(k, source)
         return d
+
+    def throttled_by(self, reason: int, source: int | None = FUNCTION, after_warmup: bool = False) -> int:
+        """Throttled requests with this reason (RATE, CONCURRENCY or SCALING)."""
+        m = (self.outcome == Outcome.THROTTLED) & (self.reason == reason)
+        if source is not None:
+            m &= self.source == source
+        if after_warmup:
+            m &= self.arrival >= self.warmup
+        return int(m.sum())
 
     # -- throttling ---------------------------------------------------------------------------
     def throttled_fraction(self, source: int = FUNCTION) -> float:
@@ -206,50 +268,57 @@ def _loss_fixed(t: np.ndarray, d: float, c: int) -> np.ndarray:
     return admitted
 
 
-def _loss_heap(t: np.ndarray, end: np.ndarray, c: int) -> np.ndarray:
-    """Admission mask for a loss pool of size ``c``, any durations (heap of free times).
+def _loss_heap(t: np.ndarray, end: np.ndarray, c: int):
+    """Admission and cold-start masks for a loss pool of size ``c``, any durations.
 
-    The heap holds each environment's next free time. A request is admitted iff an environment
-    is free (smallest free time <= arrival) or the pool has room for one more.
+    The heap holds each execution environment's next free time. A request is admitted iff an
+    environment is free (smallest free time <= arrival: the tie rule, as in :func:`_loss_fixed`)
+    or the pool has room for one more, which is then created: a cold start.
     """
     n = len(t)
-    throttled = np.zeros(n, bool)
-    if c == 0:
-        throttled[:] = True
-        return ~throttled
+    admitted = np.zeros(n, bool)
+    cold = np.zeros(n, bool)
+    if c == 0 or n == 0:
+        return admitted, cold
     tl, el = t.tolist(), end.tolist()
     h: list = []
+    new = []
     i = 0
     while i < n and len(h) < c:           # filling up: every request is admitted
         if h and h[0] <= tl[i]:
             heapq.heapreplace(h, el[i])
         else:
             heapq.heappush(h, el[i])
+            new.append(i)
         i += 1
     rep = heapq.heapreplace
     thr = []
-    h0 = h[0] if h else math.inf
-    for k in range(i, n):                 # full pool: reuse the earliest-free environment
-        if h0 <= tl[k]:
-            rep(h, el[k])
+    h0 = h[0]
+    for k, a, e in zip(range(i, n), tl[i:], el[i:]):   # full pool: reuse the earliest-free one
+        if h0 <= a:
+            rep(h, e)
             h0 = h[0]
         else:
             thr.append(k)
-    throttled[thr] = True
-    return ~throttled
+    admitted[:] = True
+    admitted[thr] = False
+    cold[new] = True
+    return admitted, cold
 
 
 def _general(t, end, source, pool_size, scaling, region, limit, fifo=False):
     """Exact event loop for scaling limits: per-function environments, shared pools.
 
     Keeps, per source, the busy executions' end times (so concurrency is exact), the number of
-    environments, and the scaling budget. Returns (admitted, cold_start). The end times live in
+    environments, and the scaling budget (today's model: :class:`labsim.tokenbucket.TokenBucket`
+    of 1,000 refilled at 100 per second). Returns (admitted, cold_start, reason). The end times live in
     a heap; with ``fifo=True`` (each source's durations are all equal, so its executions end in
     the order they started) a deque does the same job at half the cost.
     """
     n = len(t)
     admitted = np.zeros(n, bool)
     cold = np.zeros(n, bool)
+    reason = np.zeros(n, np.int8)
     if fifo:
         busy = (deque(), deque())         # end times of running executions, per source
         push, pop = deque.append, deque.popleft
@@ -257,9 +326,7 @@ def _general(t, end, source, pool_size, scaling, region, limit, fifo=False):
         busy = ([], [])
         push, pop = heapq.heappush, heapq.heappop
     envs = [0, 0]
-    tokens = float(SCALING_ENVS_PER_10S)
-    refill = SCALING_ENVS_PER_10S / 10.0
-    last = 0.0
+    bucket = tokenbucket.TokenBucket(SCALING_ENVS_PER_10S / 10.0, SCALING_ENVS_PER_10S)
     burst0, step = BURST_QUOTAS[region], BURST_STEP_PER_MINUTE
     tl, el, sl = t.tolist(), end.tolist(), source.tolist()
     shared = pool_size[1] == 0            # no reservation: both sources draw from pool 0
@@ -275,36 +342,49 @@ def _general(t, end, source, pool_size, scaling, region, limit, fifo=False):
                 pop(o)
             in_pool += len(o)
         if in_pool >= pool_size[0 if shared else s]:
-            continue                      # pool full: throttled
+            reason[i] = CONCURRENCY       # pool full: throttled
+            continue
         if len(busy[s]) >= envs[s]:       # every warm environment busy: need a new one
             if scaling == "burst":
                 if envs[0] + envs[1] >= min(limit, burst0 + step * (a // 60.0)):
+                    reason[i] = SCALING
                     continue
             elif scaling == "per_function" and s == FUNCTION:
-                tokens = min(float(SCALING_ENVS_PER_10S), tokens + (a - last) * refill)
-                last = a
-                if tokens < 1.0:
+                if not bucket.take(a):
+                    reason[i] = SCALING
                     continue
-                tokens -= 1.0
             envs[s] += 1
             cold[i] = True
         push(busy[s], el[i])
         admitted[i] = True
-    return admitted, cold
+    return admitted, cold, reason
 
 
-def _cold_starts(t, end, admitted, source):
-    """Cold starts when environments are never reaped: concurrency reaching a new maximum."""
+def _cold_starts(t, end, admitted, source, pool_size=(math.inf, math.inf), ends_sorted: bool = False):
+    """Cold starts when environments are never reaped: concurrency reaching a new maximum.
+
+    ``ends_sorted``: the end times are already in order (one source, one fixed duration).
+    A source's concurrency never exceeds its pool, so once it reaches ``pool_size[source]`` no
+    environment is created again: the count is made on a growing prefix until that happens.
+    """
     cold = np.zeros(len(t), bool)
-    for s in (FUNCTION, OTHER):
-        idx = np.flatnonzero(admitted & (source == s))
+    two = bool(source.any())
+    for s in ((FUNCTION, OTHER) if two else (FUNCTION,)):
+        idx = np.flatnonzero(admitted & (source == s)) if two else np.flatnonzero(admitted)
         if len(idx) == 0:
             continue
-        st = t[idx]
-        en = np.sort(end[idx])
-        running = np.arange(1, len(idx) + 1) - np.searchsorted(en, st, side="right")
+        top = pool_size[s] if np.isfinite(pool_size[s]) else len(idx)
+        size = min(len(idx), 4 * int(top) + 16)
+        while True:
+            part = idx[:size]
+            st = t[part]
+            en = end[part] if ends_sorted else np.sort(end[part])
+            running = np.arange(1, size + 1) - np.searchsorted(en, st, side="right")
+            if size == len(idx) or running.max() >= top:
+                break
+            size = min(len(idx), 4 * size)
         prev_max = np.maximum.accumulate(np.concatenate([[0], running[:-1]]))
-        cold[idx[running > prev_max]] = True
+        cold[part[running > prev_max]] = True
     return cold
 
 
@@ -314,13 +394,17 @@ def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration
                   reserved: int | None = None, other_rate: float = 0.0,
                   other_mean_duration: float | None = None, scaling: str = "none",
                   region: str = "us-east-1", arrivals=None, horizon: float = 20.0,
-                  warmup: float | None = None, seed: int = 0, engine: str = "auto") -> SyncResult:
+                  warmup: float | None = None, rate_cap: bool = True,
+                  rate_cap_burst: float = RATE_CAP_BURST_S, seed: int = 0,
+                  engine: str = "auto") -> SyncResult:
     """Simulate synchronous invocations of one function (plus the account's other traffic).
 
     ``rate`` (requests/s, Poisson) or ``arrivals`` (an array of times, e.g. from
     ``labsim.traffic.spike``) gives the function's traffic. ``warmup`` seconds at the start are
     left out of the throttle statistics (default: 5 mean durations, at most a quarter of the
-    horizon). ``engine`` is for tests: ``"general"`` forces the event loop.
+    horizon). ``rate_cap`` applies the requests-per-second cap (10 x the concurrency available),
+    a token bucket holding ``rate_cap_burst`` seconds of that rate (an assumption: see the
+    module docstring). ``engine`` is for tests: ``"general"`` forces the event loop.
     """
     horizon = check_number("horizon", horizon, 0, 3_600, lo_open=True)
     mean_duration = check_number("mean_duration", mean_duration, 0, MAX_TIMEOUT_S, lo_open=True,
@@ -337,6 +421,9 @@ def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration
     check_choice("scaling", scaling, SCALING_MODELS)
     check_choice("region", region, tuple(BURST_QUOTAS))
     check_choice("engine", engine, ("auto", "general"))
+    check_choice("rate_cap", rate_cap, (True, False))
+    rate_cap_burst = check_number("rate_cap_burst", rate_cap_burst, 0, 10, lo_open=True,
+                                  why="seconds of the capped rate the bucket holds (a model assumption)")
     if warmup is None:
         warmup = min(5 * max(mean_duration, other_mean if other_rate else 0), horizon / 4)
     warmup = check_number("warmup", warmup, 0, horizon, hi_open=True)
@@ -345,48 +432,75 @@ def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration
     if arrivals is None:
         t_fn = traffic.poisson(check_number("rate", rate, 0), horizon, rng)
     else:
-        t_fn = np.sort(np.asarray(arrivals, dtype=float))
-        if t_fn.ndim != 1 or (len(t_fn) and (t_fn[0] < 0 or t_fn[-1] >= horizon)):
-            raise ValueError(f"arrivals must be a 1-D array of times in [0, horizon={horizon:g}) s")
+        t_fn = np.sort(check_array("arrivals", arrivals, 0, horizon, sorted_=False, hi_open=True))
     d_fn = traffic.durations(duration_kind, mean_duration, len(t_fn), rng, duration_cv)
     t_ot = traffic.poisson(other_rate, horizon, rng) if other_rate > 0 else np.empty(0)
     d_ot = traffic.durations(duration_kind, other_mean, len(t_ot), rng, duration_cv)
 
-    t = np.concatenate([t_fn, t_ot])
-    d = np.concatenate([d_fn, d_ot])
-    src = np.concatenate([np.zeros(len(t_fn), np.int8), np.ones(len(t_ot), np.int8)])
-    order = np.argsort(t, kind="stable")
-    t, d, src = t[order], d[order], src[order]
+    available = limit if reserved is None else reserved   # concurrency the function can use
+    if rate_cap and available > 0:                        # the requests-per-second cap, first
+        cap_rate = RPS_PER_CONCURRENCY * available
+        rate_ok = tokenbucket.admit(t_fn, cap_rate, max(1, round(cap_rate * rate_cap_burst)))
+    else:
+        rate_ok = None                                    # nothing refused for the rate
+
+    if len(t_ot):                                         # merge the two sources in time order
+        t = np.concatenate([t_fn, t_ot])
+        order = np.argsort(t, kind="stable")
+        t = t[order]
+        d = np.concatenate([d_fn, d_ot])[order]
+        src = np.concatenate([np.zeros(len(t_fn), np.int8), np.ones(len(t_ot), np.int8)])[order]
+        ok = None if rate_ok is None else np.concatenate([rate_ok, np.ones(len(t_ot), bool)])[order]
+    else:
+        t, d, src, ok = t_fn, d_fn, np.zeros(len(t_fn), np.int8), rate_ok
     end = t + d
+    fixed = duration_kind == "fixed"
+    # The concurrency engines see only the requests that passed the rate cap.
+    if ok is None or ok.all():
+        keep = slice(None)
+        tk, dk, ek, sk = t, d, end, src
+    else:
+        keep = np.flatnonzero(ok)
+        tk, dk, ek, sk = t[keep], d[keep], end[keep], src[keep]
 
     if reserved is None:                  # one shared pool; pool 1 is empty
-        pool = np.zeros(len(t), np.int8)
+        pools = ((slice(None), limit),)
         pool_size = (limit, 0)
     else:
-        pool = src.copy()
+        pools = ((sk == 0, reserved), (sk == 1, limit - reserved))
         pool_size = (reserved, limit - reserved)
 
     if scaling != "none" or engine == "general":
-        admitted, cold = _general(t, end, src, pool_size, scaling, region, limit,
-                                  fifo=duration_kind == "fixed")
+        adm_k, cold_k, why_k = _general(tk, ek, sk, pool_size, scaling, region, limit, fifo=fixed)
+    else:
+        adm_k = np.zeros(len(tk), bool)
+        cold_k = None
+        for m, size in pools:
+            dp = dk[m]
+            if not len(dp):
+                continue
+            if fixed and dp[0] == dp[-1] and (len(t_ot) == 0 or np.all(dp == dp[0])):
+                adm_k[m] = _loss_fixed(tk[m], float(dp[0]), size)
+            elif len(t_ot) == 0:          # one source: the heap's new environments are the cold starts
+                adm_k[m], cold_k = _loss_heap(tk[m], ek[m], size)
+            else:
+                adm_k[m] = _loss_heap(tk[m], ek[m], size)[0]
+        if cold_k is None:
+            sizes = (limit, limit) if reserved is None else pool_size
+            cold_k = _cold_starts(tk, ek, adm_k, sk, sizes, ends_sorted=fixed and len(t_ot) == 0)
+        why_k = np.where(adm_k, NOT_THROTTLED, CONCURRENCY).astype(np.int8)
+    if isinstance(keep, slice):
+        admitted, cold, reason = adm_k, cold_k, why_k
     else:
         admitted = np.zeros(len(t), bool)
-        for p in (0, 1):
-            m = pool == p
-            if not m.any():
-                continue
-            dp = d[m]
-            if duration_kind == "fixed" and np.all(dp == dp[0]):
-                admitted[m] = _loss_fixed(t[m], float(dp[0]), pool_size[p])
-            else:
-                admitted[m] = _loss_heap(t[m], end[m], pool_size[p])
-        cold = _cold_starts(t, end, admitted, src)
+        cold = np.zeros(len(t), bool)
+        reason = np.full(len(t), RATE, np.int8)
+        admitted[keep], cold[keep], reason[keep] = adm_k, cold_k, why_k
 
-    outcome = np.full(len(t), int(Outcome.THROTTLED), np.int8)
-    outcome[admitted & (end <= horizon)] = Outcome.SUCCEEDED
-    outcome[admitted & (end > horizon)] = Outcome.IN_FLIGHT
+    outcome = np.where(admitted, np.where(end <= horizon, np.int8(Outcome.SUCCEEDED), np.int8(Outcome.IN_FLIGHT)),
+                       np.int8(Outcome.THROTTLED))
     params = dict(rate=rate if arrivals is None else None, mean_duration=mean_duration,
                   duration_kind=duration_kind, concurrency_limit=limit, reserved=reserved,
                   other_rate=other_rate, other_mean_duration=other_mean, scaling=scaling,
-                  region=region, seed=seed)
-    return SyncResult(t, d, src, outcome, cold, horizon, warmup, params)
+                  region=region, rate_cap=rate_cap, rate_cap_burst=rate_cap_burst, seed=seed)
+    return SyncResult(t, d, src, outcome, cold, reason, horizon, warmup, params)

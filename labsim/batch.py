@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import traffic
-from .awslambda import MAX_TIMEOUT_S
+from .awslambda import ASYNC_PAYLOAD_MB, MAX_TIMEOUT_S, SYNC_PAYLOAD_MB
 from .outcomes import Outcome
 from .validation import check_int, check_number
 
@@ -94,3 +94,14 @@ def simulate_batch(items: int = 20_000, seconds_per_item: float = 0.5, *, item_c
 def wall_time_curve(concurrencies, **kwargs) -> np.ndarray:
     """Wall time of the same job (same seed) for each concurrency in ``concurrencies``."""
     return np.array([simulate_batch(concurrency=int(c), **kwargs).wall_time for c in concurrencies])
+
+
+def max_items_per_payload(item_kb: float, invocation: str = "sync") -> int:
+    """Most items of ``item_kb`` kilobytes that fit in one invocation's event, if the items travel
+    in the payload: 6 MB synchronous, 1 MB asynchronous (API_Invoke.html). Megabytes are counted
+    as 1,000 KB here; AWS's "MB" may be binary, so treat the answer as approximate (a few %)."""
+    from .validation import check_choice
+    item_kb = check_number("item_kb", item_kb, 0, 1_000 * SYNC_PAYLOAD_MB, lo_open=True)
+    check_choice("invocation", invocation, ("sync", "async"))
+    limit_mb = SYNC_PAYLOAD_MB if invocation == "sync" else ASYNC_PAYLOAD_MB
+    return int(math.floor(1_000 * limit_mb / item_kb))

@@ -4,9 +4,14 @@ For each registered lab: median and p95 wall time of one update at default param
 figure + PNG), the p95 of the same updates in CPU time (the process's own time: it barely moves
 when other programs share the machine, so compare it with the wall p95 to tell a slow update from
 a busy machine), and the model alone. Then the synchronous model's throughput at 10^5 and 10^6
-requests. Target: every update p95 <= 100 ms; the model at 10^5 requests <= 30 ms.
-Then the SQS queue drained by 10 consumers at 10^5 messages (the engine alone, and the whole
-``simulate_queue`` call). Target: <= 10 ms with fixed processing, <= 60 ms with exponential.
+requests, the token bucket at 10^5 requests, and the synchronous model against an idiomatic SimPy
+model of the same loss system (``simpy.Resource``, one process per request), timed in the same
+run, median of 5 (SimPy is a test-only dependency: ``tests/requirements.txt``).
+
+Targets: every update p95 <= 100 ms; ``simulate_sync`` (no scaling model) at 10^5 requests at
+least 150x SimPy with fixed durations and 55x with exponential ones; the bucket at 10^5 requests
+<= 10 ms. Then the SQS queue drained by 10 consumers at 10^5 messages (the engine alone, and the
+whole ``simulate_queue`` call): <= 10 ms with fixed processing, <= 60 ms with exponential.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import time
 
 import numpy as np
 
-from . import awslambda, labs, sqs, traffic
+from . import awslambda, labs, sqs, tokenbucket, traffic
 
 
 def _times(fn, repeat):
@@ -28,6 +33,50 @@ def _times(fn, repeat):
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     return np.array(wall), np.array(cpu)
+
+
+def simpy_loss(arrivals, durations, c: int) -> np.ndarray:
+    """The sync model's loss system written the idiomatic SimPy way: a pool of ``c`` as a
+    ``simpy.Resource``, a source process, one process per admitted request. Returns the admission
+    mask (the same decisions as ``simulate_sync`` with no scaling model and no rate cap, up to the
+    order of events that tie exactly)."""
+    import simpy
+    env = simpy.Environment()
+    pool = simpy.Resource(env, capacity=c)
+    admitted = np.zeros(len(arrivals), bool)
+
+    def execution(i, d):
+        with pool.request() as req:
+            yield req
+            admitted[i] = True
+            yield env.timeout(d)
+
+    def source():
+        for i, (t, d) in enumerate(zip(arrivals.tolist(), durations.tolist())):
+            yield env.timeout(t - env.now)
+            if pool.count < pool.capacity:          # a free unit of concurrency, else 429
+                env.process(execution(i, d))
+
+    env.process(source())
+    env.run()
+    return admitted
+
+
+def simpy_ratio(duration_kind: str, repeat: int = 5):
+    """(labsim median s, SimPy median s, ratio) at 10^5 requests: 5,000 req/s x 0.2 s, c = 1,000.
+
+    Both are timed in turn in the same process, so a busy machine slows both alike."""
+    kw = dict(rate=5_000.0, mean_duration=0.2, duration_kind=duration_kind, concurrency_limit=1_000, horizon=20.0)
+    ours, theirs = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        r = awslambda.simulate_sync(**kw)
+        ours.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        simpy_loss(r.arrival, r.duration, 1_000)
+        theirs.append(time.perf_counter() - t0)
+    a, b = float(np.median(ours)), float(np.median(theirs))
+    return a, b, b / a
 
 
 def main(repeat: int = 20) -> None:
@@ -48,7 +97,11 @@ def main(repeat: int = 20) -> None:
                           5 if n < 10 ** 6 else 3)
             print(f"sync model, {kind:<11} {n:>9,} requests: {1e3 * np.median(t):8.1f} ms, "
                   f"{n / np.median(t) / 1e6:.2f} M simulated requests/s")
-
+    t = traffic.poisson(5_000.0, 20.0, traffic.make_rng(0))
+    for rate, burst in ((10_000.0, 5_000), (2_500.0, 1_250), (1_000.0, 100)):
+        el, _ = _times(lambda: tokenbucket.admit(t, rate, burst), 7)
+        print(f"token bucket, 10^5 requests at 5,000/s, rate {rate:,.0f}/s, burst {burst:,}: "
+              f"{1e3 * np.median(el):6.1f} ms")
     for kind in ("fixed", "exponential"):
         n = 10 ** 5
         horizon = n / 9.0                              # 9 messages/s to 10 consumers of 1 s: load 0.9
@@ -59,6 +112,15 @@ def main(repeat: int = 20) -> None:
                                                     mean_duration=1.0, visibility_timeout=43_200), 7)
         print(f"sqs queue, 10 consumers, {kind:<11} {len(t):>9,} messages: engine {1e3 * np.median(eng):6.1f} ms, "
               f"simulate_queue {1e3 * np.median(full):6.1f} ms")
+    try:
+        import simpy  # noqa: F401
+    except ImportError:
+        print("SimPy is not installed (pip install -r tests/requirements.txt): no SimPy ratio")
+        return
+    for kind in ("fixed", "exponential"):
+        a, b, ratio = simpy_ratio(kind)
+        print(f"sync model vs SimPy, {kind:<11} 10^5 requests: labsim {1e3 * a:6.1f} ms, SimPy {1e3 * b:7.0f} ms, "
+              f"{ratio:5.0f}x")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,15 @@ The handler charges a card on every delivery it processes:
 * **with an idempotency-key store** (say, a DynamoDB table keyed by the event ID with a TTL),
   a delivery first looks up the key. If a key written at ``t_k`` is still valid
   (``t < t_k + ttl``) the delivery is skipped; otherwise it charges and writes the key at ``t``.
+  The *handler* compares the stored expiry with the time: DynamoDB's TTL deletes expired items
+  in the background, some time after they expire, and reads return them until then
+  (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ttl-expired-items.html), so
+  "the item is still there" does not mean "the key is still valid".
+
+When the charge itself can fail, *when* the key is written matters (:func:`simulate_key_writes`):
+writing it before charging turns a failed charge into a silently lost one (the retry finds the
+key and skips); a conditional write of an "in progress" record, turned into "completed" after
+the charge and removed when the charge fails, lets the retry charge.
 
 Books: ``deliveries = charges + skipped`` and ``charges = unique events charged + duplicated
 charges``. Closed forms (for the generated workload): the expected duplicate deliveries are
@@ -169,3 +178,80 @@ def simulate_idempotency(events: int = 1_000, *, duplicate_prob: float = 0.1, de
                   arrival_horizon=ah, seed=seed)
     return IdempotencyResult(arrival, delay, charges_from_deliveries(ev, t, store=False, ttl=ttl),
                              charges_from_deliveries(ev, t, store=True, ttl=ttl), params)
+
+
+# --- when the key is written: failed charges and the retries that follow ---------------------------
+KEY_WRITES = ("before_charge", "conditional")
+#: Final state of an event in :func:`simulate_key_writes`.
+CHARGED_ONCE, LOST_SILENTLY, FAILED_VISIBLY = range(3)
+KEY_WRITE_OUTCOMES = ("charged once", "never charged, reported success",
+                      "never charged, retries exhausted (to the failure destination)")
+
+
+@dataclass(frozen=True)
+class KeyWriteResult:
+    """Per-event final states (``outcome``), charges and handler runs for one key-write rule."""
+
+    outcome: np.ndarray      #: CHARGED_ONCE, LOST_SILENTLY or FAILED_VISIBLY
+    charges: np.ndarray      #: successful charges of each event
+    runs: np.ndarray         #: handler runs of each event (first delivery, retries, duplicates)
+    key_write: str
+    params: dict = field(default_factory=dict)
+
+    def books(self) -> dict:
+        """Every event in exactly one final state."""
+        d = {"events": len(self.outcome)}
+        for k, name in enumerate(("charged_once", "lost_silently", "failed_visibly")):
+            d[name] = int((self.outcome == k).sum())
+        return d
+
+
+def simulate_key_writes(events: int = 1_000, *, charge_fail_prob: float = 0.1, key_write: str = "conditional",
+                        max_retry_attempts: int = 2, ttl: float = 3_600.0, seed: int = 0) -> KeyWriteResult:
+    """Events delivered once to a handler whose card charge fails with ``charge_fail_prob``;
+    a failed run is retried by Lambda's async queue (up to ``max_retry_attempts`` times, 60 s and
+    120 s later: ``labsim.lambda_async``).
+
+    ``key_write="before_charge"``: the handler writes the key, then charges. A failed charge
+    leaves the key behind; the retry finds it and returns success without charging: the event is
+    *lost silently*. Expected share: ``p`` (the first charge fails).
+
+    ``key_write="conditional"``: a conditional write creates an "in progress" record only if no
+    valid record exists, the charge runs, and the record becomes "completed" (valid for ``ttl``)
+    or is deleted when the charge fails, so the retry charges. An event is lost only visibly,
+    when all ``r + 1`` runs fail: ``p^(r+1)``, and then it reaches the failure destination.
+    Retries come within ``ttl`` here (seconds apart, TTL an hour), so a key never expires between
+    runs of one event.
+    """
+    from .lambda_async import MAX_RETRY_ATTEMPTS, RETRY_DELAYS_S
+    n = check_int("events", events, 0, MAX_EVENTS)
+    p = check_number("charge_fail_prob", charge_fail_prob, 0, 1)
+    check_choice("key_write", key_write, KEY_WRITES)
+    r = check_int("max_retry_attempts", max_retry_attempts, 0, MAX_RETRY_ATTEMPTS,
+                  why="AWS allows MaximumRetryAttempts 0 to 2")
+    ttl = check_number("ttl", ttl, sum(RETRY_DELAYS_S), 366 * 86_400, lo_open=True,
+                       why="longer than the retries of one event, as the model assumes")
+    rng = traffic.make_rng(seed)
+    fails = rng.random((n, r + 1)) < p             # would the charge fail on run k?
+    outcome = np.empty(n, np.int8)
+    charges = np.zeros(n, int)
+    runs = np.zeros(n, int)
+    for i in range(n):
+        key = None                                # None, "in_progress" (written before), "completed"
+        for k in range(r + 1):
+            runs[i] += 1
+            if key is not None:                   # a valid key: skip, report success
+                outcome[i] = CHARGED_ONCE if charges[i] else LOST_SILENTLY
+                break
+            key = "in_progress"
+            if not fails[i, k]:
+                charges[i] += 1
+                key = "completed"
+                outcome[i] = CHARGED_ONCE
+                break
+            if key_write == "conditional":
+                key = None                        # the failed run removes its record
+        else:
+            outcome[i] = FAILED_VISIBLY
+    params = dict(events=n, charge_fail_prob=p, key_write=key_write, max_retry_attempts=r, ttl=ttl, seed=seed)
+    return KeyWriteResult(outcome, charges, runs, key_write, params)

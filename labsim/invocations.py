@@ -11,14 +11,19 @@ more than the retries = a persistent one); every other run succeeds. Nothing is 
   with the caller, as an error it must handle.
 * ``"async"`` (S3, SNS, EventBridge): the caller gets HTTP 202 at once; **Lambda** runs the
   event from its internal queue and retries function errors ``retries`` times (MaximumRetryAttempts)
-  about 1 and 2 minutes apart (``labsim.lambda_async``, which this module calls). A failure that
+  about 1 and 2 minutes apart (``labsim.lambda_async``, which this module calls; it assumes
+  exactly 60 s and 120 s). A failure that
   outlasts the retries goes to the on-failure destination.
 * ``"esm"`` (event source mapping; a stream such as Kinesis or DynamoDB Streams): the producer
   gets its write acknowledged at once; **Lambda's poller** reads records in order in batches of
-  ``batch_size`` and retries a failed batch at once, ``retries`` times, while the records
-  behind it wait (order is kept). When the retries run out the whole batch is skipped and sent
-  to the on-failure destination, including records that did not fail. (SQS standard queues
-  also use event source mappings but do not keep order; not drawn here.)
+  ``batch_size`` and retries a failed batch ``retries`` times, while the records behind it wait
+  (order is kept). **Assumption:** AWS gives no delay between these retries; the model retries
+  at once. When the retries run out the whole batch is skipped, records that did not fail
+  included, and the on-failure destination gets a record *about* the batch: an SQS queue or SNS
+  topic receives only metadata (shard, sequence numbers), only an S3 destination receives the
+  records themselves (kinesis-on-failure-destination.html). SQS queues also use event source
+  mappings but fail differently (a failed message returns after its visibility timeout and ends
+  in the queue's own DLQ) and are not drawn here.
 """
 
 from __future__ import annotations
@@ -34,6 +39,14 @@ from .validation import check_choice, check_int, check_number
 MODES = ("sync", "async", "esm")
 MODE_NAMES = {"sync": "synchronous", "async": "asynchronous", "esm": "event source mapping (stream)"}
 RETRIED_BY = {"sync": "the caller", "async": "Lambda (internal queue)", "esm": "Lambda (event source mapping)"}
+#: A Kinesis or DynamoDB Streams mapping's MaximumRetryAttempts defaults to -1: retry until the
+#: record expires. https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-parameters.html
+STREAM_DEFAULT_MAX_RETRY_ATTEMPTS = -1
+#: What a stream's on-failure destination receives, by destination type.
+#: https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
+STREAM_FAILURE_RECORD = {"SQS": "metadata about the batch (shard, sequence numbers)",
+                         "SNS": "metadata about the batch (shard, sequence numbers)",
+                         "S3": "the batch's records, with the metadata"}
 #: What the caller sees when it sends an event.
 CALLER_SEES = {"sync": "the function's answer, after waiting", "async": "HTTP 202 at once",
                "esm": "the stream's write acknowledgement at once"}

@@ -17,13 +17,25 @@ goes into the function's internal queue. From there Lambda tries to run it:
   one minute before the first retry and two minutes before the second; the model uses exactly
   60 s and 120 s, counted from the end of the failed run.
 * An event whose next try would come after ``arrival + max_event_age`` is discarded when it
-  reaches that age (expired).
+  reaches that age (expired). **Tie rule (an assumption: AWS documents none):** a retry due
+  exactly at ``arrival + max_event_age`` still runs; only one due later expires.
+* **Reserved concurrency 0:** Lambda sends new events straight to the DLQ or the on-failure
+  destination, without retries (invocation-async-retain-records.html). Their outcome is
+  ``THROTTLED``.
 
 Every event ends in exactly one state (``outcome``, :class:`~labsim.outcomes.Outcome`):
 ``SUCCEEDED`` (sent to the on-success destination if one is configured), ``FAILED`` (retries
-exhausted), ``DROPPED`` (expired by age) or ``IN_FLIGHT`` (still queued or running at the
-horizon). A failed or expired event goes to the on-failure destination, else to the DLQ if one
-is configured, else it is lost (``where``).
+exhausted), ``DROPPED`` (expired by age), ``THROTTLED`` (reserved concurrency 0) or
+``IN_FLIGHT`` (still queued or running at the horizon), and in exactly one place (``where``).
+
+Where failed events go (invocation-async-retain-records.html): an **on-failure destination**
+(standard SQS queue, standard SNS topic, S3 bucket, Lambda function or EventBridge bus) gets an
+invocation record with the request and the response; a **dead-letter queue** (standard SQS
+queue or standard SNS topic) gets only the event. Destinations can be configured "in addition
+to or instead of" a DLQ (API_PutFunctionEventInvokeConfig.html), so ``on_failure`` is one of
+``"destination"``, ``"dlq"``, ``"both"`` or ``"none"`` (lost). AWS does not say what happens
+to a failed event when both are set. **Assumption:** both receive it (the destination the
+record, the DLQ the event): the place ``DESTINATION_AND_DLQ``.
 
 Duplicates: the internal queue is eventually consistent and can deliver an event more than once
 even when the function succeeds. With ``duplicate_prob`` q, each successful run is followed,
@@ -64,9 +76,14 @@ DEFAULT_EVENT_AGE_S = MAX_EVENT_AGE_S
 #: https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
 THROTTLE_BACKOFF_BASE_S = 1.0
 THROTTLE_BACKOFF_CAP_S = 300.0
-#: Destinations (on success / on failure) and DLQs.
-#: https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
-FAILURE_TARGETS = ("destination", "dlq", "none")
+#: Destinations (on success / on failure) and DLQs; "both" is allowed ("in addition to or
+#: instead of"). https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
+#: https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionEventInvokeConfig.html
+FAILURE_TARGETS = ("destination", "dlq", "both", "none")
+#: What each target accepts (same pages): FIFO queues and topics are not supported.
+DESTINATION_TARGETS = ("standard SQS queue", "standard SNS topic", "S3 bucket (on failure only)",
+                       "Lambda function", "EventBridge event bus")
+DLQ_TARGETS = ("standard SQS queue", "standard SNS topic")
 
 #: The throttle / 5xx backoff the model uses (no jitter; see the module docstring).
 THROTTLE_POLICY = RetryPolicy("exponential", base=THROTTLE_BACKOFF_BASE_S, cap=THROTTLE_BACKOFF_CAP_S,
@@ -75,9 +92,12 @@ THROTTLE_POLICY = RetryPolicy("exponential", base=THROTTLE_BACKOFF_BASE_S, cap=T
 MAX_RESERVED = 10_000
 
 # Where an event ended (``AsyncResult.where``).
-SUCCESS_DESTINATION, SUCCESS_NO_DESTINATION, FAILURE_DESTINATION, DLQ, LOST, PENDING = range(6)
+SUCCESS_DESTINATION, SUCCESS_NO_DESTINATION, FAILURE_DESTINATION, DLQ, LOST, PENDING, DESTINATION_AND_DLQ = range(7)
 WHERE_NAMES = ("on-success destination", "succeeded (no destination)", "on-failure destination",
-               "dead-letter queue", "lost (no destination, no DLQ)", "still queued or running")
+               "dead-letter queue", "lost (no destination, no DLQ)", "still queued or running",
+               "on-failure destination and DLQ")
+_BOOK_NAMES = ("success_destination", "success_no_destination", "failure_destination", "dlq", "lost",
+               "pending", "destination_and_dlq")
 
 # Kind of one attempt (``AsyncResult.attempt_kind``).
 RUN_OK, RUN_FUNCTION_ERROR, RUN_SYSTEM_ERROR, THROTTLED = range(4)
@@ -119,14 +139,13 @@ class AsyncResult:
     def books(self) -> dict:
         """Every event in exactly one final state, and in exactly one place.
 
-        ``sent == succeeded + failed + expired + in_flight`` and
+        ``sent == succeeded + failed + expired + throttled + in_flight`` and
         ``sent == sum of the per-place counts``.
         """
         d = {"sent": self.sent, "succeeded": self.count(Outcome.SUCCEEDED),
              "failed": self.count(Outcome.FAILED), "expired": self.count(Outcome.DROPPED),
-             "in_flight": self.count(Outcome.IN_FLIGHT)}
-        for k, name in enumerate(("success_destination", "success_no_destination",
-                                  "failure_destination", "dlq", "lost", "pending")):
+             "throttled": self.count(Outcome.THROTTLED), "in_flight": self.count(Outcome.IN_FLIGHT)}
+        for k, name in enumerate(_BOOK_NAMES):
             d[name] = self.count_where(k)
         return d
 
@@ -154,16 +173,17 @@ class AsyncResult:
         return self.attempt_event[m], self.attempt_time[m]
 
     def where_over_time(self, grid) -> np.ndarray:
-        """Events in each place at each time of ``grid``: shape (6, len(grid)).
+        """Events in each place at each time of ``grid``: shape (len(WHERE_NAMES), len(grid)).
 
         Row ``PENDING`` counts events that have arrived and have no final state yet.
         """
         g = np.asarray(grid, dtype=float)
-        out = np.zeros((6, len(g)), dtype=int)
-        for k in range(5):
-            t = np.sort(self.final_time[self.where == k])
-            out[k] = np.searchsorted(t, g, side="right")
-        out[PENDING] = np.searchsorted(self.arrival, g, side="right") - out[:5].sum(axis=0)
+        out = np.zeros((len(WHERE_NAMES), len(g)), dtype=int)
+        for k in range(len(WHERE_NAMES)):
+            if k != PENDING:
+                t = np.sort(self.final_time[self.where == k])
+                out[k] = np.searchsorted(t, g, side="right")
+        out[PENDING] = np.searchsorted(self.arrival, g, side="right") - out.sum(axis=0)
         return out
 
 
@@ -233,7 +253,8 @@ def simulate_async(rate: float = 1.0, *, arrival_horizon: float | None = None, h
     cap = math.inf if reserved_concurrency is None else reserved_concurrency
     busy = 0
     backoff = [THROTTLE_POLICY.delay(k) for k in range(12)]          # 1 ... 300 s, then 300 s
-    fail_target = {"destination": FAILURE_DESTINATION, "dlq": DLQ, "none": LOST}[on_failure]
+    fail_target = {"destination": FAILURE_DESTINATION, "dlq": DLQ, "both": DESTINATION_AND_DLQ,
+                   "none": LOST}[on_failure]
     ok_target = SUCCESS_DESTINATION if on_success else SUCCESS_NO_DESTINATION
     # Random draws, made in event-loop order from one generator (deterministic for a seed).
     u = rng.random
@@ -244,8 +265,16 @@ def simulate_async(rate: float = 1.0, *, arrival_horizon: float | None = None, h
             where[i] = w
             final[i] = time
 
+    if cap == 0:                      # reserved concurrency 0: straight to the failure target
+        for i in range(n):
+            a_ev.append(i); a_t.append(tl[i]); a_end.append(tl[i]); a_kind.append(THROTTLED); a_dup.append(False)
+            thr[i] = 1
+            finish(i, tl[i], Outcome.THROTTLED, fail_target)
+        n_heap = 0
+    else:
+        n_heap = n
     # heap items: (time, priority, seq, event, duplicate?)
-    h = [(tl[i], _READY, i, i, False) for i in range(n)]
+    h = [(tl[i], _READY, i, i, False) for i in range(n_heap)]
     heapq.heapify(h)
     seq = n
     push, pop = heapq.heappush, heapq.heappop

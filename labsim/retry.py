@@ -44,6 +44,12 @@ from .validation import check_choice, check_int, check_number
 #: The AWS SDKs' standard retry mode makes at most 3 attempts by default (2 retries).
 #: https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html
 SDK_DEFAULT_MAX_ATTEMPTS = 3
+#: What an SDK retries for a synchronous Invoke: throttles (429), server errors (5xx) and
+#: timeouts. A *function* error is not among them: Invoke answers HTTP 200 with the
+#: X-Amz-Function-Error header, and no SDK retries it.
+#: https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html
+SDK_RETRIED_STATUSES = (429, "5xx", "timeout")
+FUNCTION_ERROR_STATUS = 200
 
 STRATEGIES = ("none", "immediate", "fixed", "exponential", "full_jitter", "equal_jitter",
               "decorrelated_jitter")

@@ -61,14 +61,45 @@ def test_max_retry_attempts_limits_runs(r):
 
 
 def test_throttled_events_back_off_1s_doubling_to_5min_until_age_limit():
-    res = la.simulate_async(arrivals=[0.0], reserved_concurrency=0, max_event_age=3_600, horizon=4_000.0)
-    t = res.attempt_time
+    # Reserved concurrency 1, kept busy by four 900 s events (0, 900, 1,800, 2,700 s): the event
+    # sent at 0.5 s is throttled on every try until it expires at 0.5 + 3,600 s.
+    arr = [0.0, 0.5, 900.0, 1_800.0, 2_700.0]
+    res = la.simulate_async(arrivals=arr, reserved_concurrency=1, max_event_age=3_600, horizon=4_000.0,
+                            mean_duration=900.0, error_rate=0.0)
+    mine = res.attempt_event == 1
+    t = res.attempt_time[mine]
     gaps = np.diff(t)
     assert gaps[:9].tolist() == [1, 2, 4, 8, 16, 32, 64, 128, 256]
     assert np.all(gaps[9:] == 300.0)
-    assert t[-1] <= 3_600 < t[-1] + 300
-    assert np.all(res.attempt_kind == la.THROTTLED) and res.runs[0] == 0
-    assert res.outcome[0] == Outcome.DROPPED and res.final_time[0] == 3_600.0
+    assert t[-1] <= 3_600.5 < t[-1] + 300
+    assert np.all(res.attempt_kind[mine] == la.THROTTLED) and res.runs[1] == 0
+    assert res.outcome[1] == Outcome.DROPPED and res.final_time[1] == 3_600.5
+
+
+@pytest.mark.parametrize("target,place", [("destination", la.FAILURE_DESTINATION), ("dlq", la.DLQ),
+                                          ("both", la.DESTINATION_AND_DLQ), ("none", la.LOST)])
+def test_reserved_concurrency_zero_sends_new_events_straight_to_the_failure_target(target, place):
+    """AWS: with reserved concurrency 0, new events go to the DLQ or on-failure destination
+    without retries (the old model throttled each about 80 times and failed it after 6 h)."""
+    res = la.simulate_async(rate=1.0, arrival_horizon=100.0, horizon=200.0, reserved_concurrency=0,
+                            on_failure=target, seed=3)
+    assert res.sent > 50
+    assert (res.where == place).all() and (res.outcome == Outcome.THROTTLED).all()
+    assert np.array_equal(res.final_time, res.arrival)          # at once
+    assert (res.runs == 0).all() and (res.throttles == 1).all() and len(res.attempt_time) == res.sent
+    b = res.books()
+    assert b["sent"] == b["throttled"] and b["sent"] == b[la._BOOK_NAMES[place]]
+
+
+def test_destination_and_dlq_can_both_be_set():
+    """"In addition to or instead of": with both set, a failed event goes to both (the model's
+    labelled assumption), one place in the books."""
+    res = la.simulate_async(arrivals=[0.0, 1.0], fail_first=[9, 0], horizon=1_000.0, on_failure="both")
+    assert res.where[0] == la.DESTINATION_AND_DLQ and res.outcome[0] == Outcome.FAILED
+    assert res.where[1] == la.SUCCESS_NO_DESTINATION
+    b = res.books()
+    assert b["destination_and_dlq"] == 1 and b["failure_destination"] == 0 and b["dlq"] == 0
+    assert "in addition to or\ninstead of" in la.__doc__ or "in addition to or instead of" in la.__doc__.replace("\n", " ")
 
 
 def test_retry_beyond_age_limit_expires_the_event():
@@ -132,11 +163,14 @@ def test_books_balance(p, ps, r, age, reserved, target, ok, q, horizon, seed):
                             reserved_concurrency=reserved, on_failure=target, on_success=ok,
                             duplicate_prob=q, seed=seed)
     b = res.books()
-    assert b["sent"] == b["succeeded"] + b["failed"] + b["expired"] + b["in_flight"]
-    assert b["sent"] == sum(v for k, v in b.items() if k not in ("sent", "succeeded", "failed", "expired", "in_flight"))
+    states = ("succeeded", "failed", "expired", "throttled", "in_flight")
+    assert b["sent"] == sum(b[k] for k in states)
+    assert b["sent"] == sum(v for k, v in b.items() if k not in ("sent",) + states)
     assert b["in_flight"] == b["pending"]
     assert b["succeeded"] == b["success_destination"] + b["success_no_destination"]
-    assert b["failed"] + b["expired"] == b["failure_destination"] + b["dlq"] + b["lost"]
+    assert (b["failed"] + b["expired"] + b["throttled"]
+            == b["failure_destination"] + b["dlq"] + b["destination_and_dlq"] + b["lost"])
+    assert (b["throttled"] == b["sent"]) if reserved == 0 else (b["throttled"] == 0)
     assert (b["success_destination"] == 0) or ok
     fin = res.finished
     assert np.all(res.final_time[fin] >= res.arrival[fin]) and np.all(res.final_time[fin] <= horizon)
@@ -169,7 +203,7 @@ def test_bad_parameters_are_named(name, value, allowed):
 
 
 def test_bad_choices_are_named():
-    with pytest.raises(ValueError, match="on_failure='sqs'.*'destination', 'dlq', 'none'"):
+    with pytest.raises(ValueError, match="on_failure='sqs'.*'destination', 'dlq', 'both', 'none'"):
         la.simulate_async(on_failure="sqs")
     with pytest.raises(ValueError, match="on_success"):
         la.simulate_async(on_success="yes")

@@ -88,3 +88,37 @@ def test_bad_parameters_are_named(name, value):
         idem.simulate_idempotency(**{name: value})
     with pytest.raises(ValueError, match="delay_kind='normal'"):
         idem.simulate_idempotency(delay_kind="normal")
+
+
+# --- when the key is written ----------------------------------------------------------------------
+@pytest.mark.parametrize("r", [1, 2])
+def test_key_written_before_charging_loses_failed_charges_silently(r):
+    """Closed form: the first charge fails with probability p, its retry finds the key and
+    reports success: P(lost silently) = p; nothing fails visibly. Within 3 binomial SE."""
+    n, p = 20_000, 0.1
+    res = idem.simulate_key_writes(n, charge_fail_prob=p, key_write="before_charge", max_retry_attempts=r, seed=5)
+    b = res.books()
+    assert b["events"] == b["charged_once"] + b["lost_silently"] + b["failed_visibly"]
+    assert abs(b["lost_silently"] / n - p) <= 3 * math.sqrt(p * (1 - p) / n)
+    assert b["failed_visibly"] == 0 and (res.charges <= 1).all()
+    assert (res.charges[res.outcome == idem.LOST_SILENTLY] == 0).all()
+
+
+@pytest.mark.parametrize("r", [0, 1, 2])
+def test_conditional_write_loses_a_charge_only_when_every_run_fails(r):
+    """Closed form: P(never charged) = p^(r+1), and then visibly (to the failure destination);
+    never silently. Within 3 binomial SE."""
+    n, p = 20_000, 0.3
+    res = idem.simulate_key_writes(n, charge_fail_prob=p, key_write="conditional", max_retry_attempts=r, seed=6)
+    b = res.books()
+    q = p ** (r + 1)
+    assert b["lost_silently"] == 0 and (res.charges <= 1).all()
+    assert abs(b["failed_visibly"] / n - q) <= 3 * math.sqrt(q * (1 - q) / n)
+    assert b["events"] == b["charged_once"] + b["failed_visibly"]
+
+
+def test_key_writes_validate():
+    with pytest.raises(ValueError, match="key_write='later'"):
+        idem.simulate_key_writes(key_write="later")
+    with pytest.raises(ValueError, match="ttl=60"):
+        idem.simulate_key_writes(ttl=60)

@@ -76,3 +76,26 @@ def test_books_and_invariants(mode, n, gap, d, fc, r, b, data):
 def test_bad_parameters_are_named(name, value):
     with pytest.raises(ValueError, match=rf"{name}={value_re(value)}"):
         iv.simulate_timeline(**{name: value})
+
+
+def test_stream_failures_send_metadata_not_records_to_sqs_and_sns():
+    """Kinesis on-failure destinations: SQS and SNS get metadata about the batch, only S3 gets
+    the records; the timeline figure says so for the event source mapping rows."""
+    from labsim import plots
+    assert "metadata" in iv.STREAM_FAILURE_RECORD["SQS"] == iv.STREAM_FAILURE_RECORD["SNS"]
+    assert "records" in iv.STREAM_FAILURE_RECORD["S3"]
+    res = iv.simulate_all(events=5, gap=5.0, duration=2.0, fail_index=2, fail_count=3, retries=2)
+    fig = plots.timeline_figure(res, highlight="esm")
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert any("batch metadata; records only to S3" in t for t in texts)
+    assert sum("on-failure dest." in t and "metadata" not in t for t in texts) == 1   # the async event
+
+
+def test_model_assumptions_are_labelled():
+    """Where AWS gives no figure, the docstring says the model assumes it."""
+    from labsim import awslambda, lambda_async
+    doc = {m: " ".join(m.__doc__.split()) for m in (iv, awslambda, lambda_async)}
+    assert "Assumption" in doc[iv] and "retries at once" in doc[iv]
+    assert "assumes exactly 60 s and 120 s" in doc[iv]
+    assert "Assumption" in doc[awslambda] and "window" in doc[awslambda]
+    assert "Assumption" in doc[lambda_async] and "both receive it" in doc[lambda_async]

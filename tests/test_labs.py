@@ -117,3 +117,15 @@ def test_widgets_cannot_produce_invalid_parameters(built):
                 w.value = v
             w.value = old
             assert lab.runs >= runs + 1, (name, control)
+
+
+def test_flow_helper_draws_every_outcome_and_refuses_unbalanced_books():
+    from labsim import plots
+    fig, ax = plots.figure()
+    plots.flow(ax, 100, [("processed", 90, "processed"), ("DLQ", 7, "dlq"), ("still queued", 3, "pending"),
+                         ("lost", 0, "lost")], what="messages")
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert "processed\n90" in texts and "DLQ: 7" in texts and "still queued: 3" in texts and "lost: 0" in texts
+    assert "sent: 100" in texts
+    with pytest.raises(ValueError, match="do not balance"):
+        plots.flow(ax, 100, [("processed", 90, "processed")])

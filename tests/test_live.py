@@ -7,6 +7,12 @@ For every lab: type a value 3/4 up the first slider's range into its readout (a 
 lab has no slider), press Enter and check that the figure changes; then type the old value back
 and check it changes again. The time from the Enter key to the new figure in the page is
 measured for every change and reported (median, p95).
+
+Before Run All, each chapter must also look like the book: its MyST renders (jupyterlab-myst,
+from requirements.txt): every admonition directive is an admonition box, no raw ``:::``
+directive text shows, and the ``{dropdown}`` answers stay closed until clicked; and its hidden
+assertion cells (tag ``remove-cell``, metadata ``jupyter.source_hidden``) open collapsed. After
+Run All they are still collapsed and have run.
 """
 
 import json
@@ -88,6 +94,78 @@ def lab_server(tmp_path_factory):
     log.close()
 
 
+#: MyST directives that render as an admonition box (the book's sphinx-book-theme and jupyterlab-myst alike).
+ADMONITIONS = ("admonition", "note", "tip", "important", "hint", "seealso", "warning", "caution", "attention",
+               "danger", "error")
+DIRECTIVE = re.compile(r"^:{3,}\{([\w-]+)\}[ \t]*(.*)$", re.M)
+#: Directive syntax that must not be visible in a rendered cell.
+RAW_MYST = re.compile(r":::|\{(?:dropdown|" + "|".join(ADMONITIONS) + r")\}")
+MYST_RENDER_TIMEOUT_MS = 20_000
+
+
+def _myst_directives(nb: dict) -> list[tuple[str, str]]:
+    """(directive, title) of every colon-fence directive in the notebook's markdown cells."""
+    return [(m.group(1), m.group(2).strip()) for c in nb["cells"] if c["cell_type"] == "markdown"
+            for m in DIRECTIVE.finditer("".join(c["source"]))]
+
+
+def _hidden_cells(nb: dict) -> list[int]:
+    """Indexes of the cells a reader should find collapsed (the remove-cell assertion cells)."""
+    return [i for i, c in enumerate(nb["cells"]) if "remove-cell" in c.get("metadata", {}).get("tags", [])]
+
+
+def _check_hidden_collapsed(page, nb: dict, when: str):
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    assert cells.count() == len(nb["cells"]), "every cell should be in the DOM (windowingMode none)"
+    for i in _hidden_cells(nb):
+        cell = cells.nth(i)
+        source = "".join(nb["cells"][i]["source"])
+        # Collapsed: JupyterLab shows a one-line placeholder in place of the editor.
+        assert cell.locator(".jp-InputPlaceholder").is_visible() and not cell.locator(".cm-editor").is_visible(), \
+            f"{when}: hidden cell {i} ({source.splitlines()[0][:60]!r}) shows its input; its metadata needs " \
+            f"jupyter.source_hidden = true"
+
+
+def _check_looks_like_the_book(page, nb: dict, stem: str):
+    """MyST rendered, answers closed until clicked, hidden cells collapsed (right after opening)."""
+    directives = _myst_directives(nb)
+    admonitions = [title for name, title in directives if name in ADMONITIONS]
+    dropdowns = [title for name, title in directives if name == "dropdown"]
+    md = page.locator(".jp-Notebook .jp-MarkdownCell")
+    try:
+        page.wait_for_function(
+            """([a, d]) => document.querySelectorAll('.jp-Notebook .jp-MarkdownCell aside').length >= a &&
+                           document.querySelectorAll('.jp-Notebook .jp-MarkdownCell details').length >= d""",
+            arg=[len(admonitions), len(dropdowns)], timeout=MYST_RENDER_TIMEOUT_MS)
+    except Exception:
+        pass                        # the assertions below say what is missing
+    raw = [t for t in md.all_inner_texts() if RAW_MYST.search(t)]
+    assert not raw, ("MyST shows as raw text in JupyterLab (is jupyterlab-myst installed and enabled? "
+                     f"`jupyter labextension list`): {RAW_MYST.search(raw[0]).group(0)!r} in {raw[0][:300]!r}")
+    boxes = md.locator("aside")
+    box_texts = boxes.all_inner_texts()
+    assert len(box_texts) == len(admonitions), f"{len(admonitions)} admonitions in the source, {len(box_texts)} rendered"
+    for title in admonitions:
+        assert any(t.strip().startswith(title) for t in box_texts), f"no admonition box titled {title!r}"
+    page.screenshot(path=str(SHOTS / f"live__{stem}__opened.png"))
+
+    details = md.locator("details")
+    assert details.count() == len(dropdowns), f"{len(dropdowns)} dropdowns in the source, {details.count()} rendered"
+    for k, title in enumerate(dropdowns):
+        d = details.nth(k)
+        summary, body = d.locator("summary"), d.locator(":scope > :not(summary)").first
+        assert title in summary.inner_text(), f"dropdown {k} is not titled {title!r}"
+        assert not d.evaluate("d => d.open") and not body.is_visible(), f"the {title!r} dropdown is open before a click"
+        summary.scroll_into_view_if_needed()
+        if k == 0:
+            page.screenshot(path=str(SHOTS / f"live__{stem}__answers_closed.png"))
+        summary.click()
+        page.wait_for_function("b => b.checkVisibility() && b.getBoundingClientRect().height > 0",
+                               arg=body.element_handle(), timeout=5_000)
+        assert len(body.inner_text().strip()) > 20, f"the {title!r} dropdown opened on no text"
+    _check_hidden_collapsed(page, nb, "opened")
+
+
 def _has_labs(path: Path) -> bool:
     nb = json.loads(path.read_text())
     return any(re.search(r"\w_lab\(", "".join(c["source"])) for c in nb["cells"] if c["cell_type"] == "code")
@@ -135,14 +213,26 @@ def _type_into_readout(page, readout, text):
     readout.press("Enter")
 
 
+def test_jupyterlab_myst_is_enabled_and_compatible():
+    """The MyST renderer is installed and JupyterLab accepts it. An extension built against other
+    versions of JupyterLab's shared packages (jupyterlab-myst 2.7.0 wants @jupyter/ydoc 3, JupyterLab
+    4.6 ships 4) is listed as enabled but marked X, "not compatible": not a pair to ship."""
+    proc = subprocess.run([sys.executable, "-m", "jupyterlab.labextensions", "list"],
+                          capture_output=True, text=True, timeout=120, env=dict(os.environ, NO_COLOR="1"))
+    text = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
+    line = next((ln for ln in text.splitlines() if ln.strip().startswith("jupyterlab-myst ")), None)
+    assert line, f"jupyterlab-myst is not installed (requirements.txt):\n{text}"
+    assert re.search(r"\benabled\s+OK\b", line) and "not compatible" not in text, text
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_chapter_runs_in_jupyterlab_and_labs_respond(lab_server, browser, path):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
+    SHOTS.mkdir(parents=True, exist_ok=True)
     try:
         _run_chapter(page, lab_server, path)
     finally:
-        SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"live__{path.stem}.png"))
         context.close()
 
@@ -158,14 +248,22 @@ def _run_chapter(page, lab_server, path):
         return w && w.context && w.context.path === name && w.content && w.content.widgets.length > 0 &&
                w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel &&
                w.sessionContext.session.kernel.status === 'idle'; }""", arg=path.name, timeout=90_000)
+    nb = json.loads(path.read_text())
+    t_look = time.perf_counter()
+    _check_looks_like_the_book(page, nb, path.stem)
+    t_look = time.perf_counter() - t_look
     t0 = time.perf_counter()
     page.evaluate("() => window.jupyterapp.commands.execute('runmenu:run-all')")
     n_code = page.locator(".jp-Notebook .jp-CodeCell").count()
+    # Every code cell ran: its model has an execution count, and the prompt a reader sees beside
+    # an expanded cell shows it (a collapsed cell shows no number).
     page.wait_for_function(
-        """n => { const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
-                  return prompts.length === n && prompts.every(p => /\\[\\d+\\]/.test(p.textContent)); }""",
+        """n => { const cells = window.jupyterapp.shell.currentWidget.content.widgets.filter(c => c.model.type === 'code');
+                  return cells.length === n && cells.every(c => c.model.executionCount !== null && (c.inputHidden ||
+                         /\\[\\d+\\]/.test(c.node.querySelector('.jp-InputPrompt').textContent))); }""",
         arg=n_code, timeout=RUN_ALL_TIMEOUT_MS)
     run_all = time.perf_counter() - t0
+    _check_hidden_collapsed(page, nb, "after Run All")
     # JupyterLab shows errors (and warnings) as stderr outputs: any error or traceback fails.
     stderr = page.locator(".jp-Notebook .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     failures = [t for t in stderr.all_inner_texts() if re.search(r"Error|Traceback", t)]
@@ -218,7 +316,8 @@ def _run_chapter(page, lab_server, path):
     LATENCIES.extend(times)
     page.evaluate("() => window.jupyterapp.serviceManager.sessions.shutdownAll()")
     assert not [e for e in errors if "labsim" in e.lower()], errors
-    MEASURED.append(f"live {path.name}: run all {run_all:.1f} s, {n_labs} labs, change -> new figure "
+    MEASURED.append(f"live {path.name}: MyST + hidden-cell checks {t_look:.1f} s, run all {run_all:.1f} s, {n_labs} labs, "
+                    "change -> new figure "
                     + ", ".join(f"{1e3 * t:.0f}" for t in times) + " ms")
 
 

@@ -27,11 +27,14 @@ MEAN_DURATION = 0.1       # s
 @pytest.mark.parametrize("c,load", [(10, 5.0), (50, 50.0), (50, 75.0)],
                          ids=["light", "critical", "overloaded"])
 def test_throttle_fraction_matches_erlang_b(c, load, duration_kind):
+    """The concurrency limit alone is an Erlang loss system (the requests-per-second cap, 10 x c
+    = 500/s at c = 50, would bind at 750/s and is switched off here; it has its own tests)."""
     rate = load / MEAN_DURATION
     horizon = TARGET_REQUESTS / rate
     fractions = np.array([
         awslambda.simulate_sync(rate=rate, mean_duration=MEAN_DURATION, duration_kind=duration_kind,
-                                concurrency_limit=c, horizon=horizon, seed=1000 + i).throttled_fraction()
+                                concurrency_limit=c, horizon=horizon, seed=1000 + i,
+                                rate_cap=False).throttled_fraction()
         for i in range(REPS)])
     expected = theory.erlang_b(c, load)
     estimate = fractions.mean()
@@ -163,7 +166,7 @@ def test_fast_engine_equals_general_engine_when_saturated():
 @given(sync_params(scalings=("burst", "per_function")))
 def test_event_loop_fifo_equals_heap(p):
     """With fixed durations the event loop keeps end times in a deque; it must match the heap."""
-    p = dict(p, duration_kind="fixed")
+    p = dict(p, duration_kind="fixed", rate_cap=False)    # _general sees every request
     r = awslambda.simulate_sync(**p)
     pool = (p["concurrency_limit"], 0) if p["reserved"] is None else \
         (p["reserved"], p["concurrency_limit"] - p["reserved"])
@@ -319,3 +322,51 @@ def test_in_progress_matches_a_direct_count():
     grid = np.concatenate([np.linspace(-1, 15, 401), start[:20], end[:20]])   # include the edges
     direct = ((start[None, :] <= grid[:, None]) & (end[None, :] > grid[:, None])).sum(axis=1)
     np.testing.assert_array_equal(traffic.in_progress(start, end, grid), direct)
+
+
+# --- d. the requests-per-second cap (10 x the concurrency available) ------------------------------
+def test_rate_cap_throttles_short_functions_the_concurrency_limit_would_let_through():
+    """20,000 req/s of 0.05 s want 1,000 executions, within the limit of 1,000 by Erlang B's
+    2.5%, but the cap is 10 x 1,000 = 10,000 req/s: about half must be refused, for the rate."""
+    r = awslambda.simulate_sync(rate=20_000, mean_duration=0.05, concurrency_limit=1_000, horizon=5.0)
+    assert r.throttled_fraction() >= 0.48
+    b = r.books()
+    assert b["throttled"] == b["throttled_rate"] + b["throttled_concurrency"] + b["throttled_scaling"]
+    assert b["throttled_rate"] > 0.95 * b["throttled"]          # almost all for the rate
+    assert b["sent"] == b["succeeded"] + b["throttled"] + b["in_flight"]
+    assert awslambda.throttle_reason_name(awslambda.RATE, False) == "FunctionInvocationRateLimitExceeded"
+
+
+def test_rate_cap_follows_the_reservation():
+    """With reserved concurrency 100 the cap is 1,000 req/s: 1,500 req/s of 10 ms lose about a
+    third (1 - 1,000 / 1,500) to the rate, none to concurrency (15 executions wanted)."""
+    reps = [awslambda.simulate_sync(rate=1_500, mean_duration=0.01, reserved=100, horizon=20.0, seed=s)
+            for s in range(12)]
+    fr = np.array([r.throttled_by(awslambda.RATE, after_warmup=True) / r.sent(after_warmup=True) for r in reps])
+    se = fr.std(ddof=1) / math.sqrt(len(fr))
+    # The bucket starts full (100 tokens): a 0.05 s warm-up is far too short to drain it, so the
+    # expected fraction over [warmup, 20 s) is 1 - (1,000 x 19.95 + 100) / (1,500 x 19.95).
+    w = reps[0].warmup
+    expected = 1 - (1_000 * (20 - w) + 100) / (1_500 * (20 - w))
+    assert abs(fr.mean() - expected) <= 3 * se, (fr.mean(), expected, se)
+    assert all(r.throttled_by(awslambda.CONCURRENCY) == 0 for r in reps)
+    assert awslambda.throttle_reason_name(awslambda.RATE, True) == "ReservedFunctionInvocationRateLimitExceeded"
+
+
+def test_rate_cap_is_a_token_bucket_bound():
+    """Whatever else happens, the function never gets more than b + r t requests past the cap in
+    any window of length t (r = 10 x concurrency, b = r x rate_cap_burst)."""
+    from labsim.tokenbucket import max_in_window
+    r = awslambda.simulate_sync(rate=30_000, mean_duration=0.01, concurrency_limit=500, horizon=3.0, seed=4)
+    passed = r.arrival[(r.source == awslambda.FUNCTION) & (r.reason != awslambda.RATE)]
+    for window in (0.01, 0.1, 1.0):
+        assert max_in_window(passed, window) <= 500 + 5_000 * window + 1e-9
+
+
+def test_rate_cap_can_be_switched_off_and_scaling_throttles_have_their_reason():
+    off = awslambda.simulate_sync(rate=20_000, mean_duration=0.05, horizon=2.0, rate_cap=False)
+    assert off.throttled_by(awslambda.RATE) == 0
+    s = awslambda.simulate_sync(rate=400, mean_duration=10.0, concurrency_limit=10_000, scaling="burst",
+                                region="other", horizon=30.0, warmup=0.0)
+    assert s.throttled_by(awslambda.SCALING) > 0 and s.throttled_by(awslambda.RATE) == 0
+    assert s.count(Outcome.THROTTLED) == s.throttled_by(awslambda.SCALING) + s.throttled_by(awslambda.CONCURRENCY)

@@ -24,6 +24,11 @@ def test_chapter_shape(path):
     assert "Try this" in text
     hidden = [c for c in code if "remove-cell" in c.get("metadata", {}).get("tags", [])]
     assert hidden and all("assert" in "".join(c["source"]) for c in hidden)
+    # Absent from the site (remove-cell) and collapsed when the notebook opens in JupyterLab, which
+    # honours the standard `jupyter.source_hidden` cell metadata; the cells still run (nbval, Run All).
+    shown = [c.get("id", i) for i, c in enumerate(hidden)
+             if c["metadata"].get("jupyter", {}).get("source_hidden") is not True]
+    assert not shown, f"remove-cell cells without metadata jupyter.source_hidden = true: {shown}"
     assert all(not c["outputs"] and c["execution_count"] is None for c in code), "strip outputs"
     assert not any("pip install" in "".join(c["source"]) for c in code)
 

@@ -410,16 +410,13 @@ def test_same_seed_same_result():
 
 
 # --- g. the shared flow panel ----------------------------------------------------------------------
-def test_flow_panel_draws_balanced_books_and_refuses_the_rest():
-    from labsim.plots import figure, flow
-    from labsim.plots.flow import sqs_outcomes
-    fig, ax = figure()
-    flow(ax, 10, {"deleted": 7, "dlq": 3, "expired": 0})
-    labels = [t.get_text() for t in ax.texts]
-    assert "deleted 7" in labels and "dlq 3" in labels and "expired 0" in labels
-    with pytest.raises(ValueError, match="do not balance"):
-        flow(ax, 10, {"deleted": 7, "dlq": 2})
+def test_sqs_outcomes_feed_the_shared_flow_panel_and_balance():
+    from labsim import plots
     r = sqs.simulate_queue(traffic.poisson(1_000, 3.0, 1), horizon=4.0, queue_type="fifo", groups=5,
                            consumers=5, mean_duration=0.01)
-    out = sqs_outcomes(r.books(), fifo=True)
-    assert list(out)[:2] == ["send throttled", "deduplicated"] and sum(out.values()) == r.offered
+    out = plots.sqs_outcomes(r.books(), fifo=True)
+    assert [o[0] for o in out][:2] == ["send throttled", "deduplicated"]
+    assert sum(n for _, n, _ in out) == r.offered and r.count(MO.THROTTLED) > 0
+    fig, ax = plots.figure()
+    plots.sqs_flow(ax, r)                                           # raises if the books do not balance
+    assert f"sent: {r.offered:,}" in " ".join(t.get_text() for t in ax.texts)

@@ -12,7 +12,8 @@ __all__ = ["async_lab", "idempotency_lab"]
 
 UNRESERVED = -1
 AGES = [("1 min (minimum)", 60), ("5 min", 300), ("15 min", 900), ("1 h", 3_600), ("6 h (default)", 21_600)]
-TARGETS = [("on-failure destination", "destination"), ("dead-letter queue", "dlq"), ("neither", "none")]
+TARGETS = [("on-failure destination", "destination"), ("dead-letter queue", "dlq"),
+           ("destination and DLQ", "both"), ("neither", "none")]
 
 
 def async_model(error_rate, max_retry_attempts, max_event_age, reserved_concurrency, on_failure, on_success):
@@ -34,7 +35,8 @@ def async_view(r, error_rate, max_retry_attempts, max_event_age, reserved_concur
             f"failures to: {fail_name}, on-success destination: {'yes' if on_success else 'no'}. "
             f"After 20 min: <b>{b['succeeded']:,}</b> succeeded, <b>{b['failed']:,}</b> failed after retries, "
             f"<b>{b['expired']:,}</b> expired by age, {b['in_flight']:,} still queued or running; "
-            f"{b['failure_destination'] + b['dlq']:,} kept for inspection, <b>{b['lost']:,}</b> lost. "
+            f"{b['throttled']:,} refused (reserved concurrency 0); "
+            f"{b['failure_destination'] + b['dlq'] + b['destination_and_dlq']:,} kept for inspection, <b>{b['lost']:,}</b> lost. "
             f"{thr:,} throttles. Success among finished events {100 * r.success_fraction():.1f}% "
             f"(1 - p^(r+1) = {closed:.1f}% without throttling or age limit).")
     return plots.async_figure(r), text
@@ -47,7 +49,8 @@ def async_lab() -> Lab:
                 "max_retry_attempts": _int("MaximumRetryAttempts", 2, 0, lambda_async.MAX_RETRY_ATTEMPTS),
                 "max_event_age": _drop("MaximumEventAgeInSeconds", AGES, 21_600),
                 "reserved_concurrency": _drop("reserved concurrency",
-                                              [("none (no throttling)", UNRESERVED), ("1", 1), ("2", 2), ("3", 3)],
+                                              [("none (no throttling)", UNRESERVED), ("0 (function off)", 0), ("1", 1),
+                                               ("2", 2), ("3", 3)],
                                               UNRESERVED),
                 "on_failure": _drop("failed events go to", TARGETS, "destination"),
                 "on_success": _check("on-success destination", False)},

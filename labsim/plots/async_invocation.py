@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..idempotency import IdempotencyResult
-from ..lambda_async import (DLQ, FAILURE_DESTINATION, LOST, PENDING, SUCCESS_DESTINATION,
+from ..lambda_async import (DESTINATION_AND_DLQ, DLQ, FAILURE_DESTINATION, LOST, PENDING, SUCCESS_DESTINATION,
                             SUCCESS_NO_DESTINATION, WHERE_NAMES, AsyncResult)
 from ..theory import retry_success_probability
 from .base import BLUE, GREEN, GREY, ORANGE, PURPLE, RED, figure
@@ -14,11 +14,13 @@ from .base import BLUE, GREEN, GREY, ORANGE, PURPLE, RED, figure
 __all__ = ["async_figure", "idempotency_figure"]
 
 #: Drawing order (bottom to top) and colour of each place.
-_ORDER = (SUCCESS_DESTINATION, SUCCESS_NO_DESTINATION, FAILURE_DESTINATION, DLQ, LOST, PENDING)
+_ORDER = (SUCCESS_DESTINATION, SUCCESS_NO_DESTINATION, FAILURE_DESTINATION, DESTINATION_AND_DLQ, DLQ, LOST,
+          PENDING)
 _COLOUR = {SUCCESS_DESTINATION: GREEN, SUCCESS_NO_DESTINATION: "#98df8a", FAILURE_DESTINATION: ORANGE,
-           DLQ: PURPLE, LOST: RED, PENDING: GREY}
+           DESTINATION_AND_DLQ: "#c49c94", DLQ: PURPLE, LOST: RED, PENDING: GREY}
 _SHORT = {SUCCESS_DESTINATION: "on-success dest.", SUCCESS_NO_DESTINATION: "succeeded",
-          FAILURE_DESTINATION: "on-failure dest.", DLQ: "DLQ", LOST: "lost", PENDING: "in flight"}
+          FAILURE_DESTINATION: "on-failure dest.", DESTINATION_AND_DLQ: "dest. + DLQ", DLQ: "DLQ", LOST: "lost",
+          PENDING: "in flight"}
 
 
 def async_figure(result: AsyncResult, points: int = 120) -> Figure:

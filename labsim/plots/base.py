@@ -46,3 +46,54 @@ def plain_log_ticks(*axes) -> None:
     for axis in axes:
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         axis.set_minor_locator(NullLocator())
+
+
+#: Colours by role, the same across the book: a new plot picks a role, not a hue.
+ROLE = {
+    "function": BLUE,        # the function or service under study
+    "other": GREY,           # other traffic sharing a limit
+    "limit": RED,            # limits (dashed lines)
+    "processed": GREEN,      # succeeded, delivered, deleted
+    "throttled": ORANGE,     # refused with 429 / throttled / rejected by a limit
+    "dlq": PURPLE,           # dead-letter queue, on-failure destination
+    "lost": RED,             # lost or dropped for good
+    "expired": "#8c564b",    # expired by age or retention
+    "pending": "#c7c7c7",    # still queued, in flight, not yet final
+    "duplicate": "#e377c2",  # deduplicated or processed more than once
+}
+
+
+def flow(ax, sent: int, outcomes, *, what: str = "items", title: str | None = None) -> None:
+    """Where every item went: one bar for everything sent, and under it one bar split into the
+    final outcomes, each segment labelled with its count. ``outcomes`` is a sequence of
+    ``(label, count, role)`` (role: a key of :data:`ROLE`). The books must balance: the counts
+    add up to ``sent`` (a ValueError otherwise), which the figure states.
+
+    Every service lab draws its "where did every message go" panel with this one helper.
+    """
+    outcomes = [(str(lbl), int(n), role) for lbl, n, role in outcomes]
+    total = sum(n for _, n, _ in outcomes)
+    if total != int(sent):
+        raise ValueError(f"the books do not balance: {int(sent):,} sent, {total:,} in final outcomes")
+    ax.barh([1], [max(sent, 0)], color=ROLE["function"], height=0.6)
+    ax.text(0, 1, f" sent: {int(sent):,} {what}", va="center", ha="left", fontsize=8, color="white"
+            if sent else "black")
+    left = 0
+    width = max(int(sent), 1)
+    for lbl, n, role in outcomes:
+        if n == 0:
+            continue
+        ax.barh([0], [n], left=left, color=ROLE[role], height=0.6, edgecolor="white", linewidth=0.5)
+        if n >= 0.08 * width:
+            ax.text(left + n / 2, 0, f"{lbl}\n{n:,}", ha="center", va="center", fontsize=7)
+        left += n
+    small = [f"{lbl}: {n:,}" for lbl, n, _ in outcomes if 0 < n < 0.08 * width]
+    zero = [lbl for lbl, n, _ in outcomes if n == 0]
+    note = "; ".join(small + ([", ".join(zero) + ": 0"] if zero else []))
+    ax.set_yticks([0, 1], ["final\noutcome", "sent"], fontsize=8)
+    ax.set_xlim(0, width * 1.02)
+    ax.set_ylim(-0.9 if note else -0.5, 1.5)
+    if note:
+        ax.text(0, -0.65, note, fontsize=7, va="center", ha="left")
+    ax.set_xlabel(what)
+    ax.set_title(title or f"Where every one of the {int(sent):,} {what} went (books balance)")

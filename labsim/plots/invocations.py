@@ -38,7 +38,10 @@ def timeline_figure(results: dict, highlight: str = "async") -> Figure:
         sent_xy += [(t, yy, alpha) for t, yy in zip(r.sent, rows)]
         ans_xy += [(t, yy, alpha) for t, yy in zip(r.answered, rows)]
         for t, yy, pl in zip(r.final_time, rows, r.place):
-            labels.append((t, yy, _PLACE_LABEL[int(pl)], alpha,
+            text = _PLACE_LABEL[int(pl)]
+            if mode == "esm" and pl in (FAILURE_DESTINATION, BATCH_SKIPPED):
+                text += " (batch metadata; records only to S3)"
+            labels.append((t, yy, text, alpha,
                            pl in (ERROR_CALLER, FAILURE_DESTINATION, BATCH_SKIPPED)))
         groups.append((-y0, f"{MODE_NAMES[mode]}: retried by {RETRIED_BY[mode]}", alpha, mode == highlight))
         y0 += n + 1.5

@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .. import theory
-from ..awslambda import FUNCTION, OTHER, SyncResult, burst_cap, per_function_cap
+from ..awslambda import CONCURRENCY, FUNCTION, OTHER, RATE, RPS_PER_CONCURRENCY, SyncResult, burst_cap, per_function_cap
 from ..batch import BatchResult
 from ..outcomes import Outcome
 from .base import BLUE, GREEN, GREY, ORANGE, RED, figure, plain_log_ticks
@@ -17,7 +17,8 @@ def _grid(result: SyncResult, points: int = 400) -> np.ndarray:
 
 
 def concurrency_figure(result: SyncResult) -> Figure:
-    """Left: concurrency over time against the limit. Right: throttle fraction on Erlang B."""
+    """Left: concurrency over time against the limit. Right: throttle fraction on Erlang B and,
+    where it applies, on the requests-per-second cap's long-run curve 1 - 10 c / rate."""
     fig, (ax1, ax2) = figure(2)
     p = result.params
     c = p["concurrency_limit"] if p["reserved"] is None else p["reserved"]
@@ -25,8 +26,12 @@ def concurrency_figure(result: SyncResult) -> Figure:
     ax1.plot(g, result.concurrency(g), color=BLUE, lw=1, label="running executions")
     ax1.axhline(c, color=RED, ls="--", lw=1, label=f"limit {c:,}")
     edges = np.linspace(0, result.horizon, len(g) // 2 + 1)
-    hit = result.rate_series(edges, Outcome.THROTTLED) > 0      # slices with at least one 429
-    ax1.plot(edges[:-1][hit], np.full(hit.sum(), c), "|", color=ORANGE, ms=10, label="429 returned")
+    thr = (result.outcome == Outcome.THROTTLED) & (result.source == FUNCTION)
+    for why, y, mark, label in ((CONCURRENCY, c, "|", "429: concurrency"), (RATE, 0, "|", "429: rate cap")):
+        hit = np.histogram(result.arrival[thr & (result.reason == why)], bins=edges)[0] > 0
+        if hit.any():                                          # slices with at least one such 429
+            ax1.plot(edges[:-1][hit], np.full(hit.sum(), y), mark, color=ORANGE if why == CONCURRENCY else RED,
+                     ms=10, label=label)
     ax1.set(xlabel="time (s)", ylabel="concurrency", title="Concurrency over time",
             ylim=(0, 1.15 * max(c, 1)))
     ax1.legend(loc="lower right", fontsize=8)
@@ -34,11 +39,16 @@ def concurrency_figure(result: SyncResult) -> Figure:
     load = rate * p["mean_duration"]        # offered load, as in the lab's summary
     a = np.linspace(0, max(2.0 * c, 1.3 * load), 200)
     ax2.plot(a, theory.erlang_b(c, a), color=GREY, label=f"Erlang B, c = {c:,}")
+    if p.get("rate_cap"):
+        cap = RPS_PER_CONCURRENCY * c
+        with np.errstate(divide="ignore"):
+            ax2.plot(a, np.maximum(0, 1 - cap * p["mean_duration"] / a), color=GREY, ls="--",
+                     label=f"rate cap {cap:,}/s: 1 - {cap:,}/rate")
     est, se = result.throttled_fraction_ci()
     ax2.errorbar([load], [est], yerr=[1.96 * se if np.isfinite(se) else 0], fmt="o",
                  color=ORANGE, capsize=4, label="simulated (95% CI)")
     ax2.set(xlabel="offered load A = rate x duration (erlangs)", ylabel="throttled fraction",
-            title="Throttled fraction vs Erlang B", ylim=(-0.02, 1))
+            title="Throttled fraction: Erlang B and the rate cap", ylim=(-0.02, 1))
     ax2.legend(loc="upper left", fontsize=8)
     return fig
 

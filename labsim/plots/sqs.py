@@ -1,5 +1,6 @@
 """Figures for the SQS chapters: polling, visibility timeout and DLQ, standard vs FIFO, Lambda
-draining a queue. The left panel of each is the shared :func:`labsim.plots.flow.flow`."""
+draining a queue. The left panel of each is the book's one "where every item went" panel,
+:func:`labsim.plots.base.flow`."""
 
 from __future__ import annotations
 
@@ -7,17 +8,32 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..sqs import FIFO_CALLS_PER_S, MessageOutcome, QueueResult, esm_concurrency_cap
-from .base import BLUE, GREEN, GREY, ORANGE, PURPLE, RED, figure, plain_log_ticks
-from .flow import flow, sqs_outcomes
+from .base import BLUE, GREEN, GREY, ORANGE, PURPLE, RED, figure, flow, plain_log_ticks
 
-__all__ = ["sqs_flow", "polling_figure", "visibility_figure", "fifo_figure", "lambda_sqs_figure", "mmc_figure"]
+__all__ = ["sqs_outcomes", "sqs_flow", "polling_figure", "visibility_figure", "fifo_figure", "lambda_sqs_figure", "mmc_figure"]
+
+
+def sqs_outcomes(books, fifo: bool = False) -> list:
+    """SQS books (``QueueResult.books()``) as the ``(label, count, role)`` outcomes the shared
+    :func:`~labsim.plots.base.flow` draws. Send throttling and deduplication (FIFO) are listed
+    on FIFO queues, or wherever they happened."""
+    out = []
+    if fifo or books["send_throttled"]:
+        out.append(("send throttled", books["send_throttled"], "throttled"))
+    if fifo or books["deduplicated"]:
+        out.append(("deduplicated", books["deduplicated"], "duplicate"))
+    out += [("deleted", books["deleted"], "processed"), ("DLQ", books["dlq"], "dlq"),
+            ("expired", books["expired"], "expired"), ("queued", books["queued"], "pending"),
+            ("in flight", books["in_flight"], "pending")]
+    return out
 
 
 def sqs_flow(ax, r: QueueResult, title: str | None = None) -> None:
-    """Where every message of one SQS run went (the shared flow panel)."""
+    """Where every message of one SQS run went (the shared flow panel): every message the
+    producer sent, including the sends a FIFO queue refused."""
     b = r.books()
-    fifo = r.params.get("queue_type") == "fifo"
-    flow(ax, b["offered"], sqs_outcomes(b, fifo), source="offered" if fifo else "sent", title=title)
+    flow(ax, b["offered"], sqs_outcomes(b, r.params.get("queue_type") == "fifo"), what="messages",
+         title=title or "Where every message went (books balance)")
 
 
 def polling_figure(r: QueueResult) -> Figure:

@@ -1,0 +1,63 @@
+"""Lab for chapter 3a: cold starts, the idle time before reclaim, and provisioned concurrency."""
+
+from __future__ import annotations
+
+import math
+
+from .. import coldstart, plots
+from ..outcomes import Outcome
+from .base import Lab, dropdown as _drop, int_slider as _int, register
+
+__all__ = ["cold_start_lab"]
+
+#: The lab's function: 2 requests per second on average (Poisson), handler about 200 ms
+#: (lognormal, coefficient of variation 0.25), INIT 1 s (illustrative), one hour simulated.
+RATE, MEAN_DURATION, DURATION_CV, INIT_S, HORIZON_S, SEED = 2.0, 0.2, 0.25, 1.0, 3_600.0, 1
+
+SHAPES = [("steady (2 per second)", "steady"),
+          ("daily cycle (a day in 1 h)", "daily"),
+          ("spike (20x for 1 min)", "spike")]
+IDLE = [("10 s", 10), ("1 min", 60), ("5 min", 300), ("15 min", 900)]
+REUSE = [("most recently used", "mru"), ("least recently used", "lru")]
+MAX_PROVISIONED = 40
+
+
+def _label(options, value):
+    return {v: k for k, v in options}[value]
+
+
+def cold_start_model(traffic_shape, provisioned, idle_timeout, reuse):
+    return coldstart.simulate_environments(
+        rate=RATE, mean_duration=MEAN_DURATION, traffic_shape=traffic_shape, duration_kind="lognormal",
+        duration_cv=DURATION_CV, init_duration=INIT_S, provisioned=provisioned, idle_timeout=idle_timeout,
+        reuse=reuse, horizon=HORIZON_S, seed=SEED)
+
+
+def cold_start_view(r, traffic_shape, provisioned, idle_timeout, reuse):
+    p50, p95, p99 = r.latency_percentiles()
+    util = r.provisioned_utilisation()
+    thr = r.count(Outcome.THROTTLED)
+    grid_max = int(r.environments(r.arrival).max()) if r.sent() else 0
+    text = (f"Traffic {_label(SHAPES, traffic_shape)}, provisioned concurrency {provisioned}, "
+            f"idle time before reclaim {_label(IDLE, idle_timeout)}, reuse: {_label(REUSE, reuse)}. "
+            f"{r.sent():,} requests in 1 h: <b>{r.cold_starts:,}</b> cold starts "
+            f"(<b>{100 * r.cold_fraction():.2f}%</b>); {len(r.env_created):,} environments created "
+            f"({provisioned} of them provisioned), at most {grid_max:,} at once, for a peak of "
+            f"{r.peak_demand():,} requests running together. Latency p50 <b>{1e3 * p50:,.0f} ms</b>, "
+            f"p95 <b>{1e3 * p95:,.0f} ms</b>, p99 <b>{1e3 * p99:,.0f} ms</b> (handler about "
+            f"{1e3 * MEAN_DURATION:.0f} ms, INIT {INIT_S:g} s)."
+            + (f" Provisioned environments were busy {100 * util:.1f}% of the time you pay for them."
+               if not math.isnan(util) else "")
+            + (f" {thr:,} throttled." if thr else ""))
+    return plots.coldstart_figure(r), text
+
+
+@register
+def cold_start_lab() -> Lab:
+    """Traffic shape, provisioned concurrency, idle time before reclaim and reuse order."""
+    return Lab({"traffic_shape": _drop("traffic", SHAPES, "spike"),
+                "provisioned": _int("provisioned concurrency", 0, 0, MAX_PROVISIONED),
+                "idle_timeout": _drop("idle time before reclaim", IDLE, 300),
+                "reuse": _drop("idle environment reused", REUSE, "mru")},
+               cold_start_model, cold_start_view,
+               "Environments and running executions over time with cold starts marked, and the latency tail")
