@@ -63,6 +63,16 @@ def test_plain_configuration_engine_equals_event_loop(seed, rate, c, mean, kind,
                                                                       loop.delete_calls)
 
 
+@pytest.mark.parametrize("kind", ["fixed", "exponential"])
+def test_engine_equals_an_idiomatic_simpy_queue(kind):
+    """An independent simulator: simpy.Resource serves waiting requests first come, first served."""
+    pytest.importorskip("simpy")
+    from labsim.bench import simpy_queue
+    t = traffic.poisson(9.0, 2_000.0, 3)
+    d = traffic.durations(kind, 1.0, len(t), 4)
+    assert np.allclose(sqs.drain(t, d, 10), simpy_queue(t, d, 10), rtol=0, atol=1e-9)
+
+
 def test_long_poll_empty_receives_by_hand():
     """One consumer, WaitTimeSeconds 20, one message at 50 s taking 1 s, horizon 100 s: polls
     [0, 20] and [20, 40] come back empty, [40, 60] returns the message at 50; after it is deleted
