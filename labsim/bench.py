@@ -10,7 +10,8 @@ run, median of 5 (SimPy is a test-only dependency: ``tests/requirements.txt``).
 
 Targets: every update p95 <= 100 ms; ``simulate_sync`` (no scaling model) at 10^5 requests at
 least 150x SimPy with fixed durations and 55x with exponential ones; the bucket at 10^5 requests
-<= 10 ms.
+<= 10 ms. Then the SQS queue drained by 10 consumers at 10^5 messages (the engine alone, and the
+whole ``simulate_queue`` call): <= 10 ms with fixed processing, <= 60 ms with exponential.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 
 import numpy as np
 
-from . import awslambda, kinesis, labs, tokenbucket, traffic
+from . import awslambda, kinesis, labs, sqs, tokenbucket, traffic
 
 
 def _times(fn, repeat):
@@ -59,6 +60,50 @@ def simpy_loss(arrivals, durations, c: int) -> np.ndarray:
     env.process(source())
     env.run()
     return admitted
+
+
+def simpy_queue(arrivals, durations, c: int) -> np.ndarray:
+    """A queue drained by ``c`` consumers written the idiomatic SimPy way (``simpy.Resource``,
+    whose requests wait first come, first served; one process per message). Returns each
+    message's start time: the same as :func:`labsim.sqs.drain`."""
+    import simpy
+    env = simpy.Environment()
+    pool = simpy.Resource(env, capacity=c)
+    start = np.zeros(len(arrivals))
+
+    def message(i, d):
+        with pool.request() as req:
+            yield req
+            start[i] = env.now
+            yield env.timeout(d)
+
+    def source():
+        for i, (t, d) in enumerate(zip(arrivals.tolist(), durations.tolist())):
+            yield env.timeout(t - env.now)
+            env.process(message(i, d))
+
+    env.process(source())
+    env.run()
+    return start
+
+
+def simpy_queue_ratio(duration_kind: str, repeat: int = 5):
+    """(labsim median s, SimPy median s, ratio): ``simulate_queue`` against :func:`simpy_queue`
+    at 10^5 messages, 9 per second to 10 consumers of 1 s, timed in turn in the same process."""
+    horizon = 10 ** 5 / 9.0
+    t = traffic.poisson(9.0, horizon, 1)
+    ours, theirs = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        sqs.simulate_queue(t, horizon=horizon, consumers=10, duration_kind=duration_kind, mean_duration=1.0,
+                           visibility_timeout=43_200)
+        ours.append(time.perf_counter() - t0)
+        d = traffic.durations(duration_kind, 1.0, len(t), 2)
+        t0 = time.perf_counter()
+        simpy_queue(t, d, 10)
+        theirs.append(time.perf_counter() - t0)
+    a, b = float(np.median(ours)), float(np.median(theirs))
+    return a, b, b / a
 
 
 def simpy_ratio(duration_kind: str, repeat: int = 5):
@@ -101,6 +146,16 @@ def main(repeat: int = 20) -> None:
         el, _ = _times(lambda: tokenbucket.admit(t, rate, burst), 7)
         print(f"token bucket, 10^5 requests at 5,000/s, rate {rate:,.0f}/s, burst {burst:,}: "
               f"{1e3 * np.median(el):6.1f} ms")
+    for kind in ("fixed", "exponential"):
+        n = 10 ** 5
+        horizon = n / 9.0                              # 9 messages/s to 10 consumers of 1 s: load 0.9
+        t = traffic.poisson(9.0, horizon, 1)
+        d = traffic.durations(kind, 1.0, len(t), 2)
+        eng, _ = _times(lambda: sqs.drain(t, d, 10), 7)
+        full, _ = _times(lambda: sqs.simulate_queue(t, horizon=horizon, consumers=10, duration_kind=kind,
+                                                    mean_duration=1.0, visibility_timeout=43_200), 7)
+        print(f"sqs queue, 10 consumers, {kind:<11} {len(t):>9,} messages: engine {1e3 * np.median(eng):6.1f} ms, "
+              f"simulate_queue {1e3 * np.median(full):6.1f} ms")
     keys = np.arange(10 ** 5) + 10 ** 9 * (1 + int(time.time()) % 1000)    # keys not hashed before
     t0 = time.perf_counter()
     kinesis.hash_keys(keys)
@@ -118,6 +173,10 @@ def main(repeat: int = 20) -> None:
     for kind in ("fixed", "exponential"):
         a, b, ratio = simpy_ratio(kind)
         print(f"sync model vs SimPy, {kind:<11} 10^5 requests: labsim {1e3 * a:6.1f} ms, SimPy {1e3 * b:7.0f} ms, "
+              f"{ratio:5.0f}x")
+    for kind in ("fixed", "exponential"):
+        a, b, ratio = simpy_queue_ratio(kind)
+        print(f"sqs queue vs SimPy, {kind:<11} 10^5 messages: labsim {1e3 * a:6.1f} ms, SimPy {1e3 * b:7.0f} ms, "
               f"{ratio:5.0f}x")
 
 

@@ -636,6 +636,10 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
             _lane(t[idx].tolist(), badm[idx].astype(np.int64), batch_size, batching_window, max_retry, max_age,
                   bisect, int(skip), d0, d1, retention, horizon, st, fi, at, fa)
             start[idx], finish[idx], attempts[idx], fate[idx] = st, fi, at, fa
+        # A batch that started before the horizon and ends after it is still in flight: no final
+        # state yet (the same rule as every other model: final only by the horizon).
+        late = accepted & (fate != Fate.PENDING) & (finish > horizon)
+        fate[late], finish[late] = Fate.PENDING, np.inf
     elif consumers:
         done = np.isfinite(read).all(axis=1) & accepted
         fate[done] = Fate.PROCESSED

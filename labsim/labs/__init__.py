@@ -8,8 +8,9 @@ is listed in :data:`LABS` in book order.
 
 from .base import LABS, Lab, show  # noqa: F401
 from .lambda_basics import batch_lab, concurrency_lab, neighbour_lab, scaling_lab  # noqa: F401
-from .coldstart import *  # noqa: F401,F403  (chapter 3.1: cold starts and provisioned concurrency)
 from .invocations import *  # noqa: F401,F403  (chapter 2: invocation models)
+from .coldstart import *  # noqa: F401,F403  (chapter 3.1: cold starts and provisioned concurrency)
 from .retries import *  # noqa: F401,F403  (chapter 4: client retries, backoff, contention)
 from .async_invocation import *  # noqa: F401,F403  (chapter 4.1: async retries, destinations, idempotency)
+from .sqs import *  # noqa: F401,F403  (chapter 6: SQS; 6.1: Lambda polling SQS)
 from .kinesis import *  # noqa: F401,F403  (Kinesis: hot shards, consumers, a poison record)

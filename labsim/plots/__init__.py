@@ -5,8 +5,9 @@ One module per part of the book; shared pieces in :mod:`labsim.plots.base`.
 
 from .base import ROLE, figure, flow, plain_log_ticks, to_png  # noqa: F401
 from .lambda_basics import batch_figure, concurrency_figure, neighbour_figure, scaling_figure  # noqa: F401
-from .coldstart import *  # noqa: F401,F403  (chapter 3.1: cold starts and provisioned concurrency)
 from .invocations import *  # noqa: F401,F403  (chapter 2: invocation models)
+from .coldstart import *  # noqa: F401,F403  (chapter 3.1: cold starts and provisioned concurrency)
 from .retries import *  # noqa: F401,F403  (chapter 4: client retries, backoff, contention)
 from .async_invocation import *  # noqa: F401,F403  (chapter 4.1: async retries, destinations, idempotency)
+from .sqs import *  # noqa: F401,F403  (chapter 6: SQS, Lambda polling SQS)
 from .kinesis import *  # noqa: F401,F403  (Kinesis: hot shards, consumers, a poison record)

@@ -1,0 +1,178 @@
+"""Labs for chapter 6 (SQS) and 6.1 (Lambda polling SQS)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import plots, sqs, traffic
+from ..sqs import MessageOutcome as MO
+from .base import Lab, checkbox as _check, dropdown as _drop, float_slider as _float, int_slider as _int, register
+
+__all__ = ["polling_lab", "visibility_lab", "fifo_lab", "lambda_sqs_lab"]
+
+
+# --- polling ---------------------------------------------------------------------------------------
+#: The producer works in cycles of this many seconds: busy first, then quiet.
+POLL_CYCLE_S = 120.0
+POLL_HORIZON_S = 600.0
+POLL_BUSY_RATE = 2.0          # messages per second while busy
+POLL_INTERVAL_S = 0.05        # a short-polling consumer asks again 50 ms after an empty answer
+
+
+def polling_arrivals(quiet_share: float, seed: int = 1) -> np.ndarray:
+    """Poisson at 2 messages/s while busy; in each 2-minute cycle the last ``quiet_share`` is quiet."""
+    t = traffic.poisson(POLL_BUSY_RATE, POLL_HORIZON_S, seed)
+    return t[(t % POLL_CYCLE_S) < (1.0 - quiet_share) * POLL_CYCLE_S]
+
+
+def polling_model(wait_time_seconds, consumers, quiet_share, short_poll_fraction):
+    return sqs.simulate_queue(polling_arrivals(quiet_share), horizon=POLL_HORIZON_S, consumers=consumers,
+                              wait_time_seconds=wait_time_seconds, mean_duration=0.2, servers=4,
+                              short_poll_fraction=short_poll_fraction, poll_interval=POLL_INTERVAL_S, seed=2)
+
+
+def polling_view(r, wait_time_seconds, consumers, quiet_share, short_poll_fraction):
+    n = max(r.count(MO.DELETED), 1)
+    lat = r.receive_latency()
+    mode = "short polling" if wait_time_seconds == 0 else f"long polling, WaitTimeSeconds {wait_time_seconds}"
+    text = (f"{mode}, {consumers} consumers, quiet {quiet_share:.0%} of each 2 minutes, short polls sample "
+            f"{short_poll_fraction:.0%} of servers (assumption): {r.sent:,} messages, "
+            f"<b>{r.receives:,}</b> receives of which <b>{r.empty_receives:,}</b> empty "
+            f"({100 * r.empty_receives / max(r.receives, 1):.0f}%), {r.messages_per_receive:.3f} messages per "
+            f"receive; "
+            f"<b>{r.requests * 1e6 / n / 1e6:,.1f} M</b> requests per million messages; "
+            f"latency added by polling: mean <b>{1e3 * lat.mean():.0f} ms</b>, "
+            f"p95 {1e3 * np.percentile(lat, 95):.0f} ms.")
+    return plots.polling_figure(r), text
+
+
+@register
+def polling_lab() -> Lab:
+    """WaitTimeSeconds, consumers and quiet periods: empty receives, requests and latency."""
+    return Lab({"wait_time_seconds": _int("WaitTimeSeconds", 0, 0, sqs.MAX_WAIT_TIME_S),
+                "consumers": _int("consumers", 5, 1, 20),
+                "quiet_share": _float("quiet share of the time", 0.5, 0.0, 0.9, 0.1),
+                "short_poll_fraction": _float("short poll samples (assumption)", 0.5, 0.1, 1.0, 0.1)},
+               polling_model, polling_view, "Where every message went, and requests per million messages by kind")
+
+
+# --- visibility timeout and DLQ -----------------------------------------------------------------
+NO_DLQ = 0
+VIS_HORIZON_S = 1_200.0
+
+
+def visibility_model(mean_duration, visibility_timeout, max_receive_count, poison):
+    t = traffic.poisson(0.5, 600.0, 3)
+    return sqs.simulate_queue(t, horizon=VIS_HORIZON_S, consumers=20, mean_duration=mean_duration,
+                              duration_kind="lognormal", duration_cv=0.5, visibility_timeout=visibility_timeout,
+                              max_receive_count=None if max_receive_count == NO_DLQ else max_receive_count,
+                              poison=poison, seed=4)
+
+
+def visibility_view(r, mean_duration, visibility_timeout, max_receive_count, poison):
+    b = r.books()
+    long = float((r.run_end - r.run_start > visibility_timeout).mean()) if len(r.run_start) else 0.0
+    text = (f"{b['sent']:,} messages over 10 min, 20 consumers, processing {mean_duration:g} s on average "
+            f"(lognormal), visibility timeout {visibility_timeout:,} s, "
+            f"maxReceiveCount {'none (no DLQ)' if max_receive_count == NO_DLQ else max_receive_count}, "
+            f"{poison:.0%} poison messages. {100 * long:.0f}% of runs outlast the visibility timeout; "
+            f"<b>{r.processed_more_than_once:,}</b> messages processed twice or more; "
+            f"<b>{b['deleted']:,}</b> deleted, <b>{b['dlq']:,}</b> in the DLQ, {b['queued'] + b['in_flight']:,} "
+            f"still in the queue after 20 min.")
+    return plots.visibility_figure(r), text
+
+
+@register
+def visibility_lab() -> Lab:
+    """Processing time against the visibility timeout, maxReceiveCount and poison messages."""
+    return Lab({"mean_duration": _int("mean processing time (s)", 20, 5, 60, 5),
+                "visibility_timeout": _int("visibility timeout (s)", 30, 5, 120, 5),
+                "max_receive_count": _drop("maxReceiveCount", [("no DLQ", NO_DLQ)] + [(str(k), k) for k in
+                                                                                      (1, 2, 3, 5, 10)], 3),
+                "poison": _float("poison messages", 0.02, 0.0, 0.2, 0.01)},
+               visibility_model, visibility_view, "Where every message went, and how often each was received")
+
+
+# --- standard vs FIFO ----------------------------------------------------------------------------
+FIFO_SEND_S = 3.0
+FIFO_HORIZON_S = 6.0
+
+
+def fifo_model(queue_type, groups, rate, send_batch):
+    t = traffic.poisson(rate, FIFO_SEND_S, 5)
+    return sqs.simulate_queue(t, horizon=FIFO_HORIZON_S, consumers=10, queue_type=queue_type, groups=groups,
+                              duration_kind="exponential", mean_duration=0.01, send_batch=send_batch,
+                              servers=4, seed=6)
+
+
+def fifo_view(r, queue_type, groups, rate, send_batch):
+    b = r.books()
+    done = r.delete_time[np.isfinite(r.delete_time)]
+    text = (f"{queue_type} queue, {groups} message group{'s' if groups > 1 else ''}, {rate:,} messages/s "
+            f"offered for 3 s, {send_batch} message{'s' if send_batch > 1 else ''} per send call, 10 consumers "
+            f"of 10 ms per message: <b>{b['send_throttled']:,}</b> of {b['offered']:,} refused by the call "
+            f"limit, <b>{b['deleted']:,}</b> processed (last at {done.max(initial=0):.1f} s), "
+            f"<b>{r.out_of_order():,}</b> handled out of order within their group.")
+    return plots.fifo_figure(r, rate), text
+
+
+@register
+def fifo_lab() -> Lab:
+    """Standard vs FIFO: message groups, send rate and batching."""
+    return Lab({"queue_type": _drop("queue", ["standard", "fifo"], "fifo"),
+                "groups": _drop("message groups", [1, 2, 5, 10, 50], 10),
+                "rate": _int("messages per second", 500, 100, 1_000, 100),
+                "send_batch": _int("messages per send call", 1, 1, sqs.MAX_SEND_BATCH)},
+               fifo_model, fifo_view, "Where every message went, and throughput against the FIFO call limit")
+
+
+# --- Lambda drains a queue -------------------------------------------------------------------------
+LAMBDA_MESSAGES = 3_000
+LAMBDA_HORIZON_S = 120.0
+NO_MAX = 0
+
+
+def lambda_sqs_window(batch_size, batching_window):
+    """The window the mapping runs with: a batch size above 10 needs at least 1 s."""
+    return max(batching_window, sqs.MIN_WINDOW_FOR_LARGE_BATCH_S) if batch_size > 10 else batching_window
+
+
+def lambda_sqs_model(batch_size, batching_window, maximum_concurrency, report_batch_item_failures, failure_prob):
+    t = np.sort(traffic.make_rng(7).uniform(0.0, 5.0, LAMBDA_MESSAGES))
+    return sqs.simulate_lambda_sqs(t, horizon=LAMBDA_HORIZON_S, batch_size=batch_size,
+                                   batching_window=lambda_sqs_window(batch_size, batching_window),
+                                   maximum_concurrency=None if maximum_concurrency == NO_MAX else maximum_concurrency,
+                                   report_batch_item_failures=report_batch_item_failures, failure_prob=failure_prob,
+                                   mean_duration=0.5, visibility_timeout=30, max_receive_count=5, seed=8)
+
+
+def lambda_sqs_view(r, batch_size, batching_window, maximum_concurrency, report_batch_item_failures,
+                    failure_prob):
+    b = r.books()
+    w = lambda_sqs_window(batch_size, batching_window)
+    g = np.linspace(0.0, r.horizon, 481)
+    emptied = g[(r.in_queue(g) == 0) & (g > 5.0)]
+    text = (f"{LAMBDA_MESSAGES:,} messages sent within 5 s, 0.5 s of work each; batch size {batch_size:,}, "
+            f"batching window {w:g} s{' (raised to 1 s: a batch size above 10 needs it)' if w != batching_window else ''}, "
+            f"MaximumConcurrency {'none' if maximum_concurrency == NO_MAX else maximum_concurrency}, "
+            f"ReportBatchItemFailures {'on' if report_batch_item_failures else 'off'}, "
+            f"{failure_prob:.0%} of runs fail: peak concurrency <b>{int(r.concurrency(g).max()):,}</b>, "
+            f"queue empty at <b>{emptied[0]:.0f} s</b>" if len(emptied) else
+            f"{LAMBDA_MESSAGES:,} messages sent within 5 s; queue not empty after {r.horizon:.0f} s")
+    text += (f"; oldest message waited up to <b>{r.oldest_age(g).max():.0f} s</b>; "
+             f"<b>{r.runs.sum() / max(b['sent'], 1):.2f}</b> handler runs per message; "
+             f"{b['deleted']:,} deleted, <b>{b['dlq']:,}</b> in the queue's DLQ.")
+    return plots.lambda_sqs_figure(r), text
+
+
+@register
+def lambda_sqs_lab() -> Lab:
+    """A burst drained by Lambda: batch size, batching window, MaximumConcurrency, partial batches."""
+    return Lab({"batch_size": _drop("batch size", [1, 10, 100, 1_000], 10),
+                "batching_window": _drop("batching window (s)", [0, 1, 5, 20], 0),
+                "maximum_concurrency": _drop("MaximumConcurrency", [("none", NO_MAX), ("2", 2), ("10", 10),
+                                                                    ("50", 50)], NO_MAX),
+                "report_batch_item_failures": _check("ReportBatchItemFailures", False),
+                "failure_prob": _float("share of runs that fail", 0.02, 0.0, 0.2, 0.01)},
+               lambda_sqs_model, lambda_sqs_view,
+               "Where every message went, concurrency against the scaling cap, queue depth and oldest age")

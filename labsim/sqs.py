@@ -1,0 +1,1120 @@
+"""Amazon SQS: standard and FIFO queues drained by consumers or by a Lambda event source mapping.
+
+Arrays in, arrays out
+---------------------
+A queue takes its traffic as an array of *send* times (any ``labsim.traffic`` generator, or the
+departures of another model) and returns, per message, when it entered the queue, when it was
+first received, how often it was received and processed, and when it **left** the queue
+(``departure``: deleted, moved to the DLQ or expired). The departures of deleted messages are the
+arrivals of the next stage: that is how later chapters chain services.
+
+The model (one event loop, :func:`_run`)
+----------------------------------------
+* **Sends.** One ``SendMessage`` call per message, or ``SendMessageBatch`` calls of ``send_batch``
+  consecutive messages, made when the batch's last message is ready. A FIFO queue admits at most
+  300 calls per second per action (the same :func:`labsim.tokenbucket.admit` bucket every rate
+  limit in the book uses); a refused call's messages are *throttled* and never enter the queue.
+  FIFO deduplication: a send whose deduplication ID was accepted less than 5 minutes earlier is
+  accepted but not enqueued (*deduplicated*).
+* **Pull model.** Consumers ask (``ReceiveMessage``, up to ``max_messages`` = 1 to 10 at a time),
+  process the messages one after another, and delete each one when it succeeds. A received
+  message is hidden for the **visibility timeout**; if it is not deleted by then it becomes
+  visible again and is delivered again. Nothing is removed by being read.
+* **Long polling** (``wait_time_seconds`` 1 to 20): an idle consumer's request waits until a
+  message is available or the wait runs out, then it asks again. **Short polling** (0): a request
+  returns at once; it is repeated every ``poll_interval`` seconds while the consumer is idle.
+* **Dead-letter queue**: with ``max_receive_count`` set, a message that becomes visible again after
+  its ``max_receive_count``-th receive is moved to the DLQ instead.
+* **Retention**: a message still in the queue ``retention`` seconds after it was sent is deleted
+  by SQS (*expired*).
+* **Delay**: a message becomes visible ``delay`` seconds after it was sent.
+* **Lambda event source mapping** (:func:`simulate_lambda_sqs`): the same loop with Lambda's
+  pollers as the consumers: batches of up to ``batch_size`` (closed early by the 6 MB payload cap
+  or by the end of the batching window), one invocation per batch, the scaling rule (5 concurrent
+  batches, then up to 300 more per minute, up to 1,250 or ``MaximumConcurrency``), and
+  ``ReportBatchItemFailures``.
+
+Labelled assumptions (AWS documents no figure or mechanism for these)
+---------------------------------------------------------------------
+* ``short_poll_fraction``: the share of SQS's servers a short poll samples (default 0.5). A
+  standard queue spreads its messages over ``servers`` servers, each message on one of them at
+  random; a short poll samples each server with this probability, a long poll asks all of them.
+  For a FIFO queue, a short poll sees the queue with this probability and is empty otherwise.
+* Standard queues, **reordering**: a receive takes the oldest visible message of a server picked
+  at random among the (sampled) servers that hold one. With ``servers=1`` the queue is strictly
+  first in, first out.
+* Standard queues, **duplicates**: with probability ``duplicate_prob`` a deleted message leaves a
+  stale copy on another server; the copy becomes visible when the visibility timeout of the
+  receive that deleted it ends, and is delivered (and processed) once more.
+* A ``DeleteMessage`` succeeds only with the receipt handle of the message's latest receive (AWS:
+  an older handle "might not" delete it); a consumer still working on a message whose visibility
+  timeout ran out and which was received again is a duplicate, its delete does nothing.
+* The DLQ move happens when the visibility timeout of the ``max_receive_count``-th receive ends.
+* A consumer or a poller that finishes while messages wait receives again at once (no network
+  time); processing a message takes its drawn duration every time it is received.
+* The FIFO call-limit bucket's burst (``fifo_burst``, default 300 calls: one second's worth).
+  The limit is applied to ``SendMessage`` only: receives and deletes, which AWS limits to 300
+  calls per second each as well, are not limited in the model.
+* The event source mapping's 300 more batches per minute are spread evenly (a token bucket of
+  5 refilled at 5 per second); it never scales down within a run.
+
+Every message ends in exactly one state (:class:`MessageOutcome`);
+``sent == deduplicated + deleted + dlq + expired + queued + in_flight`` and
+``offered == send_throttled + sent`` (:meth:`QueueResult.books`).
+
+The c-consumer engine (:func:`drain`)
+-------------------------------------
+In the plain configuration (long polling, one message per receive, no failures, a visibility
+timeout longer than any processing time, no delay, a first-in-first-out queue), a queue drained
+by c consumers starts message n at ``max(arrival_n, the earliest time a consumer is free)``. With
+a fixed processing time D the consumers free up in the order they started, so this is c
+interleaved Lindley recursions ``start_n = max(arrival_n, start_{n-c} + D)``, which
+:func:`_drain_fixed` solves exactly with a running maximum. :func:`simulate_queue` uses it (or the
+heap loop for other durations) whenever the configuration is the plain one; a test checks it
+against the general event loop message for message.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+from . import traffic
+from .tokenbucket import TokenBucket, admit
+from .validation import check_array, check_choice, check_int, check_number
+
+# --- AWS numbers, each with its source -------------------------------------------------------
+_SQS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
+#: Visibility timeout: default 30 s, 0 s to 12 h. {_SQS}sqs-visibility-timeout.html
+DEFAULT_VISIBILITY_TIMEOUT_S = 30
+MAX_VISIBILITY_TIMEOUT_S = 43_200
+#: Retention: default 4 days, 60 s to 14 days. {_SQS}quotas-messages.html
+DEFAULT_RETENTION_S = 345_600
+MIN_RETENTION_S = 60
+MAX_RETENTION_S = 1_209_600
+#: Delay queues and message timers: 0 to 15 min. {_SQS}sqs-delay-queues.html
+MAX_DELAY_S = 900
+#: Long polling: WaitTimeSeconds 1 to 20; 0 is short polling. {_SQS}sqs-short-and-long-polling.html
+MAX_WAIT_TIME_S = 20
+#: ReceiveMessage returns 1 to 10 messages (default 1). {_SQS}quotas-messages.html
+MAX_RECEIVE_MESSAGES = 10
+#: A send batch holds at most 10 messages. {_SQS}quotas-messages.html
+MAX_SEND_BATCH = 10
+#: Redrive policy: maxReceiveCount 1 to 1,000. {_SQS}sqs-configure-dead-letter-queue.html
+MAX_RECEIVE_COUNT = 1_000
+#: FIFO deduplication interval: 5 minutes. {_SQS}FIFO-queues-exactly-once-processing.html
+DEDUP_WINDOW_S = 300
+#: FIFO throughput: 300 API calls per second per action without batching, 3,000 messages per
+#: second with batches of 10. {_SQS}quotas-messages.html
+FIFO_CALLS_PER_S = 300
+#: Largest message: 1 MiB. {_SQS}quotas-messages.html
+MAX_MESSAGE_BYTES = 1_048_576
+
+_ESM = "https://docs.aws.amazon.com/lambda/latest/dg/"
+#: Event source mapping batch size: default 10; standard queues up to 10,000, FIFO up to 10.
+#: {_ESM}services-sqs-parameters.html
+DEFAULT_BATCH_SIZE = 10
+MAX_BATCH_SIZE_STANDARD = 10_000
+MAX_BATCH_SIZE_FIFO = 10
+#: MaximumBatchingWindowInSeconds 0 to 300 (standard queues only; not supported for FIFO).
+#: {_ESM}services-sqs-parameters.html. A BatchSize above 10 needs a window of at least 1 s:
+#: https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html
+MAX_BATCHING_WINDOW_S = 300
+MIN_WINDOW_FOR_LARGE_BATCH_S = 1
+#: A batch is sent in one synchronous invocation: at most 6 MB of payload.
+#: https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html (6 MB = 6 x 2^20 bytes here)
+PAYLOAD_CAP_BYTES = 6 * 1_048_576
+#: Default scaling: 5 concurrent batches, then up to 300 more per minute, up to 1,250
+#: (the current {_ESM}services-sqs-scaling.html; older versions of that page said 1,000).
+ESM_INITIAL_BATCHES = 5
+ESM_STEP_PER_MINUTE = 300
+ESM_MAX_CONCURRENCY = 1_250
+#: ScalingConfig MaximumConcurrency 2 to 1,000. {_ESM}API_ScalingConfig.html
+MIN_MAXIMUM_CONCURRENCY = 2
+MAX_MAXIMUM_CONCURRENCY = 1_000
+#: Lambda's pollers use long polling (the longest wait, 20 s). {_ESM}services-sqs-scaling.html
+ESM_WAIT_TIME_S = 20
+
+# --- model bounds (simulation sizes, not AWS limits) -----------------------------------------
+MAX_CONSUMERS = 1_000
+MAX_SERVERS = 100
+MAX_GROUPS = 100_000
+QUEUE_TYPES = ("standard", "fifo")
+
+
+class MessageOutcome(IntEnum):
+    """Where a message ended (exactly one per message)."""
+    DEDUPLICATED = 0   #: FIFO: accepted but dropped inside the 5-minute deduplication interval
+    DELETED = 1        #: processed and deleted by a consumer
+    DLQ = 2            #: moved to the dead-letter queue (maxReceiveCount reached)
+    EXPIRED = 3        #: deleted by SQS at the end of the retention period
+    QUEUED = 4         #: still in the queue at the horizon, visible or delayed
+    IN_FLIGHT = 5      #: received, hidden by its visibility timeout at the horizon
+    THROTTLED = 6      #: the send call was refused (FIFO call limit): never entered the queue
+
+
+#: Outcome names in book order, as :meth:`QueueResult.books` spells them.
+OUTCOME_KEYS = {MessageOutcome.DEDUPLICATED: "deduplicated", MessageOutcome.DELETED: "deleted",
+                MessageOutcome.DLQ: "dlq", MessageOutcome.EXPIRED: "expired",
+                MessageOutcome.QUEUED: "queued", MessageOutcome.IN_FLIGHT: "in_flight"}
+
+
+@dataclass(frozen=True)
+class QueueResult:
+    """Per-message arrays (in send order), per-receive arrays and request counts of one run."""
+
+    send: np.ndarray           #: when the producer had the message ready, s
+    enqueue: np.ndarray        #: when SQS accepted it (the send call's time; NaN if throttled), s
+    group: np.ndarray          #: message group ID (FIFO) or ordering key (standard: not used by SQS)
+    outcome: np.ndarray        #: MessageOutcome codes
+    first_receive: np.ndarray  #: first ReceiveMessage that returned it (NaN if never), s
+    receive_count: np.ndarray  #: times it was received (ApproximateReceiveCount)
+    runs: np.ndarray           #: times a consumer started processing it (duplicate copies included)
+    successes: np.ndarray      #: processing runs that succeeded (side effects done)
+    duplicates: np.ndarray     #: deliveries of a stale copy after it was deleted (standard queues)
+    delete_time: np.ndarray    #: when it was deleted (NaN otherwise), s
+    departure: np.ndarray      #: when it left the queue: deleted, moved to the DLQ or expired, s
+    receive_time: np.ndarray   #: per non-empty receive (or invocation): when, s
+    receive_size: np.ndarray   #: per non-empty receive: messages returned
+    busy_end: np.ndarray       #: per non-empty receive: when its consumer (or invocation) finished
+    receives: int              #: ReceiveMessage requests completed by the horizon
+    empty_receives: int        #: of which returned no message
+    delete_calls: int          #: DeleteMessage / DeleteMessageBatch requests
+    send_calls: int            #: SendMessage / SendMessageBatch requests accepted
+    throttled_calls: int       #: send requests refused by the FIFO call limit
+    run_message: np.ndarray    #: per processing run: which message
+    run_start: np.ndarray      #: per processing run: when it started, s
+    run_end: np.ndarray        #: per processing run: when it ended (may be after the horizon), s
+    horizon: float
+    params: dict = field(default_factory=dict)
+
+    # -- the books ------------------------------------------------------------------------------
+    def count(self, outcome: MessageOutcome) -> int:
+        return int((self.outcome == int(outcome)).sum())
+
+    @property
+    def offered(self) -> int:
+        return len(self.send)
+
+    @property
+    def sent(self) -> int:
+        """Messages SQS accepted (offered minus throttled send calls' messages)."""
+        return self.offered - self.count(MessageOutcome.THROTTLED)
+
+    def books(self) -> dict:
+        """``sent == deduplicated + deleted + dlq + expired + queued + in_flight`` and
+        ``offered == send_throttled + sent``."""
+        d = {"offered": self.offered, "send_throttled": self.count(MessageOutcome.THROTTLED),
+             "sent": self.sent}
+        for o, k in OUTCOME_KEYS.items():
+            d[k] = self.count(o)
+        return d
+
+    # -- processing ------------------------------------------------------------------------------
+    @property
+    def processed_more_than_once(self) -> int:
+        """Messages whose processing succeeded twice or more (side effects repeated)."""
+        return int((self.successes >= 2).sum())
+
+    @property
+    def received_more_than_once(self) -> int:
+        return int((self.receive_count >= 2).sum())
+
+    @property
+    def requests(self) -> int:
+        """Billed requests: sends, receives (empty ones too) and deletes."""
+        return self.send_calls + self.throttled_calls + self.receives + self.delete_calls
+
+    @property
+    def messages_per_receive(self) -> float:
+        return float(self.receive_size.sum() / self.receives) if self.receives else float("nan")
+
+    def visible_time(self) -> np.ndarray:
+        """When each message first became visible (enqueue + delay)."""
+        return self.enqueue + self.params.get("delay", 0.0)
+
+    def receive_latency(self) -> np.ndarray:
+        """First receive minus first visible, for messages received (s): the polling latency when
+        consumers are idle, plus any wait for a free consumer."""
+        m = np.isfinite(self.first_receive)
+        return self.first_receive[m] - self.visible_time()[m]
+
+    def wait(self) -> np.ndarray:
+        """Time from enqueue to first receive for every received message (s)."""
+        m = np.isfinite(self.first_receive)
+        return self.first_receive[m] - self.enqueue[m]
+
+    def out_of_order(self) -> int:
+        """Messages deleted after a later-sent message *of the same group* (key) was deleted.
+
+        Within each group, in send order, a message is out of order when its delete time is
+        earlier than the latest delete time of the messages sent before it in its group
+        (messages never deleted count as deleted at infinity).
+        """
+        m = ~np.isin(self.outcome, (MessageOutcome.THROTTLED, MessageOutcome.DEDUPLICATED))
+        g = self.group[m]
+        t = np.where(np.isfinite(self.delete_time[m]), self.delete_time[m], 2.0 * self.horizon + 1.0)
+        if len(t) < 2:
+            return 0
+        order = np.lexsort((np.arange(len(g)), g))          # by group, then send order
+        g, t = g[order], t[order]
+        span = 4.0 * self.horizon + 4.0
+        key = t + g.astype(float) * span                     # groups never overlap
+        prev = np.maximum.accumulate(np.concatenate([[-np.inf], key[:-1]]))
+        same = np.concatenate([[False], g[1:] == g[:-1]])
+        return int((same & (key < prev)).sum())
+
+    # -- over time -------------------------------------------------------------------------------
+    def in_queue(self, grid) -> np.ndarray:
+        """Messages in the queue (visible, delayed or in flight) at each time of ``grid``."""
+        g = np.asarray(grid, float)
+        e = self.enqueue[np.isfinite(self.enqueue) & (self.outcome != MessageOutcome.DEDUPLICATED)]
+        d = self.departure[np.isfinite(self.departure)]
+        return np.searchsorted(np.sort(e), g, side="right") - np.searchsorted(np.sort(d), g, side="right")
+
+    def oldest_age(self, grid) -> np.ndarray:
+        """Age of the oldest message still in the queue at each time of ``grid`` (0 if empty), s."""
+        g = np.asarray(grid, float)
+        m = np.isfinite(self.enqueue) & (self.outcome != MessageOutcome.DEDUPLICATED)
+        e = self.enqueue[m]
+        dep = np.where(np.isfinite(self.departure[m]), self.departure[m], np.inf)
+        if len(e) == 0:
+            return np.zeros(len(g))
+        # first message (in enqueue order) still there at t: first index whose departure > t;
+        # the running maximum of departures crosses t exactly there.
+        run = np.maximum.accumulate(dep)
+        i = np.searchsorted(run, g, side="right")
+        ok = (i < len(e))
+        age = np.zeros(len(g))
+        j = np.minimum(i, len(e) - 1)
+        ok &= e[j] <= g
+        age[ok] = g[ok] - e[j][ok]
+        return age
+
+    def concurrency(self, grid) -> np.ndarray:
+        """Consumers (or invocations) busy at each time of ``grid``."""
+        return traffic.in_progress(self.receive_time, self.busy_end, grid)
+
+
+# --- the c-consumer engine ------------------------------------------------------------------------
+def _drain_fixed(a: np.ndarray, d: float, c: int):
+    """Start times for FCFS with c consumers and one processing time ``d`` (vectorised, exact).
+
+    Message n goes to the consumer that served n - c (they free up in start order), so
+    start_n = max(a_n, start_{n-c} + d): per residue r = n mod c a Lindley recursion
+    s_k = max(x_k, s_{k-1} + d), i.e. s_k = k d + max_{j <= k} (x_j - j d). Returns the start
+    times and the time each message's consumer became free before it (0 for the first c).
+    """
+    n = len(a)
+    if n == 0:
+        return np.empty(0), np.empty(0)
+    m = -(-n // c)
+    x = np.full(m * c, np.inf)
+    x[:n] = a
+    x = x.reshape(m, c)
+    k = np.arange(m, dtype=float)[:, None] * d
+    s = (np.maximum.accumulate(x - k, axis=0) + k).ravel()[:n]
+    prev = np.empty(n)
+    prev[:c] = 0.0
+    prev[c:] = s[:-c] + d if n > c else prev[c:]
+    return s, prev
+
+
+def _drain_heap(a: np.ndarray, dur: np.ndarray, c: int, horizon: float = math.inf):
+    """The same for any processing times: a heap of the consumers' free times.
+
+    Stops at the first start after ``horizon`` (starts never decrease). Returns starts (of the
+    messages started by the horizon), the free time before each, and the final free times.
+    """
+    free = [0.0] * c
+    rep = heapq.heapreplace
+    starts, prevs = [], []
+    sa, pa = starts.append, prevs.append
+    for x, d in zip(a.tolist(), dur.tolist()):
+        f = free[0]
+        s = x if x > f else f
+        if s > horizon:
+            break
+        sa(s)
+        pa(f)
+        rep(free, s + d)
+    return np.array(starts), np.array(prevs), free
+
+
+def drain(arrivals, durations, consumers: int):
+    """Start times of a first-in-first-out queue drained by ``consumers`` workers.
+
+    Each message starts at ``max(arrival, earliest free consumer)`` and holds its consumer for
+    its duration. Fixed durations use the exact vectorised Lindley form, others a heap loop.
+    """
+    a = check_array("arrivals", arrivals)
+    d = check_array("durations", durations, sorted_=False)
+    c = check_int("consumers", consumers, 1, MAX_CONSUMERS)
+    if len(d) != len(a):
+        raise ValueError(f"durations must have one value per arrival ({len(a)}), got {len(d)}")
+    if len(d) and np.all(d == d[0]):
+        return _drain_fixed(a, float(d[0]), c)[0]
+    return _drain_heap(a, d, c)[0]
+
+
+def drain_loop(arrivals, durations, consumers: int) -> np.ndarray:
+    """Reference for tests: one message at a time, a heap of free times (no shortcuts)."""
+    free = [0.0] * int(consumers)
+    out = []
+    for x, d in zip(np.asarray(arrivals, float).tolist(), np.asarray(durations, float).tolist()):
+        f = heapq.heappop(free)
+        s = max(x, f)
+        out.append(s)
+        heapq.heappush(free, s + d)
+    return np.array(out)
+
+
+def _long_poll_empties(gap: np.ndarray, wait: float) -> int:
+    """Empty long polls before a message arrives ``gap`` seconds into an idle stretch."""
+    g = gap[gap > 0]
+    return int((np.ceil(g / wait) - 1).sum())
+
+
+# --- sends: batching, the FIFO call limit, deduplication ------------------------------------------
+def _sends(t, fifo, send_batch, fifo_rate, fifo_burst, dedup_ids):
+    """Per message: enqueue time (NaN if throttled), outcome pre-set for throttled/deduplicated.
+
+    Returns (enqueue, pre_outcome or -1, accepted calls, throttled calls)."""
+    n = len(t)
+    b = send_batch
+    ncalls = -(-n // b)
+    pre = np.full(n, -1, np.int8)
+    if not fifo and b == 1:                       # one call per message, no call limit
+        return t.copy(), pre, n, 0
+    last = np.minimum(np.arange(1, ncalls + 1) * b, n) - 1
+    call_t = t[last] if n else np.empty(0)
+    call_of = np.arange(n) // b
+    ok_call = admit(call_t, fifo_rate, fifo_burst) if fifo and ncalls else np.ones(ncalls, bool)
+    enq = call_t[call_of] if n else np.empty(0)
+    thr = ~ok_call[call_of] if n else np.zeros(0, bool)
+    pre[thr] = MessageOutcome.THROTTLED
+    enq = np.where(thr, np.nan, enq)
+    if fifo and dedup_ids is not None:
+        seen: dict = {}
+        ids = dedup_ids.tolist()
+        el = enq.tolist()
+        for i in range(n):
+            if thr[i]:
+                continue
+            k = ids[i]
+            t0 = seen.get(k)
+            if t0 is not None and el[i] - t0 < DEDUP_WINDOW_S:
+                pre[i] = MessageOutcome.DEDUPLICATED
+            else:
+                seen[k] = el[i]
+    return enq, pre, int(ok_call.sum()), int(ncalls - ok_call.sum())
+
+
+# --- the general event loop -------------------------------------------------------------------------
+_VISIBLE_EV, _VT_EV, _GHOST_EV, _EXPIRE_EV = 1, 2, 3, 4          # message events (priority 1)
+_END_EV, _DONE_EV = 10, 11                                         # completions (priority 0)
+_POLL_EV, _GATHER_EV, _SCALE_EV = 20, 21, 22                       # pollers (priority 2)
+_S_PENDING, _S_VISIBLE, _S_HELD, _S_DELETED, _S_DLQ, _S_EXPIRED = range(6)
+
+
+def _run(enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers, wait, cap,
+         vt, delay, retention, mrc, p_fail, q_dup, f_short, poll_interval, policy, window,
+         max_slots, n_servers, rng):
+    """Event loop shared by consumers and the Lambda mapping. Returns per-message lists."""
+    n = len(enq)
+    H = horizon
+    state = [_S_PENDING] * n
+    rc = [0] * n
+    holder = [-1] * n
+    runs = [0] * n
+    oks = [0] * n
+    dups = [0] * n
+    first = [math.nan] * n
+    dele = [math.nan] * n
+    dep = [math.nan] * n
+    durl = dur.tolist()
+    poil = poison.tolist()
+    grp = group.tolist()
+    srv = server.tolist()
+    rx_t, rx_n, rx_end = [], [], []
+    run_m, run_s, run_e = [], [], []
+    cnt = {"receives": 0, "empty": 0, "deletes": 0}
+
+    # uniform random numbers, drawn in blocks (one generator, loop order: deterministic)
+    buf = [0.0]
+    pos = [1]
+
+    def u():
+        if pos[0] >= len(buf):
+            buf[:] = rng.random(4096).tolist()
+            pos[0] = 0
+        pos[0] += 1
+        return buf[pos[0] - 1]
+
+    # visible messages
+    nvis = 0
+    if fifo:
+        ng = int(group.max()) + 1 if n else 1
+        gq = [[] for _ in range(ng)]
+        lock = [0] * ng
+        avail: list = []
+    else:
+        heaps = [[] for _ in range(n_servers)]
+        sv = [0] * n_servers
+        ghost = [False] * n
+
+    h: list = []                 # (time, priority, seq, kind, a, b)
+    seq = 0
+    push, pop = heapq.heappush, heapq.heappop
+
+    def ev(t, prio, kind, a=0, b=0):
+        nonlocal seq
+        seq += 1
+        push(h, (t, prio, seq, kind, a, b))
+
+    def fifo_head(g):
+        q = gq[g]
+        while q and state[q[0]] != _S_VISIBLE:
+            heapq.heappop(q)
+        return q[0] if q else -1
+
+    def release(g):
+        if lock[g] == 0:
+            hd = fifo_head(g)
+            if hd >= 0:
+                push(avail, (hd, g))
+
+    def has_work():
+        if not fifo:
+            return nvis > 0
+        while avail:
+            hd, g = avail[0]
+            if lock[g] == 0 and fifo_head(g) == hd:
+                return True
+            pop(avail)
+            if lock[g] == 0:
+                hh = fifo_head(g)
+                if hh >= 0 and hh != hd:
+                    push(avail, (hh, g))
+        return False
+
+    def make_visible(i):
+        nonlocal nvis
+        state[i] = _S_VISIBLE
+        nvis += 1
+        if fifo:
+            g = grp[i]
+            push(gq[g], i)
+            release(g)
+        else:
+            s = srv[i]
+            push(heaps[s], 2 * i)
+            sv[s] += 1
+
+    def unvisible(i):             # a visible message leaves the visible set (lazy in the heaps)
+        nonlocal nvis
+        nvis -= 1
+        if not fifo:
+            sv[srv[i]] -= 1
+
+    # workers: idle heap of (idle since, worker) for long polling; parked dict for short polling
+    short = (not lam) and wait == 0
+    idle: list = []
+    parked: dict = {}
+    poll_token: list = []
+    slots = 0
+    bucket = TokenBucket(ESM_STEP_PER_MINUTE / 60.0, ESM_INITIAL_BATCHES) if lam else None
+    scale_pending = [False]
+    gather_pending = [False]
+    if not lam:
+        slots = consumers
+        poll_token = [0] * consumers
+        if short:
+            parked = {w: 0.0 for w in range(consumers)}
+        else:
+            idle = [(0.0, w) for w in range(consumers)]
+
+    def take_batch(t, w):
+        """One ReceiveMessage (or one Lambda batch): returns the items taken."""
+        nonlocal nvis
+        items = []
+        if fifo:
+            if short and u() >= f_short:
+                return items
+            while len(items) < cap and has_work():
+                _, g = pop(avail)
+                while len(items) < cap:
+                    hd = fifo_head(g)
+                    if hd < 0:
+                        break
+                    heapq.heappop(gq[g])
+                    nvis -= 1
+                    lock[g] += 1
+                    items.append((hd, False))
+        else:
+            if nvis == 0:
+                return items
+            if n_servers == 1:
+                cand = [0] if (not short or u() < f_short) else []
+            else:
+                cand = [s for s in range(n_servers) if sv[s] > 0 and (not short or u() < f_short)]
+            while len(items) < cap and cand:
+                j = 0 if len(cand) == 1 else int(u() * len(cand))
+                s = cand[j]
+                q = heaps[s]
+                while True:
+                    key = heapq.heappop(q)
+                    i = key >> 1
+                    if key & 1:
+                        if ghost[i]:
+                            ghost[i] = False
+                            break
+                    elif state[i] == _S_VISIBLE:
+                        break
+                sv[s] -= 1
+                nvis -= 1
+                items.append((i, bool(key & 1)))
+                if sv[s] == 0:
+                    cand.pop(j)
+        return items
+
+    def receive(t, w):
+        """Worker ``w`` receives at ``t``; starts processing. Returns False if it got nothing."""
+        items = take_batch(t, w)
+        if lam:
+            cnt["receives"] += -(-len(items) // MAX_RECEIVE_MESSAGES) if items else 1
+        else:
+            cnt["receives"] += 1
+        if not items:
+            cnt["empty"] += 1
+            return False
+        rid = len(rx_t)
+        real = []
+        for i, gh in items:
+            if gh:
+                dups[i] += 1
+            else:
+                rc[i] += 1
+                holder[i] = rid
+                state[i] = _S_HELD
+                if first[i] != first[i]:
+                    first[i] = t
+                real.append(i)
+        # processing, one message after another
+        tc = t
+        okf = []
+        done_at = []
+        stop = False
+        for i, gh in items:
+            if stop:
+                okf.append(None)
+                done_at.append(math.inf)
+                continue
+            run_m.append(i)
+            run_s.append(tc)
+            tc += durl[i]
+            run_e.append(tc)
+            runs[i] += 1
+            ok = not (poil[i] or (p_fail > 0 and u() < p_fail))
+            okf.append(ok)
+            done_at.append(tc)
+            if fifo and not ok:
+                stop = True
+        end = tc
+        rx_t.append(t)
+        rx_n.append(len(items))
+        rx_end.append(end)
+        limit = t + vt
+        if policy == "each":
+            for k, (i, gh) in enumerate(items):
+                ok = okf[k]
+                if ok is not None and done_at[k] <= H:
+                    if k < len(items) - 1:
+                        ev(done_at[k], 0, _DONE_EV, i * 2 + gh, rid)
+                if not gh and not (ok and done_at[k] <= limit):
+                    ev(limit, 1, _VT_EV, i, rid)
+            ev(end, 0, _END_EV, w, rid)
+        else:
+            allok = all(o for o in okf if o is not None) and None not in okf
+            for k, (i, gh) in enumerate(items):
+                if gh:
+                    continue
+                deleted = (okf[k] is True) and (policy == "partial" or allok)
+                if not (deleted and end <= limit):
+                    ev(limit, 1, _VT_EV, i, rid)
+            ev(end, 0, _END_EV, w, rid)
+        batches[rid] = (items, okf, t)
+        return True
+
+    batches: dict = {}
+
+    def delete(i, t, rid):
+        """Delete with the receipt handle of receive ``rid``: works for the latest receive."""
+        if holder[i] != rid:
+            return
+        s = state[i]
+        if s == _S_HELD:
+            state[i] = _S_DELETED
+            if fifo:
+                g = grp[i]
+                lock[g] -= 1
+                release(g)
+        elif s == _S_VISIBLE:
+            unvisible(i)
+            state[i] = _S_DELETED
+        else:
+            return
+        dele[i] = t
+        dep[i] = t
+        if q_dup > 0 and not fifo and u() < q_dup:
+            ev(max(t, rx_t[rid] + vt), 1, _GHOST_EV, i)
+
+    def finish_item(i2, ok, t, rid):
+        i, gh = i2 >> 1, i2 & 1
+        if ok:
+            oks[i] += 1
+            if not gh:
+                cnt["deletes"] += 1
+                delete(i, t, rid)
+
+    def scale(t):
+        nonlocal slots
+        if slots >= max_slots:
+            return False
+        if bucket.take(t):
+            w = slots
+            slots += 1
+            poll_token.append(0)
+            push(idle, (t, w))
+            return True
+        if not scale_pending[0]:
+            scale_pending[0] = True
+            ev(bucket.dep[0], 2, _SCALE_EV)
+        return False
+
+    def dispatch(t, force=False):
+        """Hand visible messages to idle workers (long polling / Lambda) or wake short pollers."""
+        if short:
+            if parked and has_work():
+                for w, g0 in list(parked.items()):
+                    k = math.ceil((t - g0) / poll_interval) if t > g0 else 0
+                    cnt["receives"] += k
+                    cnt["empty"] += k
+                    poll_token[w] += 1
+                    ev(g0 + k * poll_interval, 2, _POLL_EV, w, poll_token[w])
+                parked.clear()
+            return
+        while has_work():
+            if window > 0 and not force and nvis < cap:
+                if not gather_pending[0]:
+                    gather_pending[0] = True
+                    ev(t + window, 2, _GATHER_EV)
+                return
+            if not idle:
+                if lam and scale(t):
+                    continue
+                return
+            s0, w = pop(idle)
+            if t > s0:
+                k = math.ceil((t - s0) / wait) - 1
+                cnt["receives"] += k
+                cnt["empty"] += k
+            receive(t, w)
+            force = False
+
+    # retention: expiry events that fall inside the horizon
+    for i in np.flatnonzero(np.isfinite(enq) & (pre < 0) & (enq + retention <= H)).tolist():
+        ev(float(enq[i]) + retention, 1, _EXPIRE_EV, i)
+
+    arr = np.flatnonzero(pre < 0)
+    arr_t = enq[arr].tolist()
+    arr = arr.tolist()
+    na, ai = len(arr), 0
+    pending = -1.0            # a dispatch is owed at this time (state changes at one instant first)
+    inf = math.inf
+    while True:
+        if pending >= 0:
+            nt = arr_t[ai] if ai < na else inf
+            if h and h[0][0] < nt:
+                nt = h[0][0]
+            if nt > pending:
+                tp, pending = pending, -1.0
+                dispatch(tp)
+                continue
+        if ai < na and (not h or (arr_t[ai], 1) < (h[0][0], h[0][1])):
+            t = arr_t[ai]
+            if t > H:
+                break
+            # every message sent at this instant (a send batch shares one time) arrives together
+            while ai < na and arr_t[ai] == t:
+                i = arr[ai]
+                ai += 1
+                if delay > 0:
+                    ev(t + delay, 1, _VISIBLE_EV, i)
+                else:
+                    make_visible(i)
+            if delay == 0:
+                pending = t
+            continue
+        if not h:
+            break
+        t, _, _, kind, a, b = pop(h)
+        if t > H:
+            break
+        if kind == _END_EV:
+            w, rid = a, b
+            items, okf, rt = batches.pop(rid)
+            if policy == "each":
+                if okf[-1] is not None:
+                    i, gh = items[-1]
+                    finish_item(2 * i + gh, okf[-1], t, rid)
+            else:
+                allok = None not in okf and all(okf)
+                ndel = 0
+                for k, (i, gh) in enumerate(items):
+                    if okf[k]:
+                        oks[i] += 1
+                        if not gh and (policy == "partial" or allok):
+                            delete(i, t, rid)
+                            ndel += 1
+                cnt["deletes"] += -(-ndel // MAX_SEND_BATCH)
+            # the worker is free
+            if short:
+                if has_work():
+                    poll_token[w] += 1
+                    ev(t, 2, _POLL_EV, w, poll_token[w])
+                else:
+                    parked[w] = t
+            else:
+                push(idle, (t, w))
+                pending = t
+        elif kind == _DONE_EV:
+            rid = b
+            items, okf, rt = batches[rid]
+            k = next(j for j, (i, gh) in enumerate(items) if 2 * i + gh == a)
+            finish_item(a, okf[k], t, rid)
+            pending = t
+        elif kind == _VT_EV:
+            i, rid = a, b
+            if state[i] == _S_HELD and holder[i] == rid:
+                if fifo:
+                    lock[grp[i]] -= 1
+                if mrc and rc[i] >= mrc:
+                    state[i] = _S_DLQ
+                    dep[i] = t
+                    if fifo:
+                        release(grp[i])
+                else:
+                    make_visible(i)
+                    if fifo:
+                        release(grp[i])
+                pending = t
+        elif kind == _VISIBLE_EV:
+            if state[a] == _S_PENDING:
+                make_visible(a)
+                pending = t
+        elif kind == _GHOST_EV:
+            ghost[a] = True
+            push(heaps[srv[a]], 2 * a + 1)
+            sv[srv[a]] += 1
+            nvis += 1
+            pending = t
+        elif kind == _EXPIRE_EV:
+            s = state[a]
+            if s in (_S_PENDING, _S_VISIBLE, _S_HELD):
+                if s == _S_VISIBLE:
+                    unvisible(a)
+                elif s == _S_HELD and fifo:
+                    lock[grp[a]] -= 1
+                    release(grp[a])
+                state[a] = _S_EXPIRED
+                dep[a] = t
+                pending = t
+        elif kind == _POLL_EV:
+            w, tok = a, b
+            if tok != poll_token[w]:
+                continue
+            if not receive(t, w):
+                if has_work():
+                    poll_token[w] += 1
+                    ev(t + poll_interval, 2, _POLL_EV, w, poll_token[w])
+                else:
+                    parked[w] = t + poll_interval
+        elif kind == _GATHER_EV:
+            gather_pending[0] = False
+            dispatch(t, force=True)
+        elif kind == _SCALE_EV:
+            scale_pending[0] = False
+            pending = t
+
+    # idle workers at the horizon: their completed empty polls
+    if short:
+        for w, g0 in parked.items():
+            if g0 <= H:
+                k = math.floor((H - g0) / poll_interval) + 1
+                cnt["receives"] += k
+                cnt["empty"] += k
+    else:
+        for s0, w in idle:
+            if s0 <= H:
+                k = math.floor((H - s0) / wait)
+                cnt["receives"] += k
+                cnt["empty"] += k
+    return (state, rc, runs, oks, dups, first, dele, dep, rx_t, rx_n, rx_end, cnt, slots,
+            (run_m, run_s, run_e))
+
+
+def _plain(enq, dur, c, wait, H):
+    """The plain configuration through :func:`drain`: same outputs as :func:`_run`."""
+    n = len(enq)
+    fixed = n > 0 and bool(np.all(dur == dur[0]))
+    if fixed:
+        s, prev = _drain_fixed(enq, float(dur[0]), c)
+        m = int(np.searchsorted(s, H, side="right"))          # starts never decrease
+        s, prev = s[:m], prev[:m]
+        idx = np.arange(max(m - c, 0), m)
+        final = np.concatenate([s[idx] + dur[0], np.zeros(c - len(idx))])
+    else:
+        s, prev, final = _drain_heap(enq, dur, c, H)
+        m = len(s)
+        final = np.array(final)
+    end = s + dur[:m]
+    empties = _long_poll_empties(s - prev, wait)
+    f = final[final <= H]
+    empties += int(np.floor((H - f) / wait).sum())
+    state = np.full(n, _S_VISIBLE, np.int8)
+    state[:m] = np.where(end <= H, _S_DELETED, _S_HELD)
+    first = np.full(n, np.nan)
+    first[:m] = s
+    rc = np.zeros(n, int)
+    rc[:m] = 1
+    oks = np.zeros(n, int)
+    oks[:m] = end <= H
+    dele = np.full(n, np.nan)
+    dele[:m] = np.where(end <= H, end, np.nan)
+    cnt = {"receives": m + empties, "empty": empties, "deletes": int(oks.sum())}
+    return (state, rc, rc.copy(), oks, np.zeros(n, int), first, dele, dele.copy(), s, np.ones(m, int),
+            end, cnt, c, (np.arange(m), s, end))
+
+
+# --- public models ----------------------------------------------------------------------------------
+def group_ids(n: int, groups: int, rng) -> np.ndarray:
+    """``n`` message group IDs drawn uniformly from ``groups`` groups (at least 1)."""
+    groups = check_int("groups", groups, 1, MAX_GROUPS, why="a FIFO message needs a message group ID")
+    return traffic.make_rng(rng).integers(0, groups, int(n)) if groups > 1 else np.zeros(int(n), int)
+
+
+def _common(arrivals, horizon, queue_type, visibility_timeout, delay, retention, max_receive_count,
+            duration_kind, mean_duration, duration_cv, failure_prob, poison, groups, group, dedup_ids,
+            send_batch, fifo_burst, duplicate_prob, servers, seed):
+    horizon = check_number("horizon", horizon, 0, 30 * 86_400, lo_open=True)
+    t = check_array("arrivals", arrivals, 0.0, horizon, hi_open=True)
+    fifo = check_choice("queue_type", queue_type, QUEUE_TYPES) == "fifo"
+    vt = check_number("visibility_timeout", visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT_S,
+                      why="SQS allows 0 s to 12 hours (43,200 s)")
+    delay = check_number("delay", delay, 0, MAX_DELAY_S, why="SQS delays allow 0 to 900 s (15 minutes)")
+    retention = check_number("retention", retention, MIN_RETENTION_S, MAX_RETENTION_S,
+                             why="SQS keeps messages 60 s to 14 days (1,209,600 s)")
+    mrc = None if max_receive_count is None else check_int(
+        "max_receive_count", max_receive_count, 1, MAX_RECEIVE_COUNT,
+        why="the redrive policy's maxReceiveCount is 1 to 1,000")
+    check_choice("duration_kind", duration_kind, traffic.DURATION_KINDS)
+    p = check_number("failure_prob", failure_prob, 0, 1)
+    send_batch = check_int("send_batch", send_batch, 1, MAX_SEND_BATCH, why="a send batch holds 1 to 10 messages")
+    fifo_burst = check_int("fifo_burst", fifo_burst, 1, 100_000)
+    q = check_number("duplicate_prob", duplicate_prob, 0, 1, hi_open=True)
+    servers = check_int("servers", servers, 1, MAX_SERVERS)
+    rng = traffic.make_rng(seed)
+    n = len(t)
+    dur = traffic.durations(duration_kind, mean_duration, n, rng, duration_cv)
+    if np.ndim(poison) == 0:
+        frac = check_number("poison", poison, 0, 1, why="the share of poison messages")
+        pois = rng.random(n) < frac if frac > 0 else np.zeros(n, bool)
+    else:
+        pois = np.asarray(poison, bool)
+        if pois.shape != (n,):
+            raise ValueError(f"poison must be a fraction or one flag per message ({n}), got shape {pois.shape}")
+    if group is not None:
+        g = np.asarray(group)
+        if g.shape != (n,) or (n and (g.min() < 0 or np.any(g != np.round(g)))):
+            raise ValueError(f"group must hold one whole number >= 0 per message ({n})")
+        g = g.astype(int)
+    else:
+        g = group_ids(n, groups, rng)
+    if dedup_ids is not None:
+        if not fifo:
+            raise ValueError("dedup_ids is not allowed on a standard queue: deduplication IDs are FIFO only")
+        dedup_ids = np.asarray(dedup_ids)
+        if dedup_ids.shape != (n,):
+            raise ValueError(f"dedup_ids must hold one ID per message ({n}), got shape {dedup_ids.shape}")
+    srv = rng.integers(0, servers, n) if (servers > 1 and not fifo) else np.zeros(n, int)
+    enq, pre, calls, thr_calls = _sends(t, fifo, send_batch, FIFO_CALLS_PER_S, fifo_burst, dedup_ids)
+    return dict(t=t, horizon=horizon, fifo=fifo, vt=vt, delay=delay, retention=retention, mrc=mrc, p=p,
+                q=q, servers=servers, rng=rng, dur=dur, pois=pois, g=g, srv=srv, enq=enq, pre=pre, calls=calls,
+                thr_calls=thr_calls)
+
+
+def _result(c, out, params):
+    (state, rc, runs, oks, dups, first, dele, dep, rx_t, rx_n, rx_end, cnt, slots, log) = out
+    n = len(c["t"])
+    st = np.asarray(state, np.int8)
+    outcome = np.full(n, int(MessageOutcome.QUEUED), np.int8)
+    outcome[st == _S_HELD] = MessageOutcome.IN_FLIGHT
+    outcome[st == _S_DELETED] = MessageOutcome.DELETED
+    outcome[st == _S_DLQ] = MessageOutcome.DLQ
+    outcome[st == _S_EXPIRED] = MessageOutcome.EXPIRED
+    pre = c["pre"]
+    outcome[pre >= 0] = pre[pre >= 0]
+    params = dict(params, slots=slots)
+    return QueueResult(c["t"], c["enq"], c["g"], outcome, np.asarray(first, float), np.asarray(rc, int),
+                       np.asarray(runs, int), np.asarray(oks, int), np.asarray(dups, int),
+                       np.asarray(dele, float), np.asarray(dep, float), np.asarray(rx_t, float),
+                       np.asarray(rx_n, int), np.asarray(rx_end, float), int(cnt["receives"]),
+                       int(cnt["empty"]), int(cnt["deletes"]), c["calls"], c["thr_calls"],
+                       np.asarray(log[0], int), np.asarray(log[1], float), np.asarray(log[2], float),
+                       c["horizon"], params)
+
+
+def simulate_queue(arrivals, *, horizon: float, consumers: int = 1, queue_type: str = "standard",
+                   wait_time_seconds: int = MAX_WAIT_TIME_S, max_messages: int = 1,
+                   visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT_S, delay: float = 0.0,
+                   retention: float = DEFAULT_RETENTION_S, max_receive_count: int | None = None,
+                   duration_kind: str = "fixed", mean_duration: float = 1.0, duration_cv: float = 1.0,
+                   failure_prob: float = 0.0, poison=0.0, groups: int = 1, group=None, dedup_ids=None,
+                   send_batch: int = 1, fifo_burst: int = FIFO_CALLS_PER_S, duplicate_prob: float = 0.0,
+                   servers: int = 1, short_poll_fraction: float = 0.5, poll_interval: float = 0.05,
+                   seed: int = 0, engine: str = "auto") -> QueueResult:
+    """A queue drained by ``consumers`` that receive, process and delete (module docstring).
+
+    ``arrivals``: sorted send times in ``[0, horizon)``. ``groups`` (or ``group``, one ID per
+    message) are the FIFO message groups, or, on a standard queue, an ordering key SQS ignores
+    (used by :meth:`QueueResult.out_of_order`). ``poison``: a share of messages (or one flag per
+    message) whose processing always fails. ``engine="loop"`` forces the event loop (tests).
+    """
+    c = _common(arrivals, horizon, queue_type, visibility_timeout, delay, retention, max_receive_count,
+                duration_kind, mean_duration, duration_cv, failure_prob, poison, groups, group, dedup_ids,
+                send_batch, fifo_burst, duplicate_prob, servers, seed)
+    consumers = check_int("consumers", consumers, 1, MAX_CONSUMERS)
+    wait = check_int("wait_time_seconds", wait_time_seconds, 0, MAX_WAIT_TIME_S,
+                     why="WaitTimeSeconds is 0 (short polling) or 1 to 20 (long polling)")
+    cap = check_int("max_messages", max_messages, 1, MAX_RECEIVE_MESSAGES,
+                    why="ReceiveMessage returns 1 to 10 messages")
+    f = check_number("short_poll_fraction", short_poll_fraction, 0, 1, lo_open=True,
+                     why="a modelling assumption: the share of servers a short poll samples")
+    pi = check_number("poll_interval", poll_interval, 0, 60, lo_open=True)
+    check_choice("engine", engine, ("auto", "loop"))
+    params = dict(kind="consumers", queue_type=queue_type, consumers=consumers, wait_time_seconds=wait,
+                  max_messages=cap, visibility_timeout=c["vt"], delay=c["delay"], retention=c["retention"],
+                  max_receive_count=c["mrc"], duration_kind=duration_kind, mean_duration=mean_duration,
+                  failure_prob=c["p"], send_batch=send_batch, duplicate_prob=c["q"], servers=c["servers"],
+                  short_poll_fraction=f, poll_interval=pi, seed=seed)
+    plain = (engine == "auto" and wait >= 1 and cap == 1 and c["p"] == 0 and not c["pois"].any()
+             and not c["fifo"] and c["servers"] == 1 and c["q"] == 0 and c["delay"] == 0
+             and (len(c["dur"]) == 0 or c["vt"] > c["dur"].max())
+             and c["retention"] > c["horizon"])
+    if plain:
+        out = _plain(c["enq"], c["dur"], consumers, float(wait), c["horizon"])
+    else:
+        out = _run(c["enq"], c["pre"], c["dur"], c["pois"], c["g"], c["srv"],
+                   horizon=c["horizon"], fifo=c["fifo"], lam=False, consumers=consumers, wait=float(wait),
+                   cap=cap, vt=c["vt"], delay=c["delay"], retention=c["retention"], mrc=c["mrc"],
+                   p_fail=c["p"], q_dup=c["q"], f_short=f, poll_interval=pi, policy="each", window=0.0,
+                   max_slots=consumers, n_servers=c["servers"], rng=c["rng"])
+    params["engine"] = "drain" if plain else "loop"
+    return _result(c, out, params)
+
+
+def simulate_lambda_sqs(arrivals, *, horizon: float, queue_type: str = "standard",
+                        batch_size: int = DEFAULT_BATCH_SIZE, batching_window: float = 0.0,
+                        maximum_concurrency: int | None = None, report_batch_item_failures: bool = False,
+                        visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT_S,
+                        max_receive_count: int | None = None, retention: float = DEFAULT_RETENTION_S,
+                        duration_kind: str = "fixed", mean_duration: float = 0.1, duration_cv: float = 1.0,
+                        failure_prob: float = 0.0, poison=0.0, groups: int = 1, group=None,
+                        message_size: int = 1_024, send_batch: int = 1, duplicate_prob: float = 0.0,
+                        servers: int = 1, seed: int = 0) -> QueueResult:
+    """Lambda draining a queue through an event source mapping (module docstring).
+
+    ``mean_duration`` is the handler's time per message; an invocation processes its batch's
+    messages one after another. Without ``report_batch_item_failures`` one failed message makes
+    the whole batch come back after the visibility timeout; with it, only the failed ones (and,
+    on FIFO, the ones after them in the batch). ``message_size`` (bytes) closes a batch at the
+    6 MB payload cap.
+    """
+    fifo = check_choice("queue_type", queue_type, QUEUE_TYPES) == "fifo"
+    hi = MAX_BATCH_SIZE_FIFO if fifo else MAX_BATCH_SIZE_STANDARD
+    batch_size = check_int("batch_size", batch_size, 1, hi,
+                           why=f"BatchSize is 1 to {hi:,} for {'FIFO' if fifo else 'standard'} queues")
+    if fifo:
+        window = check_number("batching_window", batching_window, 0, 0,
+                              why="MaximumBatchingWindowInSeconds is not supported for FIFO queues")
+    else:
+        window = check_number("batching_window", batching_window, 0, MAX_BATCHING_WINDOW_S,
+                              why="MaximumBatchingWindowInSeconds is 0 to 300")
+        if batch_size > 10:
+            check_number("batching_window", window, MIN_WINDOW_FOR_LARGE_BATCH_S, MAX_BATCHING_WINDOW_S,
+                         why=f"batch_size={batch_size:,} is above 10, which needs a batching window of at "
+                             "least 1 s")
+    if maximum_concurrency is not None:
+        maximum_concurrency = check_int("maximum_concurrency", maximum_concurrency, MIN_MAXIMUM_CONCURRENCY,
+                                        MAX_MAXIMUM_CONCURRENCY, why="ScalingConfig MaximumConcurrency is 2 to 1,000")
+    if not isinstance(report_batch_item_failures, (bool, np.bool_)):
+        raise ValueError(f"report_batch_item_failures={report_batch_item_failures!r} is not allowed: "
+                         "choose True or False")
+    size = check_int("message_size", message_size, 1, MAX_MESSAGE_BYTES, why="an SQS message holds up to 1 MiB")
+    cap = min(batch_size, PAYLOAD_CAP_BYTES // size)
+    c = _common(arrivals, horizon, queue_type, visibility_timeout, 0.0, retention, max_receive_count,
+                duration_kind, mean_duration, duration_cv, failure_prob, poison, groups, group, None,
+                send_batch, FIFO_CALLS_PER_S, duplicate_prob, servers, seed)
+    max_slots = ESM_MAX_CONCURRENCY if maximum_concurrency is None else maximum_concurrency
+    out = _run(c["enq"], c["pre"], c["dur"], c["pois"], c["g"], c["srv"], horizon=c["horizon"],
+               fifo=c["fifo"], lam=True, consumers=0, wait=float(ESM_WAIT_TIME_S), cap=cap, vt=c["vt"],
+               delay=0.0, retention=c["retention"], mrc=c["mrc"], p_fail=c["p"], q_dup=c["q"], f_short=1.0,
+               poll_interval=1.0, policy="partial" if report_batch_item_failures else "batch", window=window,
+               max_slots=max_slots, n_servers=c["servers"], rng=c["rng"])
+    params = dict(kind="lambda", queue_type=queue_type, batch_size=batch_size, batch_cap=cap,
+                  batching_window=window, maximum_concurrency=maximum_concurrency,
+                  report_batch_item_failures=bool(report_batch_item_failures), visibility_timeout=c["vt"],
+                  max_receive_count=c["mrc"], retention=c["retention"], duration_kind=duration_kind,
+                  mean_duration=mean_duration, failure_prob=c["p"], message_size=size, delay=0.0, seed=seed)
+    return _result(c, out, params)
+
+
+def mmc_replications(c: int, load: float, messages: int, reps: int, *, mean_duration: float = 1.0,
+                     warmup_share: float = 0.1, seed: int = 0) -> np.ndarray:
+    """Independent M/M/c replications of the plain configuration (Poisson sends, exponential
+    processing, long polling, one message per receive, no failures, a visibility timeout above
+    any processing time). Each run starts empty and drops the first ``warmup_share`` of its
+    horizon. Returns one row per replication: share of messages that waited, mean wait (s), and
+    time-average number of messages waiting on the kept window.
+    """
+    c = check_int("consumers", c, 1, MAX_CONSUMERS)
+    rate = check_number("load", load, 0, c, lo_open=True, hi_open=True) / mean_duration
+    horizon = check_int("messages", messages, 1, traffic.MAX_REQUESTS) / rate
+    warm = check_number("warmup_share", warmup_share, 0, 1, hi_open=True) * horizon
+    out = []
+    for i in range(check_int("reps", reps, 2, 10_000)):
+        # distinct streams for the arrivals and the processing times of every replication
+        t = traffic.poisson(rate, horizon, 2 * (seed + i))
+        r = simulate_queue(t, horizon=horizon, consumers=c, duration_kind="exponential",
+                           mean_duration=mean_duration, visibility_timeout=MAX_VISIBILITY_TIMEOUT_S,
+                           seed=2 * (seed + i) + 1)
+        m = (r.enqueue >= warm) & np.isfinite(r.first_receive)
+        w = r.first_receive[m] - r.enqueue[m]
+        # each message waits on [enqueue, first receive): clip to the kept window and add up
+        s = np.clip(r.enqueue, warm, horizon)
+        e = np.clip(np.where(np.isfinite(r.first_receive), r.first_receive, horizon), warm, horizon)
+        out.append(((w > 0).mean(), w.mean(), float((e - s).sum() / (horizon - warm))))
+    return np.array(out)
+
+
+def esm_concurrency_cap(t, maximum_concurrency: int | None = None):
+    """Most concurrent batches the mapping can have reached ``t`` seconds after messages appeared:
+    5, plus 300 per minute spread evenly, up to 1,250 or MaximumConcurrency."""
+    top = ESM_MAX_CONCURRENCY if maximum_concurrency is None else maximum_concurrency
+    t = np.asarray(t, float)
+    return np.minimum(ESM_INITIAL_BATCHES + np.floor(t * ESM_STEP_PER_MINUTE / 60.0 + 1e-9), top)
