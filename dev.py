@@ -40,8 +40,25 @@ def ensure_env(test: bool) -> None:
     stamp.touch()
 
 
+LITE_DEPS = ROOT / "lite"                      # package.json + lock: the Pyodide core the lite site serves
+
+
+def npm_ci(folder: Path, why: str) -> None:
+    """``npm ci`` in folder when its lock is newer than what node_modules holds."""
+    lock = folder / "package-lock.json"
+    stamp = folder / "node_modules" / ".package-lock.json"
+    if stamp.exists() and stamp.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    npm = shutil.which("npm")
+    if npm:
+        run(npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error", cwd=folder)
+    else:
+        print(f"! npm is missing: {why} needs Node.js and npm", flush=True)
+
+
 def build() -> None:
     ensure_env(test=False)
+    npm_ci(LITE_DEPS, "the JupyterLite site (Pyodide core)")
     run(BIN / "jupyter-book", "build", ROOT, "-W", "-n", "--keep-going")
     print(f"\nThe book is in {ROOT / '_build' / 'html'}: open {ROOT / '_build' / 'html' / 'index.html'}")
 
@@ -62,14 +79,8 @@ def ensure_browser_tools() -> None:
         else:
             print(f"! {CHROMIUM} is missing: install Debian's chromium (as root: apt-get install chromium);"
                   " the browser tests fail without it", flush=True)
-    lock = BROWSER_DEPS / "package-lock.json"
-    stamp = BROWSER_DEPS / "node_modules" / ".package-lock.json"
-    if not stamp.exists() or stamp.stat().st_mtime < lock.stat().st_mtime:
-        npm = shutil.which("npm")
-        if npm:
-            run(npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error", cwd=BROWSER_DEPS)
-        else:
-            print("! npm is missing: the static-site browser test needs Node.js and npm", flush=True)
+    npm_ci(BROWSER_DEPS, "the static-site browser test")
+    npm_ci(LITE_DEPS, "the book build's JupyterLite site (Pyodide core)")
 
 
 def test(extra) -> None:

@@ -56,8 +56,10 @@ def site(built_book):
 
 
 def pages(html_root: Path):
+    """The book's pages (not _static/ and the like, nor the JupyterLite app in lite/: test_lite.py)."""
     return sorted(p.relative_to(html_root).as_posix() for p in html_root.rglob("*.html")
-                  if not p.relative_to(html_root).parts[0].startswith("_"))
+                  if not p.relative_to(html_root).parts[0].startswith("_")
+                  and p.relative_to(html_root).parts[0] != "lite")
 
 
 def _version_matches(wanted: str, installed: str) -> bool:
