@@ -36,6 +36,19 @@ def test_every_chapter_offers_its_notebook_for_download(built_book, path):
     assert shipped.read_bytes() == path.read_bytes(), "the download is the chapter as committed"
 
 
+@pytest.mark.book
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_chapter_has_a_run_in_your_browser_button(built_book, path):
+    """Beside the download button, whether or not the book is published; the lite site holds the chapter."""
+    page = (built_book.html / "chapters" / f"{path.stem}.html").read_text()
+    button = page.find(f'href="../_static/run-in-browser.html?path=chapters/{path.name}"')
+    download = page.find(f'href="../_sources/chapters/{path.name}"')
+    assert button > 0 and "Run this chapter in your browser" in page, "Run in your browser button"
+    assert abs(button - download) < 3000, "the button is in the header, beside the download button"
+    assert (built_book.html / "lite" / "files" / "chapters" / path.name).is_file(), "the lite site holds the chapter"
+    assert (built_book.html / "_static" / "run-in-browser.html").is_file()
+
+
 def test_published_settings_are_empty_until_published():
     """No launch button may point at a repository that does not exist: the URLs stay empty."""
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
