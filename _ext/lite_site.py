@@ -157,6 +157,18 @@ def prepare_lite_dir(app: Sphinx, config) -> None:
     config.jupyterlite_contents = [str(ROOT / "chapters")]
 
 
+#: What jupyterlite_sphinx adds to every page for its own directives, which the book does not use:
+#: a Google Fonts stylesheet (a request to a third party on every page) and its CSS/JS.
+UNUSED_ASSETS = ("fonts.googleapis.com", "jupyterlite_sphinx.css", "jupyterlite_sphinx.js")
+
+
+def drop_unused_assets(app: Sphinx, pagename, templatename, context, doctree):
+    for key in ("css_files", "script_files"):
+        if context.get(key):
+            context[key] = [a for a in context[key]
+                            if not any(u in str(getattr(a, "filename", a) or "") for u in UNUSED_ASSETS)]
+
+
 def launch_button(app: Sphinx, pagename, templatename, context, doctree):
     """Add "Run in your browser" beside the download button of every chapter page."""
     if not pagename.startswith("chapters/") or context.get("page_source_suffix") != ".ipynb":
@@ -185,5 +197,6 @@ def copy_launcher(app: Sphinx, exception):
 def setup(app: Sphinx):
     app.connect("config-inited", prepare_lite_dir, priority=400)
     app.connect("html-page-context", launch_button, priority=600)
+    app.connect("html-page-context", drop_unused_assets, priority=950)
     app.connect("build-finished", copy_launcher)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
