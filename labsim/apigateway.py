@@ -484,13 +484,13 @@ PLACES = {
 }
 REGIONS = {"us-east-1": "N. Virginia", "eu-west-1": "Ireland", "ap-southeast-1": "Singapore"}
 CLIENTS = ("N. Virginia", "Oregon", "Sao Paulo", "Ireland", "Frankfurt", "Mumbai", "Singapore", "Tokyo", "Sydney")
-IN_VPC = "VPC in the API's Region"
+IN_VPC = "VPC (API's Region)"
 #: ASSUMPTIONS of the latency model (illustrative, not AWS facts): light in fibre covers about
-#: 200,000 km per second; internet paths are 1.6x the great-circle distance, the AWS backbone 1.2x;
+#: 200,000 km per second; internet paths are 1.3x the great-circle distance, the AWS backbone 1.1x;
 #: a client is 100 km from its nearest point of presence; each hop adds a fixed processing time.
 FIBRE_KM_PER_MS = 200.0
-INTERNET_STRETCH = 1.6
-BACKBONE_STRETCH = 1.2
+INTERNET_STRETCH = 1.3
+BACKBONE_STRETCH = 1.1
 POP_KM = 100.0
 HOP_MS = 2.0            # processing per network hop (client edge, PoP, Region)
 EDGE_EXTRA_MS = 4.0     # the CloudFront point of presence's own work per request

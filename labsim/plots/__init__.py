@@ -8,3 +8,4 @@ from .lambda_basics import batch_figure, concurrency_figure, neighbour_figure, s
 from .invocations import *  # noqa: F401,F403  (chapter 2: invocation models)
 from .retries import *  # noqa: F401,F403  (chapter 4: client retries, backoff, contention)
 from .async_invocation import *  # noqa: F401,F403  (chapter 4.1: async retries, destinations, idempotency)
+from .apigateway import *  # noqa: F401,F403  (API Gateway: bucket, usage plans, endpoint types)
