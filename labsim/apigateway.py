@@ -53,7 +53,7 @@ import numpy as np
 
 from . import tokenbucket, traffic
 from .tokenbucket import TokenBucket
-from .validation import check_array, check_choice, check_int, check_number
+from .validation import _fmt, check_array, check_choice, check_int, check_number
 
 # --- AWS numbers, each with its source --------------------------------------------------------
 _DG = "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
@@ -219,8 +219,8 @@ def _check_plans(plans, account: Throttle):
         if not isinstance(p, UsagePlan):
             raise ValueError(f"plans must hold UsagePlan objects, got {p!r:.60}")
         if p.rate > account.rate:
-            raise ValueError(f"{p.name}.rate={p.rate:g} is out of range: allowed up to the account limit "
-                             f"{account.rate:,g} requests per second (AWS: per-client limits cannot exceed "
+            raise ValueError(f"{p.name}.rate={_fmt(p.rate)} is out of range: allowed up to the account limit "
+                             f"{_fmt(account.rate)} requests per second (AWS: per-client limits cannot exceed "
                              "the per-account limits)")
         if p.burst > account.burst:
             raise ValueError(f"{p.name}.burst={p.burst:,} is out of range: allowed up to the account burst "
