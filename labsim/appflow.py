@@ -238,7 +238,7 @@ LAB_FLOWS = {"scheduled full": Flow(trigger="scheduled", mode="full"),
 
 
 def simulate_day(interval_min: float = 60, changes_per_hour: float = 120, api_rate: float = 5.0,
-                 page_size: int = 200, bad_email_pct: float = 3.0, accounts: int = 2_000, startup: float = 60.0,
+                 page_size: int = 200, bad_email_pct: float = 3.0, accounts: int = 50_000, startup: float = 60.0,
                  seed: int = 0) -> dict:
     """The lab: one synthetic CRM day moved to S3 by the three flows of :data:`LAB_FLOWS`."""
     interval_min = check_number("interval_min", interval_min, 1, 1_440)

@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..appflow import DAY, DELIVERED, FILTERED, OUTCOME_NAMES, PENDING, REJECTED, SUPERSEDED, FlowResult
-from .base import BLUE, GREEN, ORANGE, ROLE, figure, flow
+from .base import BLUE, GREEN, ORANGE, ROLE, figure, flow, plain_log_ticks
 
 __all__ = ["appflow_figure", "change_outcomes"]
 
@@ -30,18 +30,21 @@ def appflow_figure(results: dict, books: str) -> Figure:
     ax1.set(xlabel="hour of the day", ylabel="edits not yet in S3", title="How stale the S3 copy gets", xlim=(0, 24))
     ax1.legend(loc="upper left", fontsize=7)
     names = list(results)
-    y = np.arange(len(names))[::-1]
-    left = np.zeros(len(names))
-    for key, lbl, col in (("written", "written (email masked)", ROLE["processed"]), ("filtered", "filtered out", ROLE["other"]),
-                          ("rejected", "rejected by Validate", ROLE["dlq"])):
-        v = np.array([results[n].tasks[key] for n in names], float)
-        ax2.barh(y, v, left=left, color=col, label=lbl)
-        left += v
+    y = np.arange(len(names))[::-1] * 1.0
+    h = 0.22
+    for j, (key, lbl, col) in enumerate((("written", "written (email masked)", ROLE["processed"]),
+                                         ("filtered", "filtered out", ROLE["other"]),
+                                         ("rejected", "rejected by Validate", ROLE["dlq"]))):
+        v = np.array([max(results[n].tasks[key], 0.5) for n in names], float)
+        ax2.barh(y + (1 - j) * h, v, height=h, color=col, label=lbl)
+    top = max(max(results[n].tasks["written"] for n in names), 10)
     for yy, n in zip(y, names):
-        ax2.text(left[list(y).index(yy)], yy, f" {results[n].api_calls:,} calls", va="center", fontsize=7)
+        ax2.text(1.0, yy - 1.9 * h, f"{results[n].api_calls:,} API calls", va="center", fontsize=7)
     ax2.set_yticks(y, [n.replace("scheduled ", "sched.\n") for n in names], fontsize=7)
-    ax2.set(xlabel="records read in the day", title="Records moved and API calls", xlim=(0, 1.35 * left.max()))
-    ax2.legend(loc="lower right", fontsize=6)
+    ax2.set_xscale("log")
+    plain_log_ticks(ax2.xaxis)
+    ax2.set(xlabel="records in the day (log scale)", title="What the tasks did, and API calls", xlim=(0.8, 400 * top))
+    ax2.legend(loc="upper right", fontsize=6)
     r = results[books]
     flow(ax3, len(r.outcome), change_outcomes(r), what="edits", title="Where every edit went")
     return fig
