@@ -411,8 +411,9 @@ SHAPES = ("steady", "spike", "ramp")
 
 
 def shaped_traffic(shape: str, rate: float, horizon: float, rng) -> np.ndarray:
-    """Poisson traffic of mean ``rate`` per second (``steady``), a spike to 4x ``rate`` in the
-    middle fifth with 0.5x around it (``spike``), or a ramp from 0 to 2x ``rate`` (``ramp``)."""
+    """Poisson traffic at a level of ``rate`` per second: steady at ``rate`` (``steady``); at half
+    of it with a spike to 4x ``rate`` in the middle fifth of the horizon (``spike``); or a ramp
+    from 0 to 2x ``rate`` (``ramp``, averaging ``rate``)."""
     check_choice("shape", shape, SHAPES)
     rate = check_number("rate", rate, 0)
     horizon = check_number("horizon", horizon, 0, lo_open=True)

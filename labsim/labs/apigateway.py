@@ -14,7 +14,7 @@ def bucket_model(rate, burst, shape, traffic_rate):
 
 
 def bucket_view(r, rate, burst, shape, traffic_rate):
-    text = (f"{shape} traffic averaging {traffic_rate:,} requests/s against a bucket refilled at {rate:,}/s "
+    text = (f"{shape} traffic at a level of {traffic_rate:,} requests/s against a bucket refilled at {rate:,}/s "
             f"holding {burst:,}: <b>{r.count(PASSED):,}</b> of {r.sent():,} passed, "
             f"<b>{r.count(STAGE):,}</b> got 429 ({100 * r.throttled_fraction():.1f}%). "
             f"Over the 20 s at most {burst:,} + {rate:,} x 20 = {burst + 20 * rate:,} can pass.")
@@ -27,7 +27,7 @@ def bucket_lab() -> Lab:
     return Lab({"rate": _int("rate (tokens/s)", 100, 10, 500, 10),
                 "burst": _int("burst (bucket size)", 200, 10, 1_000, 10),
                 "shape": _drop("traffic", list(ag.SHAPES), "spike"),
-                "traffic_rate": _int("mean traffic (requests/s)", 100, 10, 400, 10)},
+                "traffic_rate": _int("traffic level (requests/s)", 100, 10, 400, 10)},
                bucket_model, bucket_view,
                "Requests passed and refused over time, the bucket's tokens, and where every request went")
 
