@@ -12,6 +12,15 @@ from .base import BLUE, GREY, ORANGE, RED, ROLE, figure, flow
 
 __all__ = ["bucket_figure", "usage_plan_figure", "endpoint_figure", "throttle_outcomes"]
 
+
+def _lean(*axes, flow_ax=None):
+    """Fewer tick labels (text is most of the PNG's drawing time); the flow panel's counts are
+    written on its bars, so it needs no x ticks."""
+    for ax in axes:
+        ax.locator_params(axis="x", nbins=4)
+    if flow_ax is not None:
+        flow_ax.set_xticks([])
+
 _SHORT = {USAGE_PLAN: "429 plan rate", QUOTA: "429 quota", STAGE: "429 stage", ACCOUNT: "429 account",
           5: "429 Regional"}
 _LEVEL_COLOUR = {PASSED: ROLE["processed"], USAGE_PLAN: ORANGE, QUOTA: "#ffbb78", STAGE: "#c49c94",
@@ -45,6 +54,7 @@ def bucket_figure(result: ThrottleResult) -> Figure:
     ax2.legend(loc="lower left", fontsize=7)
     flow(ax3, result.sent(), [("passed", result.count(PASSED), "processed"), ("429", result.count(STAGE), "throttled")],
          what="requests", title="Where every request went")
+    _lean(ax1, ax2, flow_ax=ax3)
     return fig
 
 
@@ -59,12 +69,12 @@ def usage_plan_figure(result: ThrottleResult) -> Figure:
     series = [result.rate_series(edges, PASSED, result.of_key(k)) for k in range(len(names))]
     other = np.histogram(p["passed_times"], bins=edges)[0] / np.diff(edges) - sum(series)
     mids = 0.5 * (edges[1:] + edges[:-1])
-    ax1.stackplot(mids, *series, np.maximum(other, 0), colors=["#98df8a", ROLE["processed"], BLUE, GREY],
-                  labels=list(names) + ["other APIs"])
-    ax1.axhline(p["account"].rate, color=ROLE["limit"], ls="--", lw=1, label=f"account {p['account'].rate:,.0f}/s")
-    ax1.set(xlabel="time (s)", ylabel="passed per second", title="The account limit is shared",
-            ylim=(0, 1.25 * p["account"].rate))
-    ax1.legend(loc="upper right", fontsize=6, ncol=3)
+    colours = ["#98df8a", ROLE["processed"], BLUE, GREY]
+    ax1.stackplot(mids, *series, np.maximum(other, 0), colors=colours)
+    ax1.axhline(p["account"].rate, color=ROLE["limit"], ls="--", lw=1)
+    ax1.set(xlabel="time (s)", ylabel="passed per second",
+            title=f"Passed, by client, vs the account's {p['account'].rate:,.0f}/s",
+            ylim=(0, max(1.25 * p["account"].rate, 1.05 * float((sum(series) + np.maximum(other, 0)).max()))))
     rows = list(names) + ["other APIs"]
     y = np.arange(len(rows))[::-1]
     left = np.zeros(len(rows))
@@ -79,10 +89,14 @@ def usage_plan_figure(result: ThrottleResult) -> Figure:
         ax2.barh(y, share, left=left, color=_LEVEL_COLOUR[lv], label="passed" if lv == PASSED else _SHORT[lv])
         left += share
     ax2.set_yticks(y, rows, fontsize=8)
-    ax2.set(xlabel="% of the client's requests", xlim=(0, 100), title="Who gets refused, and where")
-    ax2.legend(loc="lower right", fontsize=6)
+    for lbl, c in zip(ax2.get_yticklabels(), colours):      # the client's colour in the left panel
+        lbl.set_color(c if c != "#98df8a" else "#5aa845")
+    ax2.set(xlabel="% of the client's requests", xlim=(0, 100), title="Who gets refused, and where",
+            ylim=(-1.9, len(rows) - 0.5))
+    ax2.legend(loc="lower center", fontsize=6, ncol=3, handlelength=1, columnspacing=0.8)
     flow(ax3, result.sent(), throttle_outcomes(result, levels=LEVELS[:-1]), what="requests",
          title="Where every request went")
+    _lean(ax1, ax2, flow_ax=ax3)
     return fig
 
 
@@ -105,5 +119,6 @@ def endpoint_figure(result: LatencyResult) -> Figure:
                           ("over target", b["over target"], "expired"),
                           ("unreachable", b["unreachable"], "lost")],
          what="requests", title=f"{p['endpoint_type']}: where every request ended")
+    _lean(ax1, flow_ax=ax2)
     assert set(result.median) == set(ENDPOINT_TYPES)
     return fig

@@ -27,8 +27,7 @@ def appflow_figure(results: dict, books: str) -> Figure:
     for name, r in results.items():
         ax1.plot(g / 3_600, r.stale(g), color=_COLOURS[name], lw=1.6 if name == "scheduled full" else 0.9,
                  ls="--" if name == "scheduled full" else "-", label=name)
-    ax1.set(xlabel="hour of the day", ylabel="edits not yet in S3", title="How stale the S3 copy gets", xlim=(0, 24))
-    ax1.legend(loc="upper left", fontsize=7)
+    ax1.set(xlabel="hour of the day", ylabel="edits not yet in S3", title="Edits not yet in S3, by flow", xlim=(0, 24))
     names = list(results)
     y = np.arange(len(names))[::-1] * 1.0
     h = 0.22
@@ -41,10 +40,15 @@ def appflow_figure(results: dict, books: str) -> Figure:
     for yy, n in zip(y, names):
         ax2.text(1.0, yy - 1.9 * h, f"{results[n].api_calls:,} API calls", va="center", fontsize=7)
     ax2.set_yticks(y, [n.replace("scheduled ", "sched.\n") for n in names], fontsize=7)
+    for lbl, n in zip(ax2.get_yticklabels(), names):        # each flow's colour in the left panel
+        lbl.set_color(_COLOURS[n])
     ax2.set_xscale("log")
     plain_log_ticks(ax2.xaxis)
     ax2.set(xlabel="records in the day (log scale)", title="What the tasks did, and API calls", xlim=(0.8, 400 * top))
-    ax2.legend(loc="upper right", fontsize=6)
+    ax2.legend(loc="lower right", fontsize=6)
     r = results[books]
     flow(ax3, len(r.outcome), change_outcomes(r), what="edits", title="Where every edit went")
+    ax1.locator_params(axis="x", nbins=4)
+    ax1.set_xticks([0, 6, 12, 18, 24])
+    ax3.set_xticks([])                      # the counts are written on the bars
     return fig
