@@ -172,7 +172,7 @@ def test_refund_gives_the_earlier_token_back():
 @given(seed=st.integers(0, 2**32 - 1), n_keys=st.integers(1, 3), lam=st.floats(2, 80))
 def test_refund_changes_nothing_when_no_later_level_refuses(seed, n_keys, lam):
     kw = scenario(seed, n_keys, 1, lam)
-    kw.update(stage=None, method_limits={}, account=Throttle(1e6, 10_000_000), regional=None)
+    kw.update(stage=None, method_limits={}, account=Throttle(1e6, 10_000), regional=None)
     kw["plans"] = [UsagePlan(p.name, p.rate, p.burst) for p in kw["plans"]]     # a quota refuses after the rate
     a = simulate_throttling(**kw)
     b = simulate_throttling(**kw, refund=True)
@@ -287,3 +287,13 @@ def test_http_api_regional_is_fine_and_timeout_can_be_raised_for_regional_rest()
     assert ag.check_endpoint("HTTP", "regional") == "regional"
     assert ag.check_integration_timeout(60.0, "regional", raised=True) == 60.0
     assert ag.check_integration_timeout(0.05) == 0.05 and ag.check_integration_timeout(29) == 29.0
+
+
+def test_lab_defaults_are_the_ones_the_chapter_states():
+    """Chapter 10's prose and hidden cells use these defaults; the labs must start from them."""
+    from labsim import labs
+    assert labs.bucket_lab().values() == dict(rate=100, burst=200, shape="spike", traffic_rate=100)
+    assert labs.usage_plan_lab().values() == dict(noisy="premium", noisy_rate=12_000, other_apis_rate=3_000,
+                                                  stage_rate=10_000, free_quota_left=100, refund=False)
+    assert labs.endpoint_lab().values() == dict(region="us-east-1", endpoint_type="edge-optimized", connection="new",
+                                                target_ms=200)

@@ -93,3 +93,9 @@ def test_task_types_and_triggers_are_awss():
 def test_bad_parameters_name_themselves(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_lab_defaults_are_the_ones_the_chapter_states():
+    from labsim import labs
+    assert labs.appflow_lab().values() == dict(interval_min=60, changes_per_hour=120, api_rate=5, page_size=200,
+                                               bad_email_pct=3, books="scheduled incremental")
