@@ -14,3 +14,5 @@ from .retries import *  # noqa: F401,F403  (chapter 4: client retries, backoff, 
 from .async_invocation import *  # noqa: F401,F403  (chapter 4.1: async retries, destinations, idempotency)
 from .sqs import *  # noqa: F401,F403  (chapter 6: SQS; 6.1: Lambda polling SQS)
 from .kinesis import *  # noqa: F401,F403  (Kinesis: hot shards, consumers, a poison record)
+from .appflow import *  # noqa: F401,F403  (AppFlow: a CRM day moved to S3 by three flows)
+from .apigateway import *  # noqa: F401,F403  (API Gateway: bucket, usage plans, endpoint types)
