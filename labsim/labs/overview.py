@@ -45,7 +45,8 @@ def outage_view(res, down_minutes, policy, dlq, retention):
             f"<b>{qb['expired']:,}</b> expired, longest wait {np.nanmax(wq) / 60:.1f} min. <b>Kinesis</b> "
             f"(retention 24 h): {k.books()['processed']:,} read, 0 lost, longest wait {np.nanmax(wk) / 60:.1f} min; "
             f"every record stays readable for 24 hours.")
-    return plots.outage_figure(a, q, k, (OUTAGE_AT_S, OUTAGE_AT_S + 60.0 * down_minutes), OUTAGE_HORIZON_S), text
+    return plots.outage_figure(a, q, k, (OUTAGE_AT_S, OUTAGE_AT_S + 60.0 * down_minutes), OUTAGE_HORIZON_S,
+                               retention), text
 
 
 @register

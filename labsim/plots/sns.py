@@ -73,7 +73,7 @@ def delivery_figure(r: DeliveryResult, down) -> Figure:
     return fig
 
 
-def outage_figure(sns_r: DeliveryResult, sqs_r, kin_r, down, horizon) -> Figure:
+def outage_figure(sns_r: DeliveryResult, sqs_r, kin_r, down, horizon, retention: str = "") -> Figure:
     """Left: where every message went for each service (three flow panels). Right: the delay from
     publish to delivery (SNS) or to being read (SQS, Kinesis), by publish time."""
     fig = Figure(figsize=(10, 4.4))
@@ -84,7 +84,7 @@ def outage_figure(sns_r: DeliveryResult, sqs_r, kin_r, down, horizon) -> Figure:
     qb = sqs_r.books()
     flow(axs[1], qb["sent"], [("read", qb["deleted"], "processed"), ("expired", qb["expired"], "expired"),
                               ("waiting", qb["queued"] + qb["in_flight"], "pending")], what="messages",
-         title="SQS queue (pull)")
+         title=f"SQS queue (pull), retention {retention}" if retention else "SQS queue (pull)")
     kb = kin_r.books()
     flow(axs[2], kb["sent"], [("read", kb["processed"], "processed"), ("pending", kb["pending"], "pending")],
          what="records", title="Kinesis stream (pull, replayable)")
