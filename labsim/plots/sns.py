@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..sns import FATE_NAMES, FATE_ROLES, DeliveryResult, Fate, FanOutResult
-from .base import CYCLE, GREY, ROLE, figure, flow
+from .base import CYCLE, GREY, ROLE, figure, flow, flows
 
 __all__ = ["sns_outcomes", "fanout_figure", "delivery_figure", "outage_figure"]
 
@@ -77,21 +77,20 @@ def outage_figure(sns_r: DeliveryResult, sqs_r, kin_r, down, horizon, retention:
     """Left: where every message went for each service (three flow panels). Right: the delay from
     publish to delivery (SNS) or to being read (SQS, Kinesis), by publish time."""
     fig = Figure(figsize=(10, 4.4))
-    gs = fig.add_gridspec(3, 2, width_ratios=[2, 3], hspace=1.0)
-    axs = [fig.add_subplot(gs[i, 0]) for i in range(3)]
-    ar = fig.add_subplot(gs[:, 1])
-    flow(axs[0], len(sns_r.publish), sns_outcomes(sns_r), what="messages", title="SNS push to HTTP")
+    gs = fig.add_gridspec(1, 2, width_ratios=[2, 3], wspace=0.45)
+    af = fig.add_subplot(gs[0, 0])
+    ar = fig.add_subplot(gs[0, 1])
     qb = sqs_r.books()
-    flow(axs[1], qb["sent"], [("read", qb["deleted"], "processed"), ("expired", qb["expired"], "expired"),
-                              ("waiting", qb["queued"] + qb["in_flight"], "pending")], what="messages",
-         title=f"SQS queue (pull), retention {retention}" if retention else "SQS queue (pull)")
     kb = kin_r.books()
-    flow(axs[2], kb["sent"], [("read", kb["processed"], "processed"), ("pending", kb["pending"], "pending")],
-         what="records", title="Kinesis stream (pull, replayable)")
-    for a in axs:
-        a.title.set_fontsize(8)
-        a.set_xlabel("")
-        a.tick_params(labelsize=6)
+    flows(af, [("SNS push to HTTP", len(sns_r.publish), sns_outcomes(sns_r)),
+               (f"SQS queue, retention {retention}" if retention else "SQS queue",
+                qb["sent"], [("read", qb["deleted"], "processed"), ("expired", qb["expired"], "expired"),
+                             ("waiting", qb["queued"] + qb["in_flight"], "pending")]),
+               ("Kinesis stream", kb["sent"], [("read", kb["processed"], "processed"),
+                                               ("pending", kb["pending"], "pending")])],
+          what="messages", title="Where every message went")
+    af.title.set_fontsize(9)
+    af.tick_params(labelsize=6)
     d = sns_r.delivered
     ar.plot(sns_r.publish[d] / 60, (sns_r.departure[d] - sns_r.publish[d]) / 60, ".", ms=3, color=CYCLE[0],
             label="SNS -> HTTP: delivered")
