@@ -184,3 +184,11 @@ def check_array(name: str, value, lo=0.0, hi=None, *, sorted_: bool = True, hi_o
     if sorted_ and np.any(np.diff(a) < 0):
         raise ValueError(f"{name} must be sorted in increasing order")
     return a
+
+
+def check_grid(name: str, value, lo=None, hi=None) -> np.ndarray:
+    """A finite number or a 1-D array of finite numbers (any order) in ``[lo, hi]``, as an array
+    (0-d for a number): times at which to evaluate something, for example."""
+    if isinstance(value, Real) and not isinstance(value, (bool, np.bool_)):
+        return np.asarray(check_number(name, value, lo, hi))
+    return check_array(name, value, lo, hi, sorted_=False)
