@@ -439,7 +439,7 @@ def simulate_client_retries(policy: RetryPolicy | None = None, budget: RetryBudg
     """
     policy = RetryPolicy() if policy is None else policy
     if not isinstance(policy, RetryPolicy):
-        raise ValueError(f"policy={policy!r} is not a RetryPolicy")
+        raise ValueError(f"policy={policy!r:.80} is not a RetryPolicy or None")
     if budget is not None and not isinstance(budget, RetryBudget):
         raise ValueError(f"budget={budget!r} is not a RetryBudget or None")
     horizon = check_number("horizon", horizon, 0, 3_600, lo_open=True)
