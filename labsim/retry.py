@@ -647,7 +647,7 @@ class ContentionSweep:
         """(mean calls, mean completion time) for one strategy at a swept N."""
         hit = np.flatnonzero(self.n_values == n)
         if len(hit) == 0:
-            raise ValueError(f"n={n!r} was not swept: choose one of {list(self.n_values)}")
+            raise ValueError(f"n={n!r} was not swept: choose one of {[int(v) for v in self.n_values]}")
         i, j = self.strategies.index(strategy), int(hit[0])
         return float(self.calls[i, j]), float(self.time[i, j])
 

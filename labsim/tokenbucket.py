@@ -163,10 +163,10 @@ def tokens(arrivals, admitted, rate: float, burst: int, grid, initial: float | N
     t, rate, b, initial = _check(arrivals, rate, burst, initial)
     inv = 1.0 / rate
     mask = np.asarray(admitted) if not isinstance(admitted, (str, bytes)) else np.asarray(None)
-    if mask.dtype != bool or mask.shape != t.shape:
+    if mask.shape != t.shape or (mask.dtype != bool and mask.size):
         raise ValueError(f"admitted must hold one True or False per arrival (arrivals has {len(t):,}), "
                          f"got {admitted!r:.80}")
-    a = t[mask]
+    a = t[mask.astype(bool)]
     j = np.arange(1, len(a) + 1)
     m0 = (b - initial) * inv
     d = np.maximum.accumulate(np.maximum(a - (j - 1) * inv, m0)) + j * inv if len(a) else np.empty(0)

@@ -294,3 +294,34 @@ def test_a_duplicates_throttle_retry_due_exactly_at_the_maximum_event_age_still_
         assert r.attempt_time[dup].tolist() == ([d, d + 1.0, age] if runs else [d, d + 1.0])
         assert r.attempt_kind[dup].tolist() == ([la.THROTTLED] * 2 + [la.RUN_OK] if runs else [la.THROTTLED] * 2)
         assert r.outcome[0] == Outcome.SUCCEEDED                         # a duplicate changes no state
+
+
+# --- result methods the labs and plots use ---------------------------------------------------------
+def timeline():
+    """Event 0 fails once (runs at 0 and 61), event 1 succeeds at once, event 2 fails for good."""
+    return la.simulate_async(arrivals=[0.0, 1.0, 2.0], fail_first=[1, 0, 9], mean_duration=1.0, error_rate=0.0,
+                             max_retry_attempts=1, horizon=600.0, on_failure="dlq", on_success=True)
+
+
+def test_handler_runs_keep_or_drop_the_failed_runs():
+    r = timeline()
+    ev, t = r.handler_runs()
+    assert list(zip(ev.tolist(), t.tolist())) == [(1, 1.0), (0, 61.0)]
+    ev, t = r.handler_runs(ok_only=False)
+    assert sorted(zip(ev.tolist(), t.tolist())) == [(0, 0.0), (0, 61.0), (1, 1.0), (2, 2.0), (2, 63.0)]
+
+
+def test_where_over_time_by_hand():
+    r = timeline()
+    assert r.outcome.tolist() == [Outcome.SUCCEEDED, Outcome.SUCCEEDED, Outcome.FAILED]
+    assert r.final_time.tolist() == [62.0, 2.0, 64.0]
+    grid = [0.0, 1.5, 2.0, 62.0, 63.9, 64.0, 600.0]
+    w = r.where_over_time(grid)
+    assert w.shape == (len(la.WHERE_NAMES), len(grid))
+    assert w[la.SUCCESS_DESTINATION].tolist() == [0, 0, 1, 2, 2, 2, 2]
+    assert w[la.DLQ].tolist() == [0, 0, 0, 0, 0, 1, 1]
+    assert w[la.PENDING].tolist() == [1, 2, 2, 1, 1, 0, 0]
+    assert w.sum(axis=0).tolist() == [1, 2, 3, 3, 3, 3, 3]
+    assert r.success_fraction() == 2 / 3 and r.mean_runs() == 5 / 3
+    empty = la.simulate_async(arrivals=[], horizon=10.0)
+    assert math.isnan(empty.success_fraction()) and math.isnan(empty.mean_runs()) and empty.sent == 0

@@ -512,3 +512,93 @@ def test_helpers_accept_numbers_where_a_grid_is_allowed():
     assert awslambda.per_function_cap(np.float64(10.0), 5_000) == 2_000
     assert awslambda.throttle_reason_name(np.int64(awslambda.RATE), np.True_) == \
         "ReservedFunctionInvocationRateLimitExceeded"
+
+
+# --- result methods the labs and plots use ---------------------------------------------------------
+def small_run():
+    arr = np.array([0.1, 0.2, 0.3, 1.1, 1.2, 2.5, 3.5, 3.6, 3.7, 3.8])
+    return awslambda.simulate_sync(arrivals=arr, mean_duration=0.5, concurrency_limit=2, other_rate=2.0,
+                                   horizon=4.0, warmup=1.0, rate_cap=False, seed=3)
+
+
+def test_rate_series_counts_per_second():
+    r = small_run()
+    edges = np.array([0.0, 1.0, 2.0, 4.0])
+    fn = (r.source == awslambda.FUNCTION)
+    assert r.rate_series(edges).tolist() == (np.histogram(r.arrival[fn], edges)[0] / np.diff(edges)).tolist()
+    assert r.rate_series(edges, source=None).tolist() == (np.histogram(r.arrival, edges)[0] / np.diff(edges)).tolist()
+    thr = fn & (r.outcome == Outcome.THROTTLED)
+    assert r.rate_series(edges, Outcome.THROTTLED).tolist() == \
+        (np.histogram(r.arrival[thr], edges)[0] / np.diff(edges)).tolist()
+    assert r.rate_series(edges, Outcome.THROTTLED).sum() > 0
+
+
+def test_throttled_fraction_ci_is_batch_means():
+    """The estimate is the post-warm-up throttled share; the standard error is the standard
+    deviation (ddof=1) of the per-slice shares over sqrt(slices with requests)."""
+    r = awslambda.simulate_sync(rate=3_000.0, mean_duration=0.1, concurrency_limit=250, horizon=4.0, seed=2,
+                                rate_cap=False)
+    est, se = r.throttled_fraction_ci(batches=8)
+    assert est == r.throttled_fraction() and 0 < est < 1
+    m = (r.source == awslambda.FUNCTION) & (r.arrival >= r.warmup)
+    edges = np.linspace(r.warmup, r.horizon, 9)
+    fr = [np.mean(r.outcome[m & (r.arrival >= lo) & (r.arrival < hi)] == Outcome.THROTTLED)
+          for lo, hi in zip(edges[:-1], edges[1:])]
+    assert se == pytest.approx(np.std(fr, ddof=1) / math.sqrt(8), rel=1e-12)
+    other = r.throttled_fraction_ci(source=awslambda.OTHER)            # no such requests
+    assert all(math.isnan(x) for x in other) and math.isnan(r.throttled_fraction(awslambda.OTHER))
+    one = awslambda.simulate_sync(arrivals=[1.5], mean_duration=0.1, horizon=2.0, warmup=1.0)
+    est1, se1 = one.throttled_fraction_ci()
+    assert est1 == 0.0 and math.isnan(se1)                          # one slice: no spread to measure
+
+
+def test_counts_warmup_and_peak():
+    r = small_run()
+    b = r.books(awslambda.FUNCTION)
+    assert r.sent() == 10 == b["sent"] and r.sent(after_warmup=True) == 7
+    assert r.count(Outcome.THROTTLED, after_warmup=True) == \
+        int(((r.outcome == Outcome.THROTTLED) & (r.source == 0) & (r.arrival >= 1.0)).sum())
+    assert r.throttled_by(awslambda.CONCURRENCY, after_warmup=True) == r.count(Outcome.THROTTLED, after_warmup=True)
+    assert r.throttled_by(awslambda.CONCURRENCY, source=None) == r.books()["throttled"]
+    assert r.peak_concurrency == 2
+    assert r.environments([0.0, 0.1, 4.0]).tolist() == [0, 1, 2]
+
+
+def test_constant_arrivals():
+    assert traffic.constant(2.0, 3.0).tolist() == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    assert traffic.constant(3.0, 1.0).tolist() == pytest.approx([0.0, 1 / 3, 2 / 3])
+    assert traffic.constant(4.0, 1.1).tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert len(traffic.constant(0.0, 5.0)) == 0
+    assert len(traffic.constant(1e6, 5.0)) == 5_000_000
+    with pytest.raises(ValueError, match=r"^rate x horizon=5,000,005 expected requests is out of range"):
+        traffic.constant(1e6, 5.000005)
+
+
+@pytest.mark.parametrize("times,rates", [([0.0, 4.0, 10.0], [5.0, 50.0, 0.0]), ([0.0, 3.0], [20.0, 20.0]),
+                                         ([0.0, 1.0, 2.0, 7.5], [0.0, 30.0, 30.0, 10.0])])
+def test_piecewise_linear_is_exact_time_rescaling(times, rates):
+    """Each arrival t_i is the inverse of the cumulative rate at the i-th sorted uniform point:
+    Lambda(t_i) = u_i exactly (to rounding), with the same draws from the same seed."""
+    t = traffic.piecewise_linear(times, rates, 7)
+    rng = np.random.default_rng(7)
+    tt, rr = np.array(times), np.array(rates)
+    area = 0.5 * (rr[:-1] + rr[1:]) * np.diff(tt)
+    total = area.sum()
+    n = rng.poisson(total)
+    u = np.sort(rng.uniform(0.0, total, n))
+    assert len(t) == n and np.all(np.diff(t) >= 0) and t[0] >= 0 and t[-1] < tt[-1]
+
+    def cum(x):                       # Lambda(x): area under the rate up to x
+        k = np.clip(np.searchsorted(tt, x, side="right") - 1, 0, len(tt) - 2)
+        s = x - tt[k]
+        slope = (rr[k + 1] - rr[k]) / (tt[k + 1] - tt[k])
+        return np.concatenate([[0.0], np.cumsum(area)])[k] + rr[k] * s + slope * s * s / 2
+    assert np.allclose(cum(t), u, rtol=1e-9, atol=1e-9)
+
+
+def test_ramp_is_piecewise_linear_with_two_knots():
+    a = traffic.ramp(5.0, 50.0, 10.0, 3)
+    b = traffic.piecewise_linear([0.0, 10.0], [5.0, 50.0], 3)
+    assert np.array_equal(a, b)
+    with pytest.raises(ValueError, match=r"^\(start_rate \+ end_rate\) / 2 x horizon=5,000,010 expected"):
+        traffic.ramp(1e6, 2.0, 10.0, 0)

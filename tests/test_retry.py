@@ -306,3 +306,47 @@ def test_client_retries_bound_names_every_parameter_of_the_product():
         assert re.search(rf"(?<![\w.]){name}(?!\w)", str(e.value)), name
     with pytest.raises(ValueError, match=r"^spike_length=0\.5 is out of range: .*horizon - spike_start"):
         retry.simulate_client_retries(spike_start=9.9)
+
+
+# --- result methods the labs and plots use ---------------------------------------------------------
+def test_client_retry_result_series():
+    r = retry.simulate_client_retries(RetryPolicy("exponential", 0.1, 5.0, 4), base_rate=50.0, spike_rate=2_000.0,
+                                      spike_start=1.0, spike_length=0.5, horizon=5.0, concurrency_limit=20, seed=4)
+    edges = np.array([0.0, 1.0, 1.5, 3.0, 20.0])
+    width = np.diff(edges)
+    assert r.attempt_rate(edges).tolist() == (np.histogram(r.attempt_time, edges)[0] / width).tolist()
+    first = r.attempt_number == 0
+    assert r.attempt_rate(edges, retries=False).tolist() == (np.histogram(r.attempt_time[first], edges)[0] / width).tolist()
+    assert r.attempt_rate(edges, retries=True).tolist() == (np.histogram(r.attempt_time[~first], edges)[0] / width).tolist()
+    assert r.attempt_rate(edges, retries=True).sum() > 0
+    grid = np.linspace(0.0, 6.0, 61)
+    waiting = [int(((r.arrival <= g) & (r.end > g)).sum()) for g in grid]
+    assert r.in_progress(grid).tolist() == waiting and max(waiting) > 20
+    ran = r.attempt_outcome == Outcome.SUCCEEDED
+    running = [int(((r.attempt_time[ran] <= g) & (r.attempt_time[ran] + 0.1 > g)).sum()) for g in grid]
+    assert r.concurrency(grid).tolist() == running and max(running) == 20
+    assert r.retries == r.total_attempts - r.calls > 0 and r.amplification == r.total_attempts / r.calls
+    assert r.last_answer == r.end.max()
+    assert r.drain_time == max(0.0, r.end[r.arrival < 1.5].max() - 1.5)
+
+
+def test_contention_sweep_lookup():
+    sw = retry.contention_sweep((10, 30), ("exponential", "full_jitter"), replications=2)
+    assert sw.nearest_n(24) == 30 and sw.nearest_n(12) == 10 and sw.nearest_n(20) == 10
+    calls, t = sw.at("full_jitter", 30)
+    assert calls == sw.calls[1, 1] and t == sw.time[1, 1]
+    assert sw.at("exponential", 10) == (sw.calls[0, 0], sw.time[0, 0])
+    with pytest.raises(ValueError, match=r"^n=20 was not swept: choose one of \[10, 30\]"):
+        sw.at("exponential", 20)
+
+
+def test_schedule_is_every_delay_in_turn():
+    p = RetryPolicy("decorrelated_jitter", 0.1, 3.0, 6)
+    a = p.schedule(np.random.default_rng(1))
+    rng = np.random.default_rng(1)
+    prev, want = None, []
+    for n in range(5):
+        prev = p.delay(n, prev, rng)
+        want.append(prev)
+    assert a.tolist() == want and len(a) == p.retries == 5
+    assert RetryPolicy("none").schedule().tolist() == []

@@ -159,3 +159,31 @@ def test_tokens_checks_its_arrays(kw, match):
 def test_max_in_window_checks_its_inputs(kw, name):
     with pytest.raises(ValueError, match=rf"^{name}"):
         max_in_window(**(dict(times=[0.0, 1.0], window=1.0) | kw))
+
+
+def level_by_hand(t, admitted, rate, burst, initial, g):
+    """The bucket's level just after time g, event by event: refill (capped), take one per admission."""
+    level, last = initial, 0.0
+    for ti, ok in zip(t, admitted):
+        if ti > g:
+            break
+        level = min(burst, level + rate * (ti - last))
+        last = ti
+        level -= ok
+    return min(burst, level + rate * (g - last))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), lam=st.floats(0.5, 30), rate=st.floats(0.2, 10), burst=st.integers(1, 30),
+       fill=st.floats(0, 1))
+def test_tokens_level_matches_the_bucket_by_hand(seed, lam, rate, burst, fill):
+    """tokens() (burst - rate x (last departure - t)^+) against the plain refill-and-take story,
+    at grid times before, between and exactly at arrivals."""
+    t = arrivals(seed, lam, 5.0, ties_every=4)
+    initial = fill * burst
+    ok = admit(t, rate, burst, initial)
+    grid = np.sort(np.concatenate([np.linspace(0.0, 6.0, 25), t[:10]]))
+    got = tb.tokens(t, ok, rate, burst, grid, initial)
+    want = [level_by_hand(t, ok, rate, burst, initial, g) for g in grid]
+    assert np.allclose(got, want, atol=1e-9), (got, want)
+    assert np.allclose(tb.tokens([], [], rate, burst, [0.0, 1.0], initial), [initial, min(burst, initial + rate)])
