@@ -119,7 +119,7 @@ def mutation_summary(results: str) -> str:
         name, _, status = line.strip().rpartition(": ")
         if "__mutmut_" not in name:
             continue
-        module = name.split(".x_")[0].split(".x\u01c1")[0]
+        module = ".".join(name.split(".")[:2])               # labsim.<module>
         counts = by_module.setdefault(module, {})
         counts[status] = counts.get(status, 0) + 1
         if status in ("survived", "no tests"):
