@@ -63,7 +63,8 @@ def run(worker, spec, kwargs, label):
 
 
 def baseline(worker, tid, spec) -> dict:
-    """A valid call: defaults, CHEAPER, REQUIRED, or a guess (a string: the first offered choice)."""
+    """A valid call: defaults, CHEAPER, REQUIRED, or a guess from the annotation (a string: the
+    first choice the error offers; a number out of range: the low end of the range it names)."""
     kw = {}
     guessed = []
     for name, default in hostile.parameters(spec):
@@ -83,6 +84,15 @@ def baseline(worker, tid, spec) -> dict:
             if choices and choices[0][:1] in "'\"":
                 kw[name] = choices[0].strip("'\"")
     out = run(worker, spec, kw, f"{tid}(baseline)")
+    for _ in range(len(guessed)):          # a guessed number out of range: take the range's low end
+        bad = [n for n in guessed if out[0] == "ValueError" and hostile.bounds_from(out[1], n)]
+        if not bad:
+            break
+        lo = hostile.edge_values(hostile.bounds_from(out[1], bad[0]), kw[bad[0]])
+        if not lo:
+            break
+        kw[bad[0]] = lo[0][1]
+        out = run(worker, spec, kw, f"{tid}(baseline)")
     assert out[0] == "ok" and not out[2], (
         f"{tid}: the baseline call {kw} must work (give REQUIRED or CHEAPER a value): {out}")
     return kw
