@@ -115,7 +115,7 @@ def max_throttle_tries(window: float) -> int:
     window = check_number("window", window, 0, MAX_EVENT_AGE_S)
     k, elapsed = 1, 0.0
     while True:
-        elapsed += THROTTLE_POLICY.delay(k - 1) if k <= 12 else THROTTLE_BACKOFF_CAP_S
+        elapsed += THROTTLE_POLICY.delay(k - 1)         # 1, 2, 4, ... 256, then 300 s (the cap)
         if elapsed > window:
             return k
         k += 1

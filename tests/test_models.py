@@ -602,3 +602,27 @@ def test_ramp_is_piecewise_linear_with_two_knots():
     assert np.array_equal(a, b)
     with pytest.raises(ValueError, match=r"^\(start_rate \+ end_rate\) / 2 x horizon=5,000,010 expected"):
         traffic.ramp(1e6, 2.0, 10.0, 0)
+
+
+@pytest.mark.parametrize("reason,reserved,name", [
+    (awslambda.RATE, False, "FunctionInvocationRateLimitExceeded"),
+    (awslambda.RATE, True, "ReservedFunctionInvocationRateLimitExceeded"),
+    (awslambda.CONCURRENCY, False, "ConcurrentInvocationLimitExceeded"),
+    (awslambda.CONCURRENCY, True, "ReservedFunctionConcurrentInvocationLimitExceeded"),
+    (awslambda.SCALING, False, "scaling rate (no documented reason)"),
+    (awslambda.SCALING, True, "scaling rate (no documented reason)"),
+    (awslambda.NOT_THROTTLED, False, "not throttled"),
+])
+def test_throttle_reason_names(reason, reserved, name):
+    """The Reason of a TooManyRequestsException, as AWS spells it (API_Invoke.html)."""
+    assert awslambda.throttle_reason_name(reason, reserved) == name
+
+
+def test_books_per_source_count_only_that_source():
+    r = awslambda.simulate_sync(rate=800.0, other_rate=800.0, mean_duration=0.5, concurrency_limit=300, horizon=3.0,
+                                rate_cap=False)
+    fn, ot, both = r.books(awslambda.FUNCTION), r.books(awslambda.OTHER), r.books(None)
+    assert fn["throttled_concurrency"] > 0 and ot["throttled_concurrency"] > 0
+    for k in both:
+        assert both[k] == fn[k] + ot[k], k
+    assert fn["throttled"] == fn["throttled_rate"] + fn["throttled_concurrency"] + fn["throttled_scaling"]

@@ -187,3 +187,10 @@ def test_tokens_level_matches_the_bucket_by_hand(seed, lam, rate, burst, fill):
     want = [level_by_hand(t, ok, rate, burst, initial, g) for g in grid]
     assert np.allclose(got, want, atol=1e-9), (got, want)
     assert np.allclose(tb.tokens([], [], rate, burst, [0.0, 1.0], initial), [initial, min(burst, initial + rate)])
+
+
+def test_max_in_window_small_cases():
+    assert max_in_window([], 1.0) == 0
+    assert max_in_window([5.0], 0.0) == 1
+    assert max_in_window([0.0, 1.0, 1.0, 2.5], 1.0) == 3          # closed window [0, 1]
+    assert max_in_window([-3.0, -2.5, 7.0], 0.5) == 2            # any times, negative too
