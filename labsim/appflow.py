@@ -96,7 +96,8 @@ def day_of_changes(changes_per_hour: float, accounts: Accounts, seed: int = 0):
     """Edits of CRM accounts over one day: a Poisson process whose rate rises from a quarter of
     ``changes_per_hour`` at night to twice it from 09:00 to 17:00 (averaging about
     ``changes_per_hour``); each edit picks an account at random. Returns (times, account)."""
-    changes_per_hour = check_number("changes_per_hour", changes_per_hour, 0, 100_000)
+    changes_per_hour = check_number("changes_per_hour", changes_per_hour, 0, 20_000,
+                                    why="a simulated day stays within about half a second")
     h = changes_per_hour / 3_600.0
     knots = np.array([0, 7, 9, 17, 19, 24]) * 3_600.0
     rates = np.array([0.25, 0.25, 2.0, 2.0, 0.25, 0.25]) * h * (24 / 22.25)

@@ -148,7 +148,14 @@ def in_progress(start, end, grid) -> np.ndarray:
     (start = arrival, end = arrival + duration) and the backlog of calls waiting for an answer.
     """
     start = check_array("start", start, None)
-    end = check_array("end", end, None, sorted_=False)
+    try:
+        raw = np.asarray(end, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        raw = None
+    # +inf is a valid end: an interval still open (a message still waiting, a call unanswered).
+    end = check_array("end", np.where(np.isposinf(raw), 0.0, raw) if raw is not None and raw.ndim == 1 else end,
+                      None, sorted_=False)
+    end = np.where(np.isposinf(raw), np.inf, end) if len(end) else end
     if len(end) != len(start):
         raise ValueError(f"end must have one value per start ({len(start):,}), got {len(end):,}")
     g = check_grid("grid", grid)

@@ -382,3 +382,19 @@ def arrays_ok(spec, name: str) -> bool:
 
 def names_parameter(message: str, name: str) -> bool:
     return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", message) is not None
+
+
+def base_kwargs(tid, spec):
+    """A call's keyword arguments from defaults, CHEAPER and REQUIRED; the names that have none
+    of these are returned apart (``(kwargs, missing)``), for the caller to guess or give up."""
+    kw, missing = {}, []
+    for name, default in parameters(spec):
+        if tid in CHEAPER and name in CHEAPER[tid]:
+            kw[name] = CHEAPER[tid][name]
+        elif default is not inspect.Parameter.empty:
+            kw[name] = default
+        elif name in REQUIRED:
+            kw[name] = REQUIRED[name]
+        else:
+            missing.append(name)
+    return kw, missing

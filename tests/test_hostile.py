@@ -65,18 +65,9 @@ def run(worker, spec, kwargs, label):
 def baseline(worker, tid, spec) -> dict:
     """A valid call: defaults, CHEAPER, REQUIRED, or a guess from the annotation (a string: the
     first choice the error offers; a number out of range: the low end of the range it names)."""
-    kw = {}
-    guessed = []
-    for name, default in hostile.parameters(spec):
-        if tid in hostile.CHEAPER and name in hostile.CHEAPER[tid]:
-            kw[name] = hostile.CHEAPER[tid][name]
-        elif default is not inspect.Parameter.empty:
-            kw[name] = default
-        elif name in hostile.REQUIRED:
-            kw[name] = hostile.REQUIRED[name]
-        else:
-            kw[name] = hostile.guess(spec, name)
-            guessed.append(name)
+    kw, guessed = hostile.base_kwargs(tid, spec)
+    for name in guessed:
+        kw[name] = hostile.guess(spec, name)
     for name in guessed:
         if kw[name] == "?":
             out = run(worker, spec, kw, f"{tid}({name}=?)")

@@ -28,17 +28,8 @@ VALUES = {"-1": -1, "1e12": 1e12, "'abc'": "abc"}
 
 
 def call_kwargs(tid, spec) -> dict | None:
-    kw = {}
-    for name, default in hostile.parameters(spec):
-        if tid in hostile.CHEAPER and name in hostile.CHEAPER[tid]:
-            kw[name] = hostile.CHEAPER[tid][name]
-        elif default is not inspect.Parameter.empty:
-            kw[name] = default
-        elif name in hostile.REQUIRED:
-            kw[name] = hostile.REQUIRED[name]
-        else:
-            return None
-    return kw
+    kw, missing = hostile.base_kwargs(tid, spec)
+    return None if missing else kw
 
 
 def message(spec, kw):
