@@ -407,3 +407,21 @@ def test_storm_engine_matches_a_plain_event_list(strategy, budget, seed):
     assert r.attempts.tolist() == attempts
     b = r.books()
     assert b["gave_up"] > 0 and (budget is None or b["budget_denied"] > 0)
+
+
+def test_contention_sweep_messages_and_default_replications():
+    assert retry.contention_sweep((10,), ("exponential",)).replications == 10
+    with pytest.raises(ValueError) as e:
+        retry.contention_sweep((10, 1_001))
+    assert str(e.value) == ("n_values=1,001 is out of range: allowed 1 to 1,000 (each a number of clients; "
+                            "without backoff the writes grow with N squared)")
+    with pytest.raises(ValueError, match=r"^n_values=0 is out of range: allowed 1 to 1,000 "):
+        retry.contention_sweep((0,))
+    for bad in ([[10]], np.array([[10, 20]])):
+        with pytest.raises(ValueError, match=r"^n_values=.* is not allowed: give a non-empty list of client counts$"):
+            retry.contention_sweep(bad)
+    for bad in ([["exponential"]], ()):
+        with pytest.raises(ValueError, match=r"^strategies=.* is not allowed: give a non-empty list of strategies$"):
+            retry.contention_sweep((10,), bad)
+    sw = retry.contention_sweep(np.array([10, 20]), ["exponential"], replications=2)
+    assert sw.n_values.dtype == np.int64 and sw.strategies == ("exponential",)
