@@ -325,3 +325,25 @@ def test_where_over_time_by_hand():
     assert r.success_fraction() == 2 / 3 and r.mean_runs() == 5 / 3
     empty = la.simulate_async(arrivals=[], horizon=10.0)
     assert math.isnan(empty.success_fraction()) and math.isnan(empty.mean_runs()) and empty.sent == 0
+
+
+@pytest.mark.parametrize("kw,tries", [(dict(duplicate_prob=0.1), 4), (dict(system_error_rate=0.5), 15),
+                                      (dict(max_retry_attempts=0), 1), (dict(max_retry_attempts=1), 2),
+                                      (dict(reserved_concurrency=0, max_retry_attempts=1), 1),
+                                      (dict(reserved_concurrency=0, duplicate_prob=0.5), 1)])
+def test_the_tries_bound_counts_what_each_event_can_do(kw, tries):
+    """A duplicate adds one try, throttles and 5xx errors add the backoff's tries within the
+    window, reserved concurrency 0 leaves one (straight to the failure target)."""
+    with pytest.raises(ValueError, match=rf"up to {tries} tries each"):
+        la.simulate_async(rate=1e6, horizon=1_200, **kw)
+    with pytest.raises(ValueError, match=rf"^rate=1,000,000 is out of range: allowed 0 to {500_000 / (1_200 * tries):g} "):
+        la.simulate_async(rate=1e6, horizon=1_200, **kw)
+
+
+def test_arrivals_in_any_order_and_random_durations():
+    a = la.simulate_async(arrivals=[5.0, 1.0, 3.0], horizon=100.0, error_rate=0.0)
+    assert a.arrival.tolist() == [1.0, 3.0, 5.0] and a.books()["succeeded"] == 3
+    e = la.simulate_async(rate=5.0, arrival_horizon=200.0, horizon=1_000.0, duration_kind="exponential",
+                          mean_duration=2.0, error_rate=0.0, seed=4)
+    d = e.attempt_end - e.attempt_time
+    assert len(np.unique(d)) == len(d) and abs(d.mean() - 2.0) < 4 * 2.0 / math.sqrt(len(d))

@@ -26,9 +26,9 @@ import pytest
 import hostile
 from conftest import MEASURED
 
-#: CPU seconds one call may use (the models aim at about a second; this leaves room for slower
-#: machines). Wall time is not used: the test machines are shared.
-CPU_BUDGET_S = 3.0
+#: CPU seconds one call may use (the models aim at about a second, the slowest call here takes 1.7 s;
+#: this leaves room for slower machines). Wall time is not used: the test machines are shared.
+CPU_BUDGET_S = 5.0
 #: Wall seconds before a call counts as a hang and its worker is killed.
 HANG_S = 30.0
 

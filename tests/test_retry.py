@@ -3,6 +3,7 @@ contention models (invariants, validation, the blog's conclusions)."""
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import value_re
-from labsim import retry, theory
+from labsim import retry, theory, traffic
 from labsim.outcomes import Outcome
 from labsim.retry import CallOutcome, RetryBudget, RetryPolicy
 
@@ -350,3 +351,77 @@ def test_schedule_is_every_delay_in_turn():
         want.append(prev)
     assert a.tolist() == want and len(a) == p.retries == 5
     assert RetryPolicy("none").schedule().tolist() == []
+
+
+def storm_by_hand(policy, budget, base_rate, spike_rate, spike_start, spike_length, horizon, duration, limit,
+                  rtt, seed):
+    """simulate_client_retries written as a plain event list: completions before attempts at the
+    same time, each completion refilling the budget (capped) as it happens."""
+    rng = np.random.default_rng(seed)
+    arrival = traffic.spike(base_rate, spike_rate, spike_start, spike_length, horizon, rng)
+    delay = policy.sampler(rng) if policy.retries > 0 else None
+    tokens = budget.capacity if budget else 0.0
+    events = [(t, 1, i, 0, None) for i, t in enumerate(arrival.tolist())]        # (time, kind, call, k, prev)
+    heapq.heapify(events)
+    running, outcome, attempts = 0, {}, {}
+    while events:
+        t, kind, i, k, prev = heapq.heappop(events)
+        if kind == 0:                                 # an execution ends
+            running -= 1
+            if budget:
+                tokens = min(budget.capacity, tokens + budget.refill)
+            continue
+        attempts[i] = k + 1
+        if running < limit:
+            running += 1
+            heapq.heappush(events, (t + duration, 0, -1, 0, None))
+            outcome[i] = CallOutcome.SUCCEEDED
+        elif k >= policy.retries:
+            outcome[i] = CallOutcome.GAVE_UP
+        elif budget and tokens < 1.0:
+            outcome[i] = CallOutcome.BUDGET_DENIED
+        else:
+            if budget:
+                tokens -= 1.0
+            d = delay(k, prev)
+            heapq.heappush(events, (t + rtt + d, 1, i, k + 1, d))
+    n = len(arrival)
+    return [outcome[i] for i in range(n)], [attempts[i] for i in range(n)]
+
+
+@pytest.mark.parametrize("strategy,budget", [("decorrelated_jitter", RetryBudget(5.0, 0.5)),
+                                             ("exponential", RetryBudget(3.0, 0.3)),
+                                             ("full_jitter", None), ("immediate", RetryBudget(20.0, 1.0))])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_storm_engine_matches_a_plain_event_list(strategy, budget, seed):
+    """The engine (two heaps, budget credited lazily) against the plain story, call by call:
+    budgets that run dry and refill, decorrelated jitter's dependence on the previous delay."""
+    policy = RetryPolicy(strategy, 0.05, 2.0, 3)
+    kw = dict(base_rate=100.0, spike_rate=3_000.0, spike_start=1.0, spike_length=0.5, horizon=4.0,
+              duration=0.1, concurrency_limit=10, rtt=0.01, seed=seed)
+    r = retry.simulate_client_retries(policy, budget, **kw)
+    outcome, attempts = storm_by_hand(policy, budget, kw["base_rate"], kw["spike_rate"], kw["spike_start"],
+                                      kw["spike_length"], kw["horizon"], kw["duration"], kw["concurrency_limit"],
+                                      kw["rtt"], seed)
+    assert r.outcome.tolist() == [int(o) for o in outcome]
+    assert r.attempts.tolist() == attempts
+    b = r.books()
+    assert b["gave_up"] > 0 and (budget is None or b["budget_denied"] > 0)
+
+
+def test_contention_sweep_messages_and_default_replications():
+    assert retry.contention_sweep((10,), ("exponential",)).replications == 10
+    with pytest.raises(ValueError) as e:
+        retry.contention_sweep((10, 1_001))
+    assert str(e.value) == ("n_values=1,001 is out of range: allowed 1 to 1,000 (each a number of clients; "
+                            "without backoff the writes grow with N squared)")
+    with pytest.raises(ValueError, match=r"^n_values=0 is out of range: allowed 1 to 1,000 "):
+        retry.contention_sweep((0,))
+    for bad in ([[10]], np.array([[10, 20]])):
+        with pytest.raises(ValueError, match=r"^n_values=.* is not allowed: give a non-empty list of client counts$"):
+            retry.contention_sweep(bad)
+    for bad in ([["exponential"]], ()):
+        with pytest.raises(ValueError, match=r"^strategies=.* is not allowed: give a non-empty list of strategies$"):
+            retry.contention_sweep((10,), bad)
+    sw = retry.contention_sweep(np.array([10, 20]), ["exponential"], replications=2)
+    assert sw.n_values.dtype == np.int64 and sw.strategies == ("exponential",)
