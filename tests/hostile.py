@@ -50,6 +50,7 @@ REQUIRED = {
     "delay_kind": "exponential", "delay_mean": 600.0, "ttl": 3_600.0,
     "mean_duration": 1.0, "duration": 0.1, "c": 10, "load": 5.0, "time_in_system": 2.0,
     "arrival_rate": 4.0, "p": 0.3, "retries": 2, "concurrencies": [1, 10], "item_kb": 100.0,
+    "weights": np.ones(len(ARRIVALS)), "buckets": [(None, 2.0, 3)],
 }
 #: Cheaper values than the defaults for a few functions (the sweep makes hundreds of calls).
 CHEAPER = {
