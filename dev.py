@@ -105,10 +105,10 @@ def mutate(args) -> None:
                    cwd=ROOT, env=env, preexec_fn=limit_memory if os.name == "posix" else None)
     out = subprocess.run([str(BIN / "mutmut"), "results", "--all", "true"], cwd=ROOT, env=env,
                          capture_output=True, text=True).stdout
-    print(mutation_summary(out))
+    print(mutation_summary(out, [g.removesuffix(".*") for g in globs]))
 
 
-def mutation_summary(results: str) -> str:
+def mutation_summary(results: str, modules=()) -> str:
     """Per module: killed (a test failed, or the mutant timed out) / mutants checked, survivors.
 
     A mutant no unit test reaches ('no tests') counts as a survivor: that code is untested.
@@ -120,6 +120,8 @@ def mutation_summary(results: str) -> str:
         if "__mutmut_" not in name:
             continue
         module = ".".join(name.split(".")[:2])               # labsim.<module>
+        if modules and module not in modules:
+            continue
         counts = by_module.setdefault(module, {})
         counts[status] = counts.get(status, 0) + 1
         if status in ("survived", "no tests"):

@@ -11,7 +11,7 @@ from labsim import batch
 from labsim.outcomes import Outcome
 
 
-def test_books_and_timeouts():
+def test_batch_counts_and_timeouts():
     r = batch.simulate_batch(items=5_000, seconds_per_item=0.5, chunk_size=1_000, concurrency=2, timeout=600)
     b = r.books()
     assert b["invocations"] == 5 == b["succeeded"] + b["timed_out"]

@@ -170,7 +170,7 @@ def _params():
 
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("tid", _params())
-def test_hostile_values_are_refused_by_name_or_keep_the_books(worker, tid):
+def test_hostile_values_are_refused_by_name_or_counts_balance(worker, tid):
     spec = TARGETS[tid]
     base = baseline(worker, tid, spec)
     failures = []
@@ -219,7 +219,7 @@ def test_every_kind_of_target_is_discovered():
                    for t in TARGETS)
 
 
-def test_the_judge_catches_unbalanced_books_and_nan():
+def test_the_judge_catches_unbalanced_counts_and_nan():
     """The checks the sweep relies on can fail."""
     class Books:
         def __init__(self, d):

@@ -621,7 +621,7 @@ def test_throttle_reason_names(reason, reserved, name):
     assert awslambda.throttle_reason_name(reason, reserved) == name
 
 
-def test_books_per_source_count_only_that_source():
+def test_per_source_counts_add_up():
     r = awslambda.simulate_sync(rate=800.0, other_rate=800.0, mean_duration=0.5, concurrency_limit=300, horizon=3.0,
                                 rate_cap=False)
     fn, ot, both = r.books(awslambda.FUNCTION), r.books(awslambda.OTHER), r.books(None)

@@ -205,3 +205,11 @@ def test_retry_closed_forms_bound_retries():
     assert theory.retry_attempts_variance(1.0, 10_000) == 0.0
     p = 0.3
     assert theory.retry_attempts_variance(p, 10_000) == pytest.approx(p / (1 - p) ** 2, rel=1e-12)   # geometric
+
+
+def test_erlang_edges():
+    """Zero servers with a 0-d array load is still a float; at c = 100,000 the load stays below c."""
+    assert isinstance(theory.erlang_b(0, np.array(2.0)), float) and theory.erlang_b(0, np.array(2.0)) == 1.0
+    with pytest.raises(ValueError, match=r"^load=100,000 is out of range: allowed 0 to 100,000 \(exclusive\)"):
+        theory.erlang_c(100_000, 100_000.0)
+    assert theory.erlang_c(100_001, 100_000.0) > 0
