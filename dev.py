@@ -4,6 +4,10 @@
     python3 dev.py build   # make .venv, install requirements.txt, build the book into _build/html
     python3 dev.py test    # same environment plus test tools, then run every test
 
+and one for developers, not run by CI:
+
+    python3 dev.py mutate [MODULE ...]   # mutation testing of the core models (mutmut), with a score
+
 Standard library only: it creates its own virtual environment in ``.venv``.
 """
 
@@ -83,6 +87,67 @@ def ensure_browser_tools() -> None:
     npm_ci(LITE_DEPS, "the book build's JupyterLite site (Pyodide core)")
 
 
+#: Mutation testing tool, installed into .venv by `dev.py mutate` only (not a test requirement).
+MUTMUT = "mutmut==3.8.1"
+#: Address space each mutant's process may use: a mutant that allocates without bound fails
+#: instead of starving the machine.
+MUTANT_MEMORY = 6 << 30
+
+
+def mutate(args) -> None:
+    """Mutation testing of the modules in pyproject.toml's [tool.mutmut] against the unit tests.
+
+    ``MODULE`` (e.g. ``theory``) restricts the run to that module's mutants; mutmut keeps its
+    results in mutants/, so a stopped run resumes where it left off. Prints killed / total per
+    module and the surviving mutants (``.venv/bin/mutmut show NAME`` prints one's diff).
+    """
+    ensure_env(test=True)
+    if not (BIN / "mutmut").exists():
+        run(PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", MUTMUT)
+    env = dict(os.environ, MPLBACKEND="Agg", CI="1")          # CI: property tests derandomized
+
+    def limit_memory():
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (MUTANT_MEMORY, MUTANT_MEMORY))
+
+    globs = [f"labsim.{m.removeprefix('labsim.').removesuffix('.py')}.*" for m in args]
+    print("+ mutmut run", " ".join(globs), flush=True)
+    subprocess.run([str(BIN / "mutmut"), "run", "--max-children", str(os.cpu_count() or 1), *globs],
+                   cwd=ROOT, env=env, preexec_fn=limit_memory if os.name == "posix" else None)
+    out = subprocess.run([str(BIN / "mutmut"), "results", "--all", "true"], cwd=ROOT, env=env,
+                         capture_output=True, text=True).stdout
+    print(mutation_summary(out, [g.removesuffix(".*") for g in globs]))
+
+
+def mutation_summary(results: str, modules=()) -> str:
+    """Per module: killed (a test failed, or the mutant timed out) / mutants checked, survivors.
+
+    A mutant no unit test reaches ('no tests') counts as a survivor: that code is untested.
+    """
+    by_module: dict = {}
+    survivors = []
+    for line in results.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if "__mutmut_" not in name:
+            continue
+        module = ".".join(name.split(".")[:2])               # labsim.<module>
+        if modules and module not in modules:
+            continue
+        counts = by_module.setdefault(module, {})
+        counts[status] = counts.get(status, 0) + 1
+        if status in ("survived", "no tests"):
+            survivors.append(name)
+    lines = ["", "mutation score (killed / checked; 'no tests' counts as not killed, 'not checked' is left out):"]
+    for module, c in sorted(by_module.items()):
+        killed = c.get("killed", 0) + c.get("timeout", 0)
+        checked = killed + c.get("survived", 0) + c.get("no tests", 0) + c.get("suspicious", 0)
+        score = f"{100 * killed / checked:.1f}%" if checked else "-"
+        rest = ", ".join(f"{k} {v}" for k, v in sorted(c.items()) if k not in ("killed", "survived"))
+        lines.append(f"  {module}: {killed}/{checked} killed ({score}){'; ' + rest if rest else ''}")
+    lines += ["survivors:"] + [f"  {s}" for s in survivors]
+    return "\n".join(lines)
+
+
 def test(extra) -> None:
     ensure_env(test=True)
     ensure_browser_tools()
@@ -98,6 +163,8 @@ if __name__ == "__main__":
             build()
         elif what == "test":
             test(sys.argv[2:])
+        elif what == "mutate":
+            mutate(sys.argv[2:])
         else:
             sys.exit(__doc__)
     except subprocess.CalledProcessError as e:

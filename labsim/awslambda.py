@@ -51,7 +51,7 @@ import numpy as np
 
 from . import tokenbucket, traffic
 from .outcomes import Outcome
-from .validation import check_array, check_choice, check_int, check_number
+from .validation import check_array, check_bool, check_choice, check_grid, check_int, check_number
 
 # --- AWS numbers, each with its source -------------------------------------------------------
 #: Default account concurrency per Region. https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html
@@ -94,6 +94,8 @@ SYNC_PAYLOAD_MB = 6
 ASYNC_PAYLOAD_MB = 1
 #: Simulation bound on the account limit (AWS raises limits on request; we stop here).
 MAX_ACCOUNT_LIMIT = 100_000
+#: Simulation bound on the lognormal durations' coefficient of variation.
+MAX_DURATION_CV = 10
 SCALING_MODELS = ("none", "burst", "per_function")
 
 FUNCTION, OTHER = 0, 1
@@ -108,6 +110,8 @@ def throttle_reason_name(reason: int, reserved: bool) -> str:
     Rate and concurrency throttles have documented reasons (API_Invoke.html); for a scaling
     throttle AWS documents none in particular, so the model says "scaling rate".
     """
+    reason = check_choice("reason", reason, (NOT_THROTTLED, RATE, CONCURRENCY, SCALING))
+    reserved = check_bool("reserved", reserved)
     if reason == RATE:
         return "ReservedFunctionInvocationRateLimitExceeded" if reserved else "FunctionInvocationRateLimitExceeded"
     if reason == CONCURRENCY:
@@ -120,14 +124,17 @@ def throttle_reason_name(reason: int, reserved: bool) -> str:
 
 def burst_cap(t, region: str, limit: int):
     """Environments the notes' model allows account-wide by time ``t`` (seconds)."""
-    t = np.asarray(t, dtype=float)
+    t = check_grid("t", t, 0)
+    region = check_choice("region", region, tuple(BURST_QUOTAS))
+    limit = check_int("limit", limit, 1, MAX_ACCOUNT_LIMIT, why="the account concurrency limit")
     cap = BURST_QUOTAS[region] + BURST_STEP_PER_MINUTE * np.floor(t / 60.0)
     return np.minimum(cap, limit)
 
 
 def per_function_cap(t, limit: int):
     """Most environments one function can have by time ``t`` under today's scaling rate."""
-    t = np.asarray(t, dtype=float)
+    t = check_grid("t", t, 0)
+    limit = check_int("limit", limit, 1, MAX_ACCOUNT_LIMIT, why="the account concurrency limit")
     return np.minimum(SCALING_ENVS_PER_10S + SCALING_ENVS_PER_10S / 10.0 * t, limit)
 
 
@@ -161,9 +168,11 @@ class SyncResult:
         return int(m.sum())
 
     def books(self, source: int | None = None) -> dict:
-        """Every request in exactly one outcome: ``sent`` equals the sum of the others; the
-        throttled ones each have exactly one reason (``throttled == rate + concurrency +
-        scaling``)."""
+        """Every request in exactly one outcome, every throttled one with exactly one reason:
+
+        ``sent == succeeded + throttled + in_flight`` and
+        ``throttled == throttled_rate + throttled_concurrency + throttled_scaling``.
+        """
         d = {"sent": self.sent(source)}
         for o in (Outcome.SUCCEEDED, Outcome.THROTTLED, Outcome.IN_FLIGHT):
             d[o.name.lower()] = self.count(o, source)
@@ -410,18 +419,31 @@ def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration
     mean_duration = check_number("mean_duration", mean_duration, 0, MAX_TIMEOUT_S, lo_open=True,
                                  why="Lambda's maximum timeout is 900 s")
     check_choice("duration_kind", duration_kind, traffic.DURATION_KINDS)
+    duration_cv = check_number("duration_cv", duration_cv, 0, MAX_DURATION_CV, lo_open=True,
+                               why="the lognormal durations' standard deviation / mean")
     limit = check_int("concurrency_limit", concurrency_limit, 1, MAX_ACCOUNT_LIMIT,
                       why="the account concurrency limit; AWS's default is 1,000 per Region")
     if reserved is not None:
         reserved = check_int("reserved", reserved, 0, limit - MIN_UNRESERVED,
-                             why=f"AWS keeps at least {MIN_UNRESERVED} of the account limit unreserved")
-    other_rate = check_number("other_rate", other_rate, 0)
+                             why=f"AWS keeps at least {MIN_UNRESERVED} of the account limit "
+                                 f"(concurrency_limit={limit:,}) unreserved")
+    # At most MAX_REQUESTS requests in all: rate (or the arrivals) and other_rate share them.
+    max_rate = traffic.MAX_REQUESTS / horizon
+    too_many = (f"at most {traffic.MAX_REQUESTS:,} requests in horizon={horizon:g} s, "
+                f"rate (or arrivals) and other_rate together")
+    rate = check_number("rate", rate, 0, max_rate, why=too_many)   # checked even when arrivals are given
+    if arrivals is not None:
+        t_given = np.sort(check_array("arrivals", arrivals, 0, horizon, sorted_=False, hi_open=True))
+        if len(t_given) > traffic.MAX_REQUESTS:
+            raise ValueError(f"arrivals holds {len(t_given):,} requests: allowed {traffic.MAX_REQUESTS:,} or less")
+    own = rate if arrivals is None else len(t_given) / horizon
+    other_rate = check_number("other_rate", other_rate, 0, max(0.0, max_rate - own), why=too_many)
     other_mean = mean_duration if other_mean_duration is None else check_number(
         "other_mean_duration", other_mean_duration, 0, MAX_TIMEOUT_S, lo_open=True)
     check_choice("scaling", scaling, SCALING_MODELS)
     check_choice("region", region, tuple(BURST_QUOTAS))
     check_choice("engine", engine, ("auto", "general"))
-    check_choice("rate_cap", rate_cap, (True, False))
+    rate_cap = check_bool("rate_cap", rate_cap)
     rate_cap_burst = check_number("rate_cap_burst", rate_cap_burst, 0, 10, lo_open=True,
                                   why="seconds of the capped rate the bucket holds (a model assumption)")
     if warmup is None:
@@ -429,10 +451,7 @@ def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration
     warmup = check_number("warmup", warmup, 0, horizon, hi_open=True)
     rng = traffic.make_rng(seed)
 
-    if arrivals is None:
-        t_fn = traffic.poisson(check_number("rate", rate, 0), horizon, rng)
-    else:
-        t_fn = np.sort(check_array("arrivals", arrivals, 0, horizon, sorted_=False, hi_open=True))
+    t_fn = traffic.poisson(rate, horizon, rng) if arrivals is None else t_given
     d_fn = traffic.durations(duration_kind, mean_duration, len(t_fn), rng, duration_cv)
     t_ot = traffic.poisson(other_rate, horizon, rng) if other_rate > 0 else np.empty(0)
     d_ot = traffic.durations(duration_kind, other_mean, len(t_ot), rng, duration_cv)
@@ -500,7 +519,7 @@ def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration
     outcome = np.where(admitted, np.where(end <= horizon, np.int8(Outcome.SUCCEEDED), np.int8(Outcome.IN_FLIGHT)),
                        np.int8(Outcome.THROTTLED))
     params = dict(rate=rate if arrivals is None else None, mean_duration=mean_duration,
-                  duration_kind=duration_kind, concurrency_limit=limit, reserved=reserved,
+                  duration_kind=duration_kind, duration_cv=duration_cv, concurrency_limit=limit, reserved=reserved,
                   other_rate=other_rate, other_mean_duration=other_mean, scaling=scaling,
                   region=region, rate_cap=rate_cap, rate_cap_burst=rate_cap_burst, seed=seed)
     return SyncResult(t, d, src, outcome, cold, reason, horizon, warmup, params)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
 
@@ -19,6 +20,10 @@ from . import traffic
 from .awslambda import ASYNC_PAYLOAD_MB, MAX_TIMEOUT_S, SYNC_PAYLOAD_MB
 from .outcomes import Outcome
 from .validation import check_int, check_number
+
+
+#: Simulation bound on a job's items (each item's time is drawn: 5,000,000 take about a second).
+MAX_ITEMS = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class BatchResult:
         return int(self.items[self.outcome == Outcome.TIMED_OUT].sum())
 
     def books(self) -> dict:
+        """``invocations == succeeded + timed_out`` and ``items == items_done + items_lost``."""
         return {"invocations": self.invocations,
                 "succeeded": int((self.outcome == Outcome.SUCCEEDED).sum()),
                 "timed_out": self.timed_out,
@@ -63,10 +69,10 @@ def simulate_batch(items: int = 20_000, seconds_per_item: float = 0.5, *, item_c
                    chunk_size: int = 1_000, concurrency: int = 10, timeout: float = MAX_TIMEOUT_S,
                    seed: int = 0) -> BatchResult:
     """Run a batch job as invocations of ``chunk_size`` items with at most ``concurrency`` at once."""
-    items = check_int("items", items, 1, 10_000_000)
+    items = check_int("items", items, 1, MAX_ITEMS, why="simulation bound: about a second of work")
     seconds_per_item = check_number("seconds_per_item", seconds_per_item, 0, 900, lo_open=True)
     item_cv = check_number("item_cv", item_cv, 0, 10, lo_open=True)
-    chunk_size = check_int("chunk_size", chunk_size, 1, items)
+    chunk_size = check_int("chunk_size", chunk_size, 1, items, why=f"at most items={items:,}")
     concurrency = check_int("concurrency", concurrency, 1, 100_000)
     timeout = check_number("timeout", timeout, 1, MAX_TIMEOUT_S,
                            why="Lambda's timeout is 1 s to 900 s")
@@ -91,9 +97,20 @@ def simulate_batch(items: int = 20_000, seconds_per_item: float = 0.5, *, item_c
     return BatchResult(start, end, work, counts, outcome, timeout, concurrency)
 
 
+#: Simulation bound on the items :func:`wall_time_curve` runs in all (concurrencies x items).
+MAX_CURVE_ITEMS = 20_000_000
+
+
 def wall_time_curve(concurrencies, **kwargs) -> np.ndarray:
     """Wall time of the same job (same seed) for each concurrency in ``concurrencies``."""
-    return np.array([simulate_batch(concurrency=int(c), **kwargs).wall_time for c in concurrencies])
+    if isinstance(concurrencies, (str, bytes)) or np.ndim(concurrencies) != 1:
+        raise ValueError(f"concurrencies={concurrencies!r:.80} is not allowed: give a list of concurrencies")
+    cs = [check_int("concurrencies", c, 1, 100_000) for c in concurrencies]
+    items = kwargs.get("items", 20_000)
+    if isinstance(items, Real) and len(cs) * items > MAX_CURVE_ITEMS:
+        raise ValueError(f"concurrencies: {len(cs):,} runs x items={items:,} is out of range: allowed "
+                         f"{MAX_CURVE_ITEMS:,} items in all (fewer concurrencies or fewer items)")
+    return np.array([simulate_batch(concurrency=c, **kwargs).wall_time for c in cs])
 
 
 def max_items_per_payload(item_kb: float, invocation: str = "sync") -> int:
@@ -101,7 +118,7 @@ def max_items_per_payload(item_kb: float, invocation: str = "sync") -> int:
     in the payload: 6 MB synchronous, 1 MB asynchronous (API_Invoke.html). Megabytes are counted
     as 1,000 KB here; AWS's "MB" may be binary, so treat the answer as approximate (a few %)."""
     from .validation import check_choice
-    item_kb = check_number("item_kb", item_kb, 0, 1_000 * SYNC_PAYLOAD_MB, lo_open=True)
+    item_kb = check_number("item_kb", item_kb, 0.001, 1_000 * SYNC_PAYLOAD_MB, why="kilobytes; 0.001 KB is a byte")
     check_choice("invocation", invocation, ("sync", "async"))
     limit_mb = SYNC_PAYLOAD_MB if invocation == "sync" else ASYNC_PAYLOAD_MB
     return int(math.floor(1_000 * limit_mb / item_kb))

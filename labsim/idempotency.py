@@ -40,11 +40,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import traffic
-from .validation import check_choice, check_int, check_number
+from .validation import check_array, check_bool, check_choice, check_int, check_number
 
 DELAY_KINDS = ("exponential", "fixed")
-#: Simulation bound on the number of unique events.
-MAX_EVENTS = 1_000_000
+#: Simulation bound on the number of unique events (the handler runs event by event in Python:
+#: 200,000 events take about a second).
+MAX_EVENTS = 200_000
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class Charges:
         return self.deliveries - self.charges
 
     def books(self) -> dict:
-        """``deliveries = charges + skipped``, ``charges = unique charged + duplicated charges``."""
+        """``deliveries == charges + skipped`` and ``charges == unique_charged + duplicated_charges``."""
         return {"deliveries": self.deliveries, "duplicate_deliveries": int(self.duplicate.sum()),
                 "charges": self.charges, "skipped": self.skipped,
                 "unique_charged": int(len(np.unique(self.event[self.charged]))),
@@ -98,9 +99,12 @@ def charges_from_deliveries(event, time, *, store: bool, ttl: float = 3_600.0) -
     written when a delivery charges and is valid on ``[t, t + ttl)``.
     """
     ttl = check_number("ttl", ttl, 0, lo_open=True)
-    ev = np.asarray(event)
-    t = np.asarray(time, dtype=float)
-    if ev.shape != t.shape or ev.ndim != 1:
+    store = check_bool("store", store)
+    ev = np.asarray(event) if not isinstance(event, (str, bytes)) else np.asarray(None)
+    if ev.ndim != 1 or ev.dtype.kind not in "iuU" and not (ev.dtype.kind == "f" and np.isfinite(ev).all()):
+        raise ValueError(f"event must be a 1-D array of event IDs (whole numbers or strings), got {event!r:.80}")
+    t = check_array("time", time, None, sorted_=False)
+    if ev.shape != t.shape:
         raise ValueError(f"event and time must be 1-D of equal length, got {ev.shape} and {t.shape}")
     order = np.lexsort((t, ev))                     # by event, then time
     ev_s, t_s = ev[order], t[order]
@@ -151,6 +155,9 @@ class IdempotencyResult:
 
 def p_after_ttl(delay_kind: str, delay_mean: float, ttl: float) -> float:
     """P(D >= ttl) for the redelivery delay D."""
+    check_choice("delay_kind", delay_kind, DELAY_KINDS)
+    delay_mean = check_number("delay_mean", delay_mean, 0, lo_open=True)
+    ttl = check_number("ttl", ttl, 0)
     if delay_kind == "exponential":
         return math.exp(-ttl / delay_mean)
     return 1.0 if delay_mean >= ttl else 0.0
@@ -199,7 +206,8 @@ class KeyWriteResult:
     params: dict = field(default_factory=dict)
 
     def books(self) -> dict:
-        """Every event in exactly one final state."""
+        """Every event in exactly one final state:
+        ``events == charged_once + lost_silently + failed_visibly``."""
         d = {"events": len(self.outcome)}
         for k, name in enumerate(("charged_once", "lost_silently", "failed_visibly")):
             d[name] = int((self.outcome == k).sum())

@@ -84,7 +84,8 @@ class TimelineResult:
         return RETRIED_BY[self.mode]
 
     def books(self) -> dict:
-        """Every event in exactly one final place."""
+        """Every event in exactly one final place:
+        ``events == ok_caller + error_caller + ok_lambda + failure_destination + batch_skipped``."""
         d = {"events": len(self.sent)}
         for k, name in enumerate(("ok_caller", "error_caller", "ok_lambda", "failure_destination",
                                   "batch_skipped")):
@@ -176,7 +177,7 @@ def simulate_timeline(mode: str = "async", *, events: int = 5, gap: float = 10.0
     gap = check_number("gap", gap, 0, 3_600)
     duration = check_number("duration", duration, 0, 900, lo_open=True,
                             why="a Lambda invocation runs at most 900 s")
-    fi = check_int("fail_index", fail_index, -1, n - 1, why="-1 means no event fails")
+    fi = check_int("fail_index", fail_index, -1, n - 1, why=f"an event's index below events={n}; -1 means no event fails")
     fc = check_int("fail_count", fail_count, 0, MAX_FAIL_COUNT)
     retries = check_int("retries", retries, 0, lambda_async.MAX_RETRY_ATTEMPTS,
                         why="MaximumRetryAttempts for async invocation is 0 to 2")

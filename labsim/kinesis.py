@@ -498,7 +498,7 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
                     max_retry_attempts: int = -1, max_record_age: int = -1, bisect: bool = False,
                     destination: str = "SQS", duration: float = 0.2, duration_per_record: float = 0.002,
                     bad=None, retention_hours: float = RETENTION_DEFAULT_HOURS,
-                    horizon: float | None = None) -> StreamResult:
+                    horizon: float | None = None, consumer_down=None) -> StreamResult:
     """Records through one stream: routing, the shard write limits, ``consumers`` applications
     reading every record (shared throughput or enhanced fan-out ``efo``) and, with
     ``lambda_consumer``, a Lambda event source mapping processing them (see the module docstring
@@ -511,7 +511,9 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
     starts this full (0 to 1), or ``"steady"``: as after a long run at the same rates, in the
     fluid approximation (empty for a shard offered more than a limit over the run, full otherwise);
     ``consumer_start``: per application, when it starts reading from the oldest record
-    (TRIM_HORIZON; default 0); ``bad``: per record, True if it fails every batch it is in;
+    (TRIM_HORIZON; default 0); ``consumer_down=(t0, t1)``: every application stops reading at
+    ``t0`` (a record whose read began finishes) and resumes at ``t1`` from its checkpoint, the
+    first record it had not begun; ``bad``: per record, True if it fails every batch it is in;
     ``horizon``: when the simulation stops (default: just after the last put).
     Nothing is random: same inputs, same result.
     """
@@ -569,6 +571,12 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
         cstart = check_array("consumer_start", consumer_start, 0, sorted_=False)
         if len(cstart) != consumers:
             raise ValueError(f"consumer_start must hold one time per application: got {len(cstart)} for {consumers}")
+    if consumer_down is not None:
+        if np.shape(consumer_down) != (2,):
+            raise ValueError(f"consumer_down must be a pair (t0, t1) of times, got {consumer_down!r:.80}")
+        down0 = check_number("consumer_down[0]", consumer_down[0], 0, 1e12)
+        down1 = check_number("consumer_down[1]", consumer_down[1], down0, 1e12,
+                             why="the outage ends at or after it starts")
 
     uniq, kidx, hi, lo = hash_keys(karr)
     shard_of_key = route_hashes(hi, lo, ranges) if n else np.zeros(0, np.int64)
@@ -609,6 +617,13 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
             for c in range(consumers):
                 avail = np.maximum(t[idx], cstart[c])
                 done = cs + np.maximum.accumulate(avail - prev) + delay
+                if consumer_down is not None:
+                    # reads begin in order; from the first one not begun by t0, nothing begins before t1
+                    begin = done - delay - size[idx] / share
+                    k = int(np.searchsorted(begin, down0, side="left"))
+                    if k < len(idx):
+                        avail[k:] = np.maximum(avail[k:], down1)
+                        done = cs + np.maximum.accumulate(avail - prev) + delay
                 read[idx, c] = np.where(done <= horizon, done, np.inf)
 
     fate = np.full(n, int(Fate.PENDING), np.int64)
@@ -653,7 +668,7 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
                                    batching_window=batching_window, parallelization_factor=pf,
                                    max_retry_attempts=max_retry, max_record_age=max_age, bisect=bool(bisect),
                                    destination=destination, duration=d0, duration_per_record=d1,
-                                   retention_hours=retention_h))
+                                   retention_hours=retention_h, consumer_down=consumer_down))
     b = res.books()
     assert b["sent"] == sum(v for k, v in b.items() if k != "sent"), b
     return res

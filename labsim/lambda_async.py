@@ -56,7 +56,7 @@ import numpy as np
 from . import traffic
 from .outcomes import Outcome
 from .retry import RetryPolicy
-from .validation import check_choice, check_int, check_number
+from .validation import check_array, check_bool, check_choice, check_int, check_number
 
 # --- AWS numbers, each with its source -------------------------------------------------------
 #: Function errors: by default 2 more attempts (3 in all), about 1 min before the first retry,
@@ -90,6 +90,9 @@ THROTTLE_POLICY = RetryPolicy("exponential", base=THROTTLE_BACKOFF_BASE_S, cap=T
                               max_attempts=100)
 #: Simulation bound on reserved concurrency.
 MAX_RESERVED = 10_000
+#: Simulation bound on the tries one run may make (expected events x most tries per event): the
+#: event loop handles about 300,000 tries a second, so a run stays within a second or two.
+MAX_TRIES = 500_000
 
 # Where an event ended (``AsyncResult.where``).
 SUCCESS_DESTINATION, SUCCESS_NO_DESTINATION, FAILURE_DESTINATION, DLQ, LOST, PENDING, DESTINATION_AND_DLQ = range(7)
@@ -104,6 +107,18 @@ RUN_OK, RUN_FUNCTION_ERROR, RUN_SYSTEM_ERROR, THROTTLED = range(4)
 ATTEMPT_NAMES = ("ran, succeeded", "ran, function error", "system error (5xx)", "throttled (429)")
 
 _END, _READY = 0, 1          # event-loop priorities: free concurrency before starting new runs
+
+
+def max_throttle_tries(window: float) -> int:
+    """Most tries refused with 429 or 5xx that one event can make in ``window`` seconds: the
+    backoff (1 s doubling to 5 min) leaves room for this many before the window ends."""
+    window = check_number("window", window, 0, MAX_EVENT_AGE_S)
+    k, elapsed = 1, 0.0
+    while True:
+        elapsed += THROTTLE_POLICY.delay(k - 1)         # 1, 2, 4, ... 256, then 300 s (the cap)
+        if elapsed > window:
+            return k
+        k += 1
 
 
 @dataclass(frozen=True)
@@ -139,8 +154,11 @@ class AsyncResult:
     def books(self) -> dict:
         """Every event in exactly one final state, and in exactly one place.
 
-        ``sent == succeeded + failed + expired + throttled + in_flight`` and
-        ``sent == sum of the per-place counts``.
+        ``sent == succeeded + failed + expired + throttled + in_flight``,
+        ``sent == success_destination + success_no_destination + failure_destination + dlq + lost + pending + destination_and_dlq``,
+        and the two agree: ``succeeded == success_destination + success_no_destination``,
+        ``failed + expired + throttled == failure_destination + dlq + lost + destination_and_dlq``,
+        ``in_flight == pending``.
         """
         d = {"sent": self.sent, "succeeded": self.count(Outcome.SUCCEEDED),
              "failed": self.count(Outcome.FAILED), "expired": self.count(Outcome.DROPPED),
@@ -216,25 +234,39 @@ def simulate_async(rate: float = 1.0, *, arrival_horizon: float | None = None, h
     if reserved_concurrency is not None:
         reserved_concurrency = check_int("reserved_concurrency", reserved_concurrency, 0, MAX_RESERVED)
     check_choice("on_failure", on_failure, FAILURE_TARGETS)
-    if not isinstance(on_success, (bool, np.bool_)):
-        raise ValueError(f"on_success={on_success!r} is not allowed: choose True or False")
+    on_success = check_bool("on_success", on_success)
     q = check_number("duplicate_prob", duplicate_prob, 0, 1, hi_open=True)
     dup_mean = check_number("duplicate_delay", duplicate_delay, 0, 3_600, lo_open=True)
     rng = traffic.make_rng(seed)
 
+    # The work is bounded before anything is drawn: expected events x the most tries one event
+    # can make (its runs, one duplicate, and throttle / 5xx retries until its age or the horizon).
+    throttled = reserved_concurrency not in (None, 0) or ps > 0
+    window = min(age, horizon)
+    tries = r + 1 + (q > 0) + (max_throttle_tries(window) if throttled else 0)
+    if tries > 1 and reserved_concurrency == 0:
+        tries = 1                                        # straight to the failure target
+    ah = horizon if arrival_horizon is None else check_number(
+        "arrival_horizon", arrival_horizon, 0, horizon, lo_open=True)
+    rate = check_number("rate", rate, 0, MAX_TRIES / (ah * tries),
+                        why=f"at most {MAX_TRIES:,} tries per run: rate x arrival_horizon={ah:g} s (horizon="
+                            f"{horizon:g} s) expected events x up to {tries} tries each (max_retry_attempts={r}, "
+                            f"duplicate_prob={q:g}" + (f", throttle and 5xx retries for min(max_event_age, horizon)"
+                                                       f"={window:g} s: reserved_concurrency={reserved_concurrency}, "
+                                                       f"system_error_rate={ps:g}" if throttled else "") + ")")
     if arrivals is None:
-        ah = horizon if arrival_horizon is None else check_number(
-            "arrival_horizon", arrival_horizon, 0, horizon, lo_open=True)
-        t = traffic.poisson(check_number("rate", rate, 0), ah, rng)
+        t = traffic.poisson(rate, ah, rng)
     else:
-        t = np.sort(np.asarray(arrivals, dtype=float))
-        if t.ndim != 1 or (len(t) and (t[0] < 0 or t[-1] >= horizon)):
-            raise ValueError(f"arrivals must be a 1-D array of times in [0, horizon={horizon:g}) s")
+        t = np.sort(check_array("arrivals", arrivals, 0, horizon, sorted_=False, hi_open=True))
+        if len(t) * tries > MAX_TRIES:
+            raise ValueError(f"arrivals: {len(t):,} events x up to {tries} tries each is out of range: allowed "
+                             f"{MAX_TRIES:,} tries per run (fewer events, or lower max_retry_attempts, "
+                             f"duplicate_prob, max_event_age or horizon)")
     n = len(t)
     if fail_first is not None:
-        ff = np.asarray(fail_first)
-        if ff.shape != (n,) or (n and (ff.min() < 0 or np.any(ff != np.round(ff)))):
-            raise ValueError(f"fail_first must hold one whole number >= 0 per event ({n}), got {ff!r}")
+        ff = check_array("fail_first", fail_first, 0, None, sorted_=False)
+        if len(ff) != n or np.any(ff != np.round(ff)):
+            raise ValueError(f"fail_first must hold one whole number >= 0 per event ({n}), got {fail_first!r:.80}")
         ff = ff.astype(int).tolist()
     dur = traffic.durations(duration_kind, mean_duration, n, rng)
 

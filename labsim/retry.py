@@ -39,7 +39,7 @@ import numpy as np
 from . import traffic
 from .awslambda import DEFAULT_ACCOUNT_LIMIT, MAX_ACCOUNT_LIMIT, MAX_TIMEOUT_S
 from .outcomes import Outcome
-from .validation import check_choice, check_int, check_number
+from .validation import check_bool, check_choice, check_int, check_number
 
 #: The AWS SDKs' standard retry mode makes at most 3 attempts by default (2 retries).
 #: https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html
@@ -57,6 +57,14 @@ STRATEGIES = ("none", "immediate", "fixed", "exponential", "full_jitter", "equal
 JITTERED = ("full_jitter", "equal_jitter", "decorrelated_jitter")
 #: Simulation bound on the attempt limit.
 MAX_ATTEMPTS = 100
+#: Simulation bound on calls x retries in :func:`simulate_independent_failures` (one delay is
+#: drawn per call and retry: 5,000,000 is 40 MB and about a second).
+MAX_DELAY_DRAWS = 5_000_000
+#: Simulation bound on the contention experiment's clients: without backoff every round lets
+#: one client through, so the writes grow with N^2 / 2 (500,000 at N = 1,000: about a second).
+MAX_CLIENTS = 1_000
+#: Simulation bound on a contention sweep's writes at worst (the lab's sweep: about 2 million).
+MAX_SWEEP_WRITES = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -257,6 +265,7 @@ class IndependentResult:
         return float(self.attempts.mean())
 
     def books(self) -> dict:
+        """``calls == succeeded + gave_up``."""
         return {"calls": self.calls,
                 "succeeded": int((self.outcome == CallOutcome.SUCCEEDED).sum()),
                 "gave_up": int((self.outcome == CallOutcome.GAVE_UP).sum())}
@@ -273,7 +282,12 @@ def simulate_independent_failures(p: float = 0.3, policy: RetryPolicy | None = N
     """
     p = check_number("p", p, 0, 1)
     policy = RetryPolicy() if policy is None else policy
+    if not isinstance(policy, RetryPolicy):
+        raise ValueError(f"policy={policy!r:.80} is not a RetryPolicy or None")
     n_calls = check_int("n_calls", n_calls, 1, traffic.MAX_REQUESTS)
+    if n_calls * max(1, policy.retries) > MAX_DELAY_DRAWS:
+        raise ValueError(f"n_calls={n_calls:,} x the policy's retries={policy.retries} is out of range: allowed "
+                         f"{MAX_DELAY_DRAWS:,} or less (each call draws a delay for every retry it may make)")
     rng = traffic.make_rng(seed)
     r = policy.retries
     if p == 0:
@@ -297,8 +311,9 @@ def simulate_independent_failures(p: float = 0.3, policy: RetryPolicy | None = N
 
 
 # --- 2. a spike of synchronous calls against a concurrency limit, with client retries ---------------
-#: Simulation bound on calls x attempts allowed per call (keeps one run to a few seconds at most).
-MAX_ATTEMPT_EVENTS = 2_000_000
+#: Simulation bound on calls x attempts allowed per call (the event loop handles about 400,000
+#: attempts a second, so one run stays within a second or two).
+MAX_ATTEMPT_EVENTS = 500_000
 
 
 @dataclass(frozen=True)
@@ -343,7 +358,9 @@ class ClientRetryResult:
         return int((self.outcome == int(outcome)).sum())
 
     def books(self) -> dict:
-        """Calls and attempts each in exactly one outcome (``calls`` and ``attempts`` balance)."""
+        """Calls and attempts each in exactly one outcome, one admitted attempt per success:
+        ``calls == succeeded + gave_up + budget_denied``, ``attempts == admitted + throttled``,
+        ``admitted == succeeded``."""
         d = {"calls": self.calls}
         for o in CallOutcome:
             d[o.name.lower()] = self.count(o)
@@ -422,7 +439,7 @@ def simulate_client_retries(policy: RetryPolicy | None = None, budget: RetryBudg
     """
     policy = RetryPolicy() if policy is None else policy
     if not isinstance(policy, RetryPolicy):
-        raise ValueError(f"policy={policy!r} is not a RetryPolicy")
+        raise ValueError(f"policy={policy!r:.80} is not a RetryPolicy or None")
     if budget is not None and not isinstance(budget, RetryBudget):
         raise ValueError(f"budget={budget!r} is not a RetryBudget or None")
     horizon = check_number("horizon", horizon, 0, 3_600, lo_open=True)
@@ -433,12 +450,15 @@ def simulate_client_retries(policy: RetryPolicy | None = None, budget: RetryBudg
     rtt = check_number("rtt", rtt, 0, 10)
     base_rate = check_number("base_rate", base_rate, 0)
     spike_rate = check_number("spike_rate", spike_rate, 0)
-    spike_start = check_number("spike_start", spike_start, 0, horizon, hi_open=True)
-    spike_length = check_number("spike_length", spike_length, 0, horizon - spike_start, lo_open=True)
+    spike_start = check_number("spike_start", spike_start, 0, horizon, hi_open=True,
+                               why=f"the spike starts before horizon={horizon:g} s")
+    spike_length = check_number("spike_length", spike_length, 0, horizon - spike_start, lo_open=True,
+                                why=f"the spike ends by horizon={horizon:g} s: at most horizon - spike_start")
     expected = (base_rate * (horizon - spike_length) + spike_rate * spike_length) * policy.max_attempts
     if expected > MAX_ATTEMPT_EVENTS:
-        raise ValueError(f"expected calls x max_attempts={expected:,.0f} is out of range: allowed "
-                         f"{MAX_ATTEMPT_EVENTS:,} or less (lower the rates or the attempt limit)")
+        raise ValueError(f"(base_rate x (horizon - spike_length) + spike_rate x spike_length) expected calls "
+                         f"x max_attempts={expected:,.0f} is out of range: allowed {MAX_ATTEMPT_EVENTS:,} or less "
+                         f"(lower the rates, the horizon or the policy's max_attempts)")
     rng = traffic.make_rng(seed)
     arrival = traffic.spike(base_rate, spike_rate, spike_start, spike_length, horizon, rng)
     n = len(arrival)
@@ -530,6 +550,7 @@ class ContentionResult:
         return float(self.end.max())
 
     def books(self) -> dict:
+        """``clients == succeeded + gave_up``."""
         return {"clients": self.n_clients,
                 "succeeded": int((self.outcome == CallOutcome.SUCCEEDED).sum()),
                 "gave_up": int((self.outcome == CallOutcome.GAVE_UP).sum()),
@@ -562,10 +583,12 @@ def simulate_contention(n_clients: int = 50, policy: RetryPolicy | None = None, 
     version a read saw is "the last successful write was before r", so a write at w with read
     time r succeeds iff the latest success so far is earlier than r.
     """
-    n_clients = check_int("n_clients", n_clients, 1, 10_000)
+    n_clients = check_int("n_clients", n_clients, 1, MAX_CLIENTS,
+                          why="without backoff the writes grow with N squared")
     policy = RetryPolicy("full_jitter", BLOG_BASE, BLOG_CAP, MAX_ATTEMPTS) if policy is None else policy
     if not isinstance(policy, RetryPolicy):
-        raise ValueError(f"policy={policy!r} is not a RetryPolicy")
+        raise ValueError(f"policy={policy!r:.80} is not a RetryPolicy or None")
+    until_success = check_bool("until_success", until_success)
     network_delay = check_number("network_delay", network_delay, 0, 10, lo_open=True)
     sd = network_delay / 5 if network_sd is None else check_number("network_sd", network_sd, 0, 10)
     rng = traffic.make_rng(seed)
@@ -624,7 +647,7 @@ class ContentionSweep:
         """(mean calls, mean completion time) for one strategy at a swept N."""
         hit = np.flatnonzero(self.n_values == n)
         if len(hit) == 0:
-            raise ValueError(f"n={n!r} was not swept: choose one of {list(self.n_values)}")
+            raise ValueError(f"n={n!r} was not swept: choose one of {[int(v) for v in self.n_values]}")
         i, j = self.strategies.index(strategy), int(hit[0])
         return float(self.calls[i, j]), float(self.time[i, j])
 
@@ -638,13 +661,24 @@ def contention_sweep(n_values=tuple(range(10, 101, 10)), strategies=CONTENTION_S
 
     Standard errors are the sample standard deviation over replications / sqrt(replications).
     """
-    n_values = np.asarray(n_values, dtype=np.int64)
-    for n in n_values:
-        check_int("n_clients", int(n), 1, 10_000)
-    for s in strategies:
-        check_choice("strategy", s, STRATEGIES)
+    if isinstance(n_values, (str, bytes)) or np.ndim(n_values) != 1 or len(n_values) == 0:
+        raise ValueError(f"n_values={n_values!r:.80} is not allowed: give a non-empty list of client counts")
+    n_values = np.array([check_int("n_values", n, 1, MAX_CLIENTS,
+                                   why="each a number of clients; without backoff the writes grow with N squared")
+                         for n in n_values], dtype=np.int64)
+    if isinstance(strategies, (str, bytes)) or np.ndim(strategies) != 1 or len(strategies) == 0:
+        raise ValueError(f"strategies={strategies!r:.80} is not allowed: give a non-empty list of strategies")
+    strategies = tuple(check_choice("strategies", s, STRATEGIES) for s in strategies)
     replications = check_int("replications", replications, 2, 1_000)
     seed = check_int("seed", seed, 0, 1_000)
+    base = check_number("base", base, 0, 3_600)
+    cap = check_number("cap", cap, base, 86_400, why="the cap must be at least the base delay")
+    network_delay = check_number("network_delay", network_delay, 0, 10, lo_open=True)
+    work = len(strategies) * replications * int((n_values * (n_values + 1) // 2).sum())
+    if work > MAX_SWEEP_WRITES:
+        raise ValueError(f"strategies x replications x sum of N(N+1)/2 over n_values = {work:,} writes at worst "
+                         f"is out of range: allowed {MAX_SWEEP_WRITES:,} or less (fewer strategies, "
+                         f"replications={replications:,} or smaller n_values)")
     shape = (len(strategies), len(n_values))
     calls, calls_se, time, time_se = (np.zeros(shape) for _ in range(4))
     for i, s in enumerate(strategies):

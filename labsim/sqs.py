@@ -28,6 +28,10 @@ The model (one event loop, :func:`_run`)
 * **Retention**: a message still in the queue ``retention`` seconds after it was sent is deleted
   by SQS (*expired*).
 * **Delay**: a message becomes visible ``delay`` seconds after it was sent.
+* **Consumers down** (``consumer_down=(t0, t1)``, :func:`simulate_queue`): the consumers make no
+  receive request from ``t0`` until ``t1`` (work already in hand finishes and is deleted); the
+  messages wait in the queue, and expire if the retention period runs out first. It runs on the
+  event loop.
 * **Lambda event source mapping** (:func:`simulate_lambda_sqs`): the same loop with Lambda's
   pollers as the consumers: batches of up to ``batch_size`` (closed early by the 6 MB payload cap
   or by the end of the batching window), one invocation per batch, the scaling rule (5 concurrent
@@ -417,13 +421,13 @@ def _sends(t, fifo, send_batch, fifo_rate, fifo_burst, dedup_ids):
 # --- the general event loop -------------------------------------------------------------------------
 _VISIBLE_EV, _VT_EV, _GHOST_EV, _EXPIRE_EV = 1, 2, 3, 4          # message events (priority 1)
 _END_EV, _DONE_EV = 10, 11                                         # completions (priority 0)
-_POLL_EV, _GATHER_EV, _SCALE_EV = 20, 21, 22                       # pollers (priority 2)
+_POLL_EV, _GATHER_EV, _SCALE_EV, _RESUME_EV = 20, 21, 22, 23     # pollers (priority 2)
 _S_PENDING, _S_VISIBLE, _S_HELD, _S_DELETED, _S_DLQ, _S_EXPIRED = range(6)
 
 
 def _run(enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers, wait, cap,
          vt, delay, retention, mrc, p_fail, q_dup, f_short, poll_interval, policy, window,
-         max_slots, n_servers, rng):
+         max_slots, n_servers, rng, down=(math.inf, math.inf)):
     """Event loop shared by consumers and the Lambda mapping. Returns per-message lists."""
     n = len(enq)
     H = horizon
@@ -696,8 +700,12 @@ def _run(enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers,
             ev(bucket.dep[0], 2, _SCALE_EV)
         return False
 
+    d0, d1 = down
+
     def dispatch(t, force=False):
         """Hand visible messages to idle workers (long polling / Lambda) or wake short pollers."""
+        if d0 <= t < d1:                       # consumers down: nobody receives until d1
+            return
         if short:
             if parked and has_work():
                 for w, g0 in list(parked.items()):
@@ -726,6 +734,8 @@ def _run(enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers,
             receive(t, w)
             force = False
 
+    if d1 < math.inf and d1 > d0:
+        ev(d1, 2, _RESUME_EV)
     # retention: expiry events that fall inside the horizon
     for i in np.flatnonzero(np.isfinite(enq) & (pre < 0) & (enq + retention <= H)).tolist():
         ev(float(enq[i]) + retention, 1, _EXPIRE_EV, i)
@@ -838,6 +848,9 @@ def _run(enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers,
             w, tok = a, b
             if tok != poll_token[w]:
                 continue
+            if d0 <= t < d1:
+                ev(d1, 2, _POLL_EV, w, tok)
+                continue
             if not receive(t, w):
                 if has_work():
                     poll_token[w] += 1
@@ -850,6 +863,17 @@ def _run(enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers,
         elif kind == _SCALE_EV:
             scale_pending[0] = False
             pending = t
+        elif kind == _RESUME_EV:
+            # idle long pollers polled (empty) until d0, and start polling again at d1
+            if not short:
+                for s0, w in idle:
+                    if s0 < d0:
+                        k = math.floor((d0 - s0) / wait)
+                        cnt["receives"] += k
+                        cnt["empty"] += k
+                idle[:] = [(max(s0, d1), w) for s0, w in idle]
+                heapq.heapify(idle)
+            pending = t
 
     # idle workers at the horizon: their completed empty polls
     if short:
@@ -860,7 +884,11 @@ def _run(enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers,
                 cnt["empty"] += k
     else:
         for s0, w in idle:
-            if s0 <= H:
+            if d0 <= H < d1 and s0 < d0:       # down at the horizon: polls until d0 only
+                k = math.floor((d0 - s0) / wait)
+                cnt["receives"] += k
+                cnt["empty"] += k
+            elif s0 <= H and not (d0 <= H < d1):
                 k = math.floor((H - s0) / wait)
                 cnt["receives"] += k
                 cnt["empty"] += k
@@ -987,13 +1015,15 @@ def simulate_queue(arrivals, *, horizon: float, consumers: int = 1, queue_type: 
                    failure_prob: float = 0.0, poison=0.0, groups: int = 1, group=None, dedup_ids=None,
                    send_batch: int = 1, fifo_burst: int = FIFO_CALLS_PER_S, duplicate_prob: float = 0.0,
                    servers: int = 1, short_poll_fraction: float = 0.5, poll_interval: float = 0.05,
-                   seed: int = 0, engine: str = "auto") -> QueueResult:
+                   consumer_down=None, seed: int = 0, engine: str = "auto") -> QueueResult:
     """A queue drained by ``consumers`` that receive, process and delete (module docstring).
 
     ``arrivals``: sorted send times in ``[0, horizon)``. ``groups`` (or ``group``, one ID per
     message) are the FIFO message groups, or, on a standard queue, an ordering key SQS ignores
     (used by :meth:`QueueResult.out_of_order`). ``poison``: a share of messages (or one flag per
-    message) whose processing always fails. ``engine="loop"`` forces the event loop (tests).
+    message) whose processing always fails. ``consumer_down=(t0, t1)``: the consumers make no
+    receive request from ``t0`` to ``t1`` (module docstring). ``engine="loop"`` forces the event
+    loop (tests).
     """
     c = _common(arrivals, horizon, queue_type, visibility_timeout, delay, retention, max_receive_count,
                 duration_kind, mean_duration, duration_cv, failure_prob, poison, groups, group, dedup_ids,
@@ -1007,12 +1037,20 @@ def simulate_queue(arrivals, *, horizon: float, consumers: int = 1, queue_type: 
                      why="a modelling assumption: the share of servers a short poll samples")
     pi = check_number("poll_interval", poll_interval, 0, 60, lo_open=True)
     check_choice("engine", engine, ("auto", "loop"))
+    down = (math.inf, math.inf)
+    if consumer_down is not None:
+        if np.shape(consumer_down) != (2,):
+            raise ValueError(f"consumer_down must be a pair (t0, t1) of times, got {consumer_down!r:.80}")
+        d0 = check_number("consumer_down[0]", consumer_down[0], 0, c["horizon"])
+        d1 = check_number("consumer_down[1]", consumer_down[1], d0, 1e12,
+                          why="the outage ends at or after it starts")
+        down = (d0, d1)
     params = dict(kind="consumers", queue_type=queue_type, consumers=consumers, wait_time_seconds=wait,
                   max_messages=cap, visibility_timeout=c["vt"], delay=c["delay"], retention=c["retention"],
                   max_receive_count=c["mrc"], duration_kind=duration_kind, mean_duration=mean_duration,
                   failure_prob=c["p"], send_batch=send_batch, duplicate_prob=c["q"], servers=c["servers"],
-                  short_poll_fraction=f, poll_interval=pi, seed=seed)
-    plain = (engine == "auto" and wait >= 1 and cap == 1 and c["p"] == 0 and not c["pois"].any()
+                  short_poll_fraction=f, poll_interval=pi, consumer_down=consumer_down, seed=seed)
+    plain = (engine == "auto" and consumer_down is None and wait >= 1 and cap == 1 and c["p"] == 0 and not c["pois"].any()
              and not c["fifo"] and c["servers"] == 1 and c["q"] == 0 and c["delay"] == 0
              and (len(c["dur"]) == 0 or c["vt"] > c["dur"].max())
              and c["retention"] > c["horizon"])
@@ -1023,7 +1061,7 @@ def simulate_queue(arrivals, *, horizon: float, consumers: int = 1, queue_type: 
                    horizon=c["horizon"], fifo=c["fifo"], lam=False, consumers=consumers, wait=float(wait),
                    cap=cap, vt=c["vt"], delay=c["delay"], retention=c["retention"], mrc=c["mrc"],
                    p_fail=c["p"], q_dup=c["q"], f_short=f, poll_interval=pi, policy="each", window=0.0,
-                   max_slots=consumers, n_servers=c["servers"], rng=c["rng"])
+                   max_slots=consumers, n_servers=c["servers"], rng=c["rng"], down=down)
     params["engine"] = "drain" if plain else "loop"
     return _result(c, out, params)
 

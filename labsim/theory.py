@@ -13,7 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import check_int, check_number
+from .validation import check_array, check_int, check_number
+
+#: Servers the Erlang formulas accept (far beyond any Lambda account: the models stop at 100,000).
+MAX_SERVERS = 10_000_000
+#: Offered load the Erlang formulas accept, erlangs. The recurrence runs until B is exactly 0,
+#: which happens by about 2 x load + 1,100 servers, so this bounds the work (well under a second).
+MAX_LOAD = 100_000
+#: Retries the closed forms accept (the variance sums over every attempt count).
+MAX_RETRIES = 10_000
 
 
 def offered_load(rate: float, mean_duration: float) -> float:
@@ -25,23 +33,37 @@ def erlang_b(c: int, load):
     """Erlang B blocking probability for ``c`` servers and offered ``load`` (erlangs).
 
     Uses the stable recurrence B(0)=1, B(k) = A B(k-1) / (k + A B(k-1)); ``load`` may be an
-    array, the result then has its shape.
+    array, the result then has its shape. Once B is exactly 0 (it underflows by about
+    k = 2A + 1,100, halving at least at every step past 2A) it stays 0, and the loop stops there.
     """
-    c = check_int("c", c, 0)
-    a = np.asarray(load, dtype=float)
-    if np.any(~np.isfinite(a)) or np.any(a < 0):
-        raise ValueError(f"load={load!r} is out of range: allowed 0 or more")
+    c = check_int("c", c, 0, MAX_SERVERS, why="servers")
+    why = "erlangs; the work grows with the load"
+    if isinstance(load, (list, tuple, np.ndarray)):
+        a = check_array("load", np.ravel(load), 0, MAX_LOAD, sorted_=False).reshape(np.shape(load))
+    else:
+        a = check_number("load", load, 0, MAX_LOAD, why=why)
+    if isinstance(a, float):              # one load: the same operations on Python floats, faster
+        b = 1.0
+        for k in range(1, c + 1):
+            ab = a * b
+            b = ab / (k + ab)
+            if b == 0.0:
+                break
+        return b
     b = np.ones_like(a)
     for k in range(1, c + 1):
         ab = a * b
         b = ab / (k + ab)
+        if k % 64 == 0 and not b.any():
+            break
     return float(b) if b.ndim == 0 else b
 
 
 def erlang_c(c: int, load: float) -> float:
     """Erlang C: chance that an arrival has to wait in an M/M/c queue (needs load < c)."""
-    c = check_int("c", c, 1)
-    load = check_number("load", load, 0, c, hi_open=True, why="the queue is stable only below c erlangs")
+    c = check_int("c", c, 1, MAX_SERVERS, why="servers")
+    load = check_number("load", load, 0, min(c, MAX_LOAD), hi_open=c <= MAX_LOAD,
+                        why=f"erlangs; the queue is stable only below c={c:,} erlangs")
     b = erlang_b(c, load)
     return c * b / (c - load * (1 - b))
 
@@ -72,7 +94,7 @@ def token_bucket_rejected_fraction(rate: float, arrival_rate: float) -> float:
 # --- retries against independent failures ------------------------------------------------------
 def _check_retry_args(p, retries):
     return (check_number("p", p, 0, 1, why="a failure probability"),
-            check_int("retries", retries, 0))
+            check_int("retries", retries, 0, MAX_RETRIES))
 
 
 def retry_success_probability(p: float, retries: int) -> float:

@@ -33,10 +33,13 @@ from collections import deque
 
 import numpy as np
 
-from .validation import check_array, check_int, check_number
+from .validation import check_array, check_grid, check_int, check_number
 
 #: Largest bucket this module simulates (tokens); the vectorised engine works in blocks of this.
 MAX_BURST = 10_000_000
+#: Refill rates this module simulates (tokens per second): from one token in about 12 days to a
+#: billion a second, so 1 / rate and rate x time stay far from overflow and underflow.
+MIN_RATE, MAX_RATE = 1e-6, 1e9
 #: Below this bucket size the blocks are too small to pay for numpy's per-call cost, and
 #: :func:`admit` runs the one-at-a-time loop instead (same decisions; profiled crossover).
 LOOP_BELOW = 48
@@ -44,7 +47,7 @@ LOOP_BELOW = 48
 
 def _check(t, rate, burst, initial):
     t = check_array("arrivals", t)
-    rate = check_number("rate", rate, 0, lo_open=True)
+    rate = check_number("rate", rate, MIN_RATE, MAX_RATE, why="tokens per second")
     burst = check_int("burst", burst, 1, MAX_BURST)
     initial = float(burst) if initial is None else check_number("initial", initial, 0, burst)
     return t, rate, burst, initial
@@ -62,7 +65,12 @@ def _never_refuses(t, rate: float, b: int, m: int = 8) -> bool:
     """
     if len(t) < b:
         return True
-    k = (t * (m * rate / b)).astype(np.int64)
+    scale = m * rate / b
+    if t[-1] * scale > 2.0**52:                     # bin numbers would lose precision: run the bucket
+        return False
+    k = (t * scale).astype(np.int64)
+    if k[-1] - k[0] > 4 * len(k) + 1_024:           # sparse bins: count each window by search instead
+        return bool((np.searchsorted(k, k + m, side="right") - np.arange(len(k))).max() <= b - 1)
     c = np.bincount(k - k[0])
     if len(c) <= m + 1:
         return bool(c.sum() <= b - 1)
@@ -154,11 +162,15 @@ def tokens(arrivals, admitted, rate: float, burst: int, grid, initial: float | N
     """
     t, rate, b, initial = _check(arrivals, rate, burst, initial)
     inv = 1.0 / rate
-    a = t[np.asarray(admitted, bool)]
+    mask = np.asarray(admitted) if not isinstance(admitted, (str, bytes)) else np.asarray(None)
+    if mask.shape != t.shape or (mask.dtype != bool and mask.size):
+        raise ValueError(f"admitted must hold one True or False per arrival (arrivals has {len(t):,}), "
+                         f"got {admitted!r:.80}")
+    a = t[mask.astype(bool)]
     j = np.arange(1, len(a) + 1)
     m0 = (b - initial) * inv
     d = np.maximum.accumulate(np.maximum(a - (j - 1) * inv, m0)) + j * inv if len(a) else np.empty(0)
-    g = np.asarray(grid, dtype=float)
+    g = check_grid("grid", grid)
     k = np.searchsorted(a, g, side="right")               # admissions by each grid time
     last = np.where(k > 0, d[np.maximum(k - 1, 0)] if len(d) else 0.0, m0)
     return b - rate * np.maximum(last - g, 0.0)
@@ -166,7 +178,8 @@ def tokens(arrivals, admitted, rate: float, burst: int, grid, initial: float | N
 
 def max_in_window(times, window: float) -> int:
     """Most of ``times`` (sorted) inside any closed window of length ``window``."""
-    t = np.asarray(times, dtype=float)
+    t = check_array("times", times, None)
+    window = check_number("window", window, 0)
     if len(t) == 0:
         return 0
     return int((np.searchsorted(t, t + window, side="right") - np.arange(len(t))).max())

@@ -209,3 +209,141 @@ def test_bad_choices_are_named():
         la.simulate_async(on_success="yes")
     with pytest.raises(ValueError, match="fail_first"):
         la.simulate_async(arrivals=[0.0, 1.0], fail_first=[1])
+
+
+# --- issue 9: hostile input, work bounds, the tie at the maximum event age -----------------------
+@pytest.mark.parametrize("arrivals,what", [(0, "shape ()"), (5.0, "shape ()"), ("abc", "1-D array"),
+                                           ([1.0, math.nan], "not finite"), ([[1.0]], "shape (1, 1)"),
+                                           ([-1.0], "out of range"), ([1_200.0], "out of range")])
+def test_bad_arrivals_are_named(arrivals, what):
+    """arrivals=0 raised numpy's AxisError; a NaN arrival stayed in flight forever."""
+    with pytest.raises(ValueError) as e:
+        la.simulate_async(arrivals=arrivals)
+    assert str(e.value).startswith("arrivals ") and what in str(e.value), e.value
+
+
+@pytest.mark.parametrize("fail_first", ["ab", [1.0, math.nan], [-1, 0], [0.5, 0], [1], [[1, 0]], [True, False]])
+def test_bad_fail_first_is_named(fail_first):
+    with pytest.raises(ValueError, match=r"^fail_first"):
+        la.simulate_async(arrivals=[0.0, 1.0], fail_first=fail_first)
+
+
+def test_work_is_bounded_and_the_error_names_what_to_lower():
+    """rate=4,000 over 1,200 s used to run for more than 10 s and grow past 1.25 GB: now the run's
+    tries (expected events x the most tries one event can make) are bounded up front."""
+    with pytest.raises(ValueError) as e:
+        la.simulate_async(rate=4_000, horizon=1_200)
+    msg = str(e.value)
+    assert msg.startswith("rate=4,000 is out of range: allowed 0 to 138.889 (at most 500,000 tries per run")
+    assert "arrival_horizon=1200 s" in msg and "max_retry_attempts=2" in msg
+    # Throttling multiplies the tries: 1 s, 2 s, ... 256 s, then every 300 s until the event's age.
+    with pytest.raises(ValueError, match=r"allowed 0 to 27\.7778 .* up to 15 tries each .*reserved_concurrency=1"):
+        la.simulate_async(rate=100, horizon=1_200, reserved_concurrency=1)
+    la.simulate_async(rate=27.0, horizon=1_200, reserved_concurrency=1, mean_duration=0.01)   # just inside
+    with pytest.raises(ValueError, match=r"^arrivals: 200,000 events x up to 3 tries each is out of range"):
+        la.simulate_async(arrivals=np.linspace(0, 1_000, 200_000))
+    with pytest.raises(ValueError, match=r"^rate=1 is out of range: allowed 0 to 0\.275573 .*horizon=604800 s"):
+        la.simulate_async(horizon=7 * 86_400)
+
+
+@pytest.mark.parametrize("window,tries", [(0, 1), (0.5, 1), (1, 2), (2.9, 2), (3, 3), (511, 10), (810.9, 10),
+                                          (811, 11), (1_200, 12), (21_600, 80)])
+def test_max_throttle_tries_follows_the_backoff(window, tries):
+    """Tries at 0, 1, 3, 7, ... 511 s (1 s doubling to 256 s), then every 300 s: a try due exactly
+    at the end of the window still counts (the tie rule at the maximum event age)."""
+    assert la.max_throttle_tries(window) == tries
+
+
+def test_a_retry_due_exactly_at_the_maximum_event_age_still_runs():
+    """The labelled tie rule: the run fails at 1 s, its retry is due 60 s later, at 61 s; with
+    max_event_age=61 that is exactly arrival + age, and it runs (> expires, not >=)."""
+    kw = dict(arrivals=[0.0], mean_duration=1.0, fail_first=[1], error_rate=0.0, horizon=600.0)
+    r = la.simulate_async(max_event_age=61, **kw)
+    assert r.attempt_time.tolist() == [0.0, 61.0]
+    assert r.outcome[0] == Outcome.SUCCEEDED and r.runs[0] == 2 and r.final_time[0] == 62.0
+    r = la.simulate_async(max_event_age=60.5, **kw)
+    assert r.attempt_time.tolist() == [0.0]
+    assert r.outcome[0] == Outcome.DROPPED and r.final_time[0] == 60.5
+
+
+def test_a_throttle_retry_due_exactly_at_the_maximum_event_age_still_runs():
+    """Same rule for the throttle backoff: event 1 is refused at 0, 1, 3, 7, 15 and 31 s while
+    event 0 runs (0 to 40 s) and tries again at 63 s: with max_event_age=63 it runs."""
+    kw = dict(arrivals=[0.0, 0.0], mean_duration=40.0, reserved_concurrency=1, error_rate=0.0, horizon=600.0)
+    r = la.simulate_async(max_event_age=63, **kw)
+    mine = r.attempt_event == 1
+    assert r.attempt_time[mine].tolist() == [0.0, 1.0, 3.0, 7.0, 15.0, 31.0, 63.0]
+    assert r.outcome.tolist() == [Outcome.SUCCEEDED, Outcome.SUCCEEDED] and r.throttles[1] == 6
+    r = la.simulate_async(max_event_age=62.5, **kw)
+    assert r.attempt_time[r.attempt_event == 1].tolist() == [0.0, 1.0, 3.0, 7.0, 15.0, 31.0]
+    assert r.outcome[1] == Outcome.DROPPED and r.final_time[1] == 62.5
+
+
+def test_a_duplicates_throttle_retry_due_exactly_at_the_maximum_event_age_still_runs():
+    """And for a duplicate delivery: event 0's duplicate arrives at D (drawn), finds event 1
+    running (D - 0.5 to D + 1.5), is refused at D and D + 1 and tries again at D + 3: it runs
+    when that is exactly the event's maximum age, and is dropped one float earlier."""
+    kw = dict(mean_duration=2.0, reserved_concurrency=1, error_rate=0.0, duplicate_prob=0.999999,
+              duplicate_delay=500.0, horizon=5_000.0, seed=5)
+    first = la.simulate_async(arrivals=[0.0], **kw)
+    d = float(first.attempt_time[first.attempt_duplicate][0])          # when the duplicate arrives
+    age = (d + 1.0) + 2.0
+    for a, runs in ((age, True), (float(np.nextafter(age, 0.0)), False)):
+        r = la.simulate_async(arrivals=[0.0, d - 0.5], max_event_age=a, **kw)
+        dup = (r.attempt_event == 0) & r.attempt_duplicate
+        assert r.attempt_time[dup].tolist() == ([d, d + 1.0, age] if runs else [d, d + 1.0])
+        assert r.attempt_kind[dup].tolist() == ([la.THROTTLED] * 2 + [la.RUN_OK] if runs else [la.THROTTLED] * 2)
+        assert r.outcome[0] == Outcome.SUCCEEDED                         # a duplicate changes no state
+
+
+# --- result methods the labs and plots use ---------------------------------------------------------
+def timeline():
+    """Event 0 fails once (runs at 0 and 61), event 1 succeeds at once, event 2 fails for good."""
+    return la.simulate_async(arrivals=[0.0, 1.0, 2.0], fail_first=[1, 0, 9], mean_duration=1.0, error_rate=0.0,
+                             max_retry_attempts=1, horizon=600.0, on_failure="dlq", on_success=True)
+
+
+def test_handler_runs_keep_or_drop_the_failed_runs():
+    r = timeline()
+    ev, t = r.handler_runs()
+    assert list(zip(ev.tolist(), t.tolist())) == [(1, 1.0), (0, 61.0)]
+    ev, t = r.handler_runs(ok_only=False)
+    assert sorted(zip(ev.tolist(), t.tolist())) == [(0, 0.0), (0, 61.0), (1, 1.0), (2, 2.0), (2, 63.0)]
+
+
+def test_where_over_time_by_hand():
+    r = timeline()
+    assert r.outcome.tolist() == [Outcome.SUCCEEDED, Outcome.SUCCEEDED, Outcome.FAILED]
+    assert r.final_time.tolist() == [62.0, 2.0, 64.0]
+    grid = [0.0, 1.5, 2.0, 62.0, 63.9, 64.0, 600.0]
+    w = r.where_over_time(grid)
+    assert w.shape == (len(la.WHERE_NAMES), len(grid))
+    assert w[la.SUCCESS_DESTINATION].tolist() == [0, 0, 1, 2, 2, 2, 2]
+    assert w[la.DLQ].tolist() == [0, 0, 0, 0, 0, 1, 1]
+    assert w[la.PENDING].tolist() == [1, 2, 2, 1, 1, 0, 0]
+    assert w.sum(axis=0).tolist() == [1, 2, 3, 3, 3, 3, 3]
+    assert r.success_fraction() == 2 / 3 and r.mean_runs() == 5 / 3
+    empty = la.simulate_async(arrivals=[], horizon=10.0)
+    assert math.isnan(empty.success_fraction()) and math.isnan(empty.mean_runs()) and empty.sent == 0
+
+
+@pytest.mark.parametrize("kw,tries", [(dict(duplicate_prob=0.1), 4), (dict(system_error_rate=0.5), 15),
+                                      (dict(max_retry_attempts=0), 1), (dict(max_retry_attempts=1), 2),
+                                      (dict(reserved_concurrency=0, max_retry_attempts=1), 1),
+                                      (dict(reserved_concurrency=0, duplicate_prob=0.5), 1)])
+def test_the_tries_bound_counts_what_each_event_can_do(kw, tries):
+    """A duplicate adds one try, throttles and 5xx errors add the backoff's tries within the
+    window, reserved concurrency 0 leaves one (straight to the failure target)."""
+    with pytest.raises(ValueError, match=rf"up to {tries} tries each"):
+        la.simulate_async(rate=1e6, horizon=1_200, **kw)
+    with pytest.raises(ValueError, match=rf"^rate=1,000,000 is out of range: allowed 0 to {500_000 / (1_200 * tries):g} "):
+        la.simulate_async(rate=1e6, horizon=1_200, **kw)
+
+
+def test_arrivals_in_any_order_and_random_durations():
+    a = la.simulate_async(arrivals=[5.0, 1.0, 3.0], horizon=100.0, error_rate=0.0)
+    assert a.arrival.tolist() == [1.0, 3.0, 5.0] and a.books()["succeeded"] == 3
+    e = la.simulate_async(rate=5.0, arrival_horizon=200.0, horizon=1_000.0, duration_kind="exponential",
+                          mean_duration=2.0, error_rate=0.0, seed=4)
+    d = e.attempt_end - e.attempt_time
+    assert len(np.unique(d)) == len(d) and abs(d.mean() - 2.0) < 4 * 2.0 / math.sqrt(len(d))

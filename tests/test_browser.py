@@ -90,6 +90,26 @@ def lab_figures(page_html: str) -> list[str]:
     return alts
 
 
+def _local_route(site, npm_packages, blocked: list, served: set):
+    """A Playwright route handler: the site itself passes, the pinned CDN scripts are answered from
+    tests/browser/node_modules, and every other request is aborted and recorded in ``blocked``."""
+    def route(r):
+        url = r.request.url
+        if url.startswith(site):
+            return r.continue_()
+        m = CDN.match(url)
+        if m and m.group(1) in npm_packages and _version_matches(m.group(2), npm_packages[m.group(1)][0]):
+            f = npm_packages[m.group(1)][1] / m.group(3)
+            if f.is_file():
+                served.add(f"{m.group(1)}@{m.group(2)}")
+                ctype = mimetypes.guess_type(f.name)[0] or "application/octet-stream"
+                return r.fulfill(status=200, body=f.read_bytes(), content_type=ctype,
+                                 headers={"Access-Control-Allow-Origin": "*"})
+        blocked.append(url)
+        return r.abort()
+    return route
+
+
 def test_pages_reference_the_pinned_cdn_scripts(built_book, npm_packages):
     """The widget scripts the pages load are the versions tests/browser/package-lock.json pins."""
     refs = set()
@@ -109,23 +129,7 @@ def test_every_page_in_chromium(built_book, site, browser, npm_packages, screens
     assert "intro.html" in all_pages and any(p.startswith("chapters/") for p in all_pages)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     blocked, served = [], set()
-
-    def route(r):
-        url = r.request.url
-        if url.startswith(site):
-            return r.continue_()
-        m = CDN.match(url)
-        if m and m.group(1) in npm_packages and _version_matches(m.group(2), npm_packages[m.group(1)][0]):
-            f = npm_packages[m.group(1)][1] / m.group(3)
-            if f.is_file():
-                served.add(f"{m.group(1)}@{m.group(2)}")
-                ctype = mimetypes.guess_type(f.name)[0] or "application/octet-stream"
-                return r.fulfill(status=200, body=f.read_bytes(), content_type=ctype,
-                                 headers={"Access-Control-Allow-Origin": "*"})
-        blocked.append(url)
-        return r.abort()
-
-    context.route("**/*", route)
+    context.route("**/*", _local_route(site, npm_packages, blocked, served))
     problems, report, known = [], [], {}
     for rel in all_pages:
         page = context.new_page()
@@ -189,7 +193,9 @@ def test_internal_links_and_images_resolve(built_book):
     broken = []
     for rel in pages(root):
         page = root / rel
-        text = page.read_text()
+        # Script bodies hold code, not links (jupyterquiz's embedded script builds its own links
+        # from strings such as href="$2"; the review test checks those links in the browser).
+        text = re.sub(r"(<script\b[^>]*>).*?(</script>)", r"\1\2", page.read_text(), flags=re.S)
         for target in re.findall(r'(?:href|src)="([^"#?]+)(?:[#?][^"]*)?"', text):
             if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith("//"):
                 continue
@@ -216,3 +222,76 @@ def test_every_lab_page_says_how_to_run_it_live(built_book):
             missing.append(rel)
     assert not missing, ("pages with labs that do not say how to run them live (add a sentence such as "
                          "chapter 1's 'The controls move only in a live notebook ...'): " + ", ".join(missing))
+
+
+REVIEW = "chapters/12_review.html"
+
+
+def test_review_quiz_grades_answers_in_the_browser(built_book, site, browser, npm_packages, screenshots):
+    """The review page's quiz (jupyterquiz, its script embedded in the page) grades an answer with no
+    kernel: one right and one wrong answer show the verdict, the explanation and a link to the section
+    that teaches it. Every question's link points at a page and section of the built site. No request
+    leaves 127.0.0.1 and the console stays free of errors."""
+    assert (built_book.html / REVIEW).is_file(), f"{REVIEW} is not in the built book"
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    blocked, served = [], set()
+    context.route("**/*", _local_route(site, npm_packages, blocked, served))
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    try:
+        page.goto(site + REVIEW, wait_until="load")
+        page.wait_for_function("() => document.querySelectorAll('.Quiz label.MCButton').length >= 100",
+                               timeout=RENDER_TIMEOUT_MS)
+        questions = page.locator("div.Quiz[data-qnum]")  # (the feedback links are class "Quiz" too)
+        n = questions.count()
+        assert n >= 25, f"{n} questions rendered"
+
+        # Question 1, the right answer: marked correct, with the explanation and its link.
+        q1 = questions.nth(0)
+        assert "40 minutes" in q1.inner_text()
+        q1.locator('label[data-correct="true"]').click()
+        fb1 = q1.locator(".Feedback")
+        assert "correct" in fb1.get_attribute("class").split(), fb1.get_attribute("class")
+        assert "correctButton" in q1.locator('label[data-correct="true"]').get_attribute("class")
+        text1 = fb1.inner_text()
+        assert text1.startswith("Right.") and "at most 900 seconds (15 minutes)" in text1, text1
+        assert fb1.locator("a").get_attribute("href") == "01_lambda_at_a_glance.html#what-the-notes-say"
+
+        # Question 2, a wrong answer: marked incorrect, with the same explanation and link.
+        q2 = questions.nth(1)
+        wrong = q2.locator('label[data-correct="false"]').first
+        wrong.click()
+        fb2 = q2.locator(".Feedback")
+        assert "incorrect" in fb2.get_attribute("class").split(), fb2.get_attribute("class")
+        assert "incorrectButton" in wrong.get_attribute("class")
+        text2 = fb2.inner_text()
+        assert text2.startswith("Not this one.") and "6 MB for a synchronous invocation" in text2, text2
+        assert fb2.locator("a").get_attribute("href") == "01_lambda_at_a_glance.html#passing-the-items-payload-limits"
+        # The other questions are untouched.
+        assert questions.nth(2).locator(".Feedback").inner_text().strip() == ""
+        page.screenshot(path=str(screenshots / "review__answered.png"), full_page=True)
+
+        # Every answer's feedback links to an existing page of the book and, where it names one,
+        # a section of that page.
+        feedback = page.evaluate("() => [...document.querySelectorAll('.Quiz label.MCButton')].map(l => l.dataset.feedback)")
+        assert len(feedback) == 4 * n and all(feedback)
+        bad = []
+        for fb in feedback:
+            md = re.findall(r"\]\(([^)#]+)(?:#([^)]*))?\)", fb)
+            if len(md) != 1:
+                bad.append(f"not one link: {fb[:80]}")
+                continue
+            target, anchor = md[0]
+            dest = (built_book.html / REVIEW).parent / target
+            if not dest.is_file():
+                bad.append(f"no page {target}")
+            elif anchor and f'id="{anchor}"' not in dest.read_text():
+                bad.append(f"no section #{anchor} in {target}")
+        assert not bad, "\n".join(sorted(set(bad)))
+    finally:
+        context.close()
+    assert not blocked, f"requests leaving 127.0.0.1: {blocked}"
+    assert not errors, errors
+    MEASURED.append(f"review quiz: {n} questions; one right and one wrong answer graded in the browser")

@@ -122,3 +122,45 @@ def test_key_writes_validate():
         idem.simulate_key_writes(key_write="later")
     with pytest.raises(ValueError, match="ttl=60"):
         idem.simulate_key_writes(ttl=60)
+
+
+# --- issue 9: hostile input ------------------------------------------------------------------------
+def test_a_nan_delivery_time_is_refused_not_charged_as_a_duplicate():
+    """charges_from_deliveries(..., [0, nan, 2], store=True) charged the NaN delivery as a duplicate."""
+    with pytest.raises(ValueError, match=r"^time has a value that is not finite \(nan\)"):
+        idem.charges_from_deliveries([7, 7, 7], [0.0, math.nan, 2.0], store=True)
+
+
+@pytest.mark.parametrize("event", ["abc", 5, [[1, 2]], [1.0, math.nan], [True, False], [object(), object()]])
+def test_bad_event_ids_are_named(event):
+    with pytest.raises(ValueError, match=r"^event"):
+        idem.charges_from_deliveries(event, [0.0, 1.0], store=False)
+
+
+@pytest.mark.parametrize("store", ["abc", 1, None, np.array([True, False])])
+def test_store_must_be_a_bool(store):
+    with pytest.raises(ValueError, match=r"^store=.* choose True or False"):
+        idem.charges_from_deliveries([1, 1], [0.0, 1.0], store=store)
+
+
+def test_event_ids_may_be_strings_or_whole_floats():
+    c = idem.charges_from_deliveries(["a", "a", "b"], [0.0, 5.0, 1.0], store=True, ttl=10.0)
+    assert c.books() == dict(deliveries=3, duplicate_deliveries=1, charges=2, skipped=1, unique_charged=2,
+                             duplicated_charges=0)
+    assert idem.charges_from_deliveries([1.0, 1.0], [0.0, 5.0], store=False).duplicated_charges == 1
+
+
+def test_p_after_ttl_validates():
+    assert idem.p_after_ttl("fixed", 5.0, 5.0) == 1.0 and idem.p_after_ttl("fixed", 4.0, 5.0) == 0.0
+    assert idem.p_after_ttl("exponential", 10.0, 0) == 1.0
+    for kw, name in ((dict(delay_kind="uniform"), "delay_kind"), (dict(delay_mean=0), "delay_mean"),
+                     (dict(ttl=-1), "ttl"), (dict(ttl=10**400), "ttl")):
+        with pytest.raises(ValueError, match=rf"^{name}="):
+            idem.p_after_ttl(**(dict(delay_kind="exponential", delay_mean=10.0, ttl=5.0) | kw))
+
+
+def test_event_count_is_bounded_to_about_a_second_of_work():
+    with pytest.raises(ValueError, match=r"^events=200,001 is out of range: allowed 0 to 200,000"):
+        idem.simulate_idempotency(200_001)
+    with pytest.raises(ValueError, match=r"^events=200,001 is out of range"):
+        idem.simulate_key_writes(200_001)

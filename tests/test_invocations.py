@@ -99,3 +99,9 @@ def test_model_assumptions_are_labelled():
     assert "assumes exactly 60 s and 120 s" in doc[iv]
     assert "Assumption" in doc[awslambda] and "window" in doc[awslambda]
     assert "Assumption" in doc[lambda_async] and "both receive it" in doc[lambda_async]
+
+
+def test_fail_index_error_names_the_event_count():
+    """Issue 9: with events=1, fail_index=2 said 'allowed -1 to 0' without saying why."""
+    with pytest.raises(ValueError, match=r"^fail_index=2 is out of range: allowed -1 to 0 \(.*events=1"):
+        iv.simulate_timeline(events=1, fail_index=2)

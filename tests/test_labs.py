@@ -129,3 +129,44 @@ def test_flow_helper_draws_every_outcome_and_refuses_unbalanced_books():
     assert "sent: 100" in texts
     with pytest.raises(ValueError, match="do not balance"):
         plots.flow(ax, 100, [("processed", 90, "processed")])
+
+
+# --- issue 9: lab models refuse nonsense by name, whatever the controls could send ------------------
+def test_concurrency_model_refuses_rates_that_would_shrink_its_horizon():
+    """rate=1e12 silently shrank the horizon to 1e-7 s; rate=nan was reported as 'horizon=nan'."""
+    from labsim.labs import lambda_basics as lb
+    kw = dict(mean_duration=0.2, duration_kind="fixed", concurrency_limit=1000)
+    with pytest.raises(ValueError, match=r"^rate=1,000,000,000,000 is out of range: allowed more than 0 to 20,000"):
+        lb.concurrency_model(rate=1e12, **kw)
+    with pytest.raises(ValueError, match=r"^rate=nan is out of range"):
+        lb.concurrency_model(rate=float("nan"), **kw)
+    r = lb.concurrency_model(rate=20_000, **kw)                    # the slider's top: a 5 s horizon
+    assert r.horizon == 5.0
+
+
+@pytest.mark.parametrize("spike_calls", [-1, float("nan"), 40_001, "abc"])
+def test_storm_model_names_spike_calls(spike_calls):
+    """spike_calls=-1 was reported as 'spike_rate=-2'."""
+    from labsim.labs import retries as lr
+    with pytest.raises(ValueError, match=r"^spike_calls="):
+        lr.storm_model("exponential", 0.1, 20.0, 10, False, spike_calls)
+
+
+@pytest.mark.parametrize("call,name", [
+    (lambda m: m.retries.storm_model("exponential", 0.1, 20.0, 10, "yes", 100), "budget"),
+    (lambda m: m.retries.contention_model(float("nan"), "jittered only"), "n_clients"),
+    (lambda m: m.retries.contention_model(50, "some"), "strategies"),
+    (lambda m: m.invocations.timeline_model("stream", 2, 1, 2, 5, 1), "mode"),
+    (lambda m: m.async_invocation.idempotency_model(0.1, 20, 3_600, "yes"), "store"),
+    (lambda m: m.async_invocation.idempotency_model(0.1, "abc", 3_600, True), "delay_mean"),
+    (lambda m: m.async_invocation.async_model(0.2, 2, 21_600, [1, 2], "dlq", False), "reserved_concurrency"),
+    (lambda m: m.lambda_basics.neighbour_model(400, 1_800, [1, 2]), "reserved"),
+    (lambda m: m.lambda_basics.batch_model(20_000, 0.5, "abc", 10), "chunk_size"),
+    (lambda m: m.lambda_basics.scaling_model("us-east-1", "burst", 1e6, 10_000), "spike_rate"),
+])
+def test_lab_models_check_the_values_they_use_or_ignore(call, name):
+    """A control the model ignores (it only picks what the view shows) is still checked, and a
+    value the model transforms is checked under its own name first."""
+    import labsim.labs as m
+    with pytest.raises(ValueError, match=rf"^{name}="):
+        call(m)

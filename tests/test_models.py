@@ -193,6 +193,102 @@ def test_environment_freed_exactly_at_arrival_is_reused(c):
     assert fast.cold_start.sum() == c
 
 
+def test_heap_engine_tie_rule_an_execution_ending_at_an_arrival_frees_its_slot(monkeypatch):
+    """Issue 9: the heap engine (two sources with different durations) uses the same tie rule as
+    the others. Every 0.25 s a request of 0.25 s: with <= each one reuses the slot the previous
+    one frees at that very instant, so none of the function's 40 is throttled; with < in
+    _loss_heap 21 would be, and the general engine would disagree."""
+    calls = []
+    real = awslambda._loss_heap
+    monkeypatch.setattr(awslambda, "_loss_heap", lambda *a: calls.append(1) or real(*a))
+    p = dict(arrivals=np.arange(40) * 0.25, mean_duration=0.25, other_rate=0.5, other_mean_duration=0.5,
+             concurrency_limit=1, horizon=11.0)
+    r = awslambda.simulate_sync(**p)
+    assert calls, "this configuration must run the heap engine"
+    assert r.books(awslambda.FUNCTION)["throttled"] == 0 and r.books(awslambda.FUNCTION)["succeeded"] == 40
+    assert r.books(None)["throttled"] == 2                     # the other functions' 3 requests find it busy
+    slow = awslambda.simulate_sync(**p, engine="general")
+    assert np.array_equal(r.outcome, slow.outcome)
+
+
+def test_heap_engine_ties_while_filling_and_when_full():
+    """_loss_heap by hand: an environment freed exactly at an arrival is reused (no cold start)
+    both while the pool fills up and once it is full; one freed later is not."""
+    t = np.array([0.0, 1.0, 2.0, 2.5, 3.0])
+    end = np.array([1.0, 2.0, 3.5, 3.0, 4.0])
+    admitted, cold = awslambda._loss_heap(t, end, 1)
+    assert admitted.tolist() == [True, True, True, False, False]
+    assert cold.tolist() == [True, False, False, False, False]
+    admitted, cold = awslambda._loss_heap(t, end, 2)
+    assert admitted.tolist() == [True] * 5
+    assert cold.tolist() == [True, False, False, True, False]
+    admitted, cold = awslambda._loss_heap(t, end, 0)
+    assert not admitted.any() and not cold.any()
+
+
+def test_huge_whole_numbers_are_out_of_range_not_an_overflow():
+    """Issue 9: 10**400 used to raise OverflowError; seed=10**30 was 'not a whole number'."""
+    with pytest.raises(ValueError, match=r"^rate=1\.00e\+400 is out of range: allowed 0 to "):
+        awslambda.simulate_sync(rate=10**400)
+    with pytest.raises(ValueError, match=r"^concurrency_limit=1\.00e\+400 is out of range: allowed 1 to 100,000"):
+        awslambda.simulate_sync(concurrency_limit=10**400)
+    a = awslambda.simulate_sync(rate=100.0, horizon=2.0, seed=10**30)
+    b = awslambda.simulate_sync(rate=100.0, horizon=2.0, seed=10**30)
+    assert np.array_equal(a.arrival, b.arrival) and a.sent() > 0
+
+
+@pytest.mark.parametrize("name", ["scaling", "duration_kind", "region", "engine", "rate_cap"])
+@pytest.mark.parametrize("value", [np.array([1.0, 2.0]), np.array(["none", "burst"]), ["none"], {"a": 1}],
+                         ids=["floats", "strings", "list", "dict"])
+def test_choice_parameters_refuse_arrays_naming_the_parameter(name, value):
+    """Issue 9: an array used to give numpy's "truth value ... is ambiguous"."""
+    with pytest.raises(ValueError, match=rf"^{name}=.* is not allowed: choose "):
+        awslambda.simulate_sync(**{name: value})
+
+
+@pytest.mark.parametrize("arrivals,what", [("abc", "1-D array"), (5.0, "shape ()"), (0, "shape ()"),
+                                           ([1.0, math.nan], "not finite"), ([[1.0]], "shape (1, 1)"),
+                                           ([1.0, 25.0], "out of range")])
+def test_bad_arrivals_are_named(arrivals, what):
+    """Issue 9: arrivals=5.0 raised numpy's AxisError; a NaN arrival was counted as throttled."""
+    with pytest.raises(ValueError) as e:
+        awslambda.simulate_sync(arrivals=arrivals)
+    assert str(e.value).startswith("arrivals ") and what in str(e.value), e.value
+
+
+def test_rate_limits_name_the_rate_that_is_too_high_and_are_shared():
+    """Issue 9: other_rate=1e12 used to report 'rate x horizon'. The 5,000,000 requests of a run
+    are shared: rate (or the arrivals) and other_rate together."""
+    with pytest.raises(ValueError, match=r"^other_rate=1,000,000,000,000 is out of range: allowed 0 to 245,000 "):
+        awslambda.simulate_sync(other_rate=1e12)
+    with pytest.raises(ValueError, match=r"^rate=1,000,000 is out of range: allowed 0 to 250,000 \(at most 5,000,000"):
+        awslambda.simulate_sync(rate=1e6)
+    with pytest.raises(ValueError, match=r"^other_rate=200,000 is out of range: allowed 0 to 100,000 "):
+        awslambda.simulate_sync(rate=150_000, other_rate=200_000)
+    with pytest.raises(ValueError, match=r"^other_rate=210,000 is out of range: allowed 0 to 200,000 "):
+        awslambda.simulate_sync(arrivals=np.linspace(0.0, 19.0, 1_000_000), other_rate=210_000.0, horizon=20.0)
+    with pytest.raises(ValueError, match=r"^rate=nan is out of range"):     # checked with arrivals too
+        awslambda.simulate_sync(arrivals=[1.0], rate=math.nan)
+
+
+def test_reserved_with_too_small_a_limit_says_why_not_a_backwards_range():
+    """Issue 9: concurrency_limit=50, reserved=0 said 'allowed 0 to -50'."""
+    with pytest.raises(ValueError) as e:
+        awslambda.simulate_sync(concurrency_limit=50, reserved=0)
+    msg = str(e.value)
+    assert msg.startswith("reserved=0 is out of range: no value is allowed here")
+    assert "concurrency_limit=50" in msg and "100" in msg and "-50" in msg.split("(the range would be")[1]
+
+
+@pytest.mark.parametrize("kind", ["fixed", "exponential", "lognormal"])
+@pytest.mark.parametrize("cv", [math.nan, "abc", None, -1, 0, 11, True])
+def test_duration_cv_is_checked_whatever_the_kind(kind, cv):
+    """Issue 9: duration_cv=nan (or a string, None, -1) passed when the kind was fixed, and
+    under lognormal the error named 'cv'."""
+    with pytest.raises(ValueError, match=r"^duration_cv="):
+        awslambda.simulate_sync(duration_kind=kind, duration_cv=cv, rate=100.0, horizon=2.0)
+
+
 # --- c. scaling ----------------------------------------------------------------------------------
 def test_per_function_scaling_cap_is_respected_and_reached():
     limit = 10_000
@@ -370,3 +466,166 @@ def test_rate_cap_can_be_switched_off_and_scaling_throttles_have_their_reason():
                                 region="other", horizon=30.0, warmup=0.0)
     assert s.throttled_by(awslambda.SCALING) > 0 and s.throttled_by(awslambda.RATE) == 0
     assert s.count(Outcome.THROTTLED) == s.throttled_by(awslambda.SCALING) + s.throttled_by(awslambda.CONCURRENCY)
+
+
+# --- issue 9: the traffic helpers name their own parameters ------------------------------------------
+@pytest.mark.parametrize("call,name", [
+    (lambda: traffic.durations("uniform", 1.0, 3, 0), "kind"),
+    (lambda: traffic.durations("fixed", 0.0, 3, 0), "mean"),
+    (lambda: traffic.durations("fixed", 1.0, 10**8, 0), "n"),
+    (lambda: traffic.durations("fixed", 1.0, 3, 0, cv=math.nan), "cv"),
+    (lambda: traffic.durations("exponential", 1.0, 3, None), "rng"),
+    (lambda: traffic.durations("fixed", 1.0, 3, "abc"), "rng"),
+    (lambda: traffic.poisson(1.0, 1.0, -1), "rng"),
+    (lambda: traffic.constant(1.0, 1.0, math.nan), "rng"),
+    (lambda: traffic.spike(1e12, 1.0, 1.0, 1.0, 10.0, 0), "base_rate"),
+    (lambda: traffic.spike(1.0, 1e12, 1.0, 1.0, 10.0, 0), "spike_rate"),
+    (lambda: traffic.spike(1.0, 1.0, 9.99, 1.0, 10.0, 0), "spike_start"),
+    (lambda: traffic.ramp(1e12, 1.0, 10.0, 0), "start_rate"),
+    (lambda: traffic.ramp(1.0, 1e12, 10.0, 0), "end_rate"),
+    (lambda: traffic.piecewise_linear([0.0, 1e12], [1.0, 1.0], 0), "times"),
+    (lambda: traffic.piecewise_linear([0.0, 1.0], [1.0, math.nan], 0), "rates"),
+    (lambda: traffic.piecewise_linear("ab", [1.0, 1.0], 0), "times"),
+    (lambda: traffic.in_progress([0.0, math.nan], [1.0, 2.0], [0.5]), "start"),
+    (lambda: traffic.in_progress([1.0, 0.0], [1.0, 2.0], [0.5]), "start"),
+    (lambda: traffic.in_progress([0.0, 1.0], [1.0], [0.5]), "end"),
+    (lambda: traffic.in_progress([0.0, 1.0], 5.0, [0.5]), "end"),
+    (lambda: traffic.in_progress([0.0, 1.0], [1.0, 2.0], [math.inf]), "grid"),
+    (lambda: traffic.in_progress([0.0, 1.0], [1.0, 2.0], None), "grid"),
+    (lambda: awslambda.burst_cap([-1.0], "other", 1_000), "t"),
+    (lambda: awslambda.burst_cap([1.0], "mars", 1_000), "region"),
+    (lambda: awslambda.per_function_cap(1.0, 10**400), "limit"),
+    (lambda: awslambda.throttle_reason_name(7, False), "reason"),
+    (lambda: awslambda.throttle_reason_name(awslambda.RATE, "yes"), "reserved"),
+])
+def test_helpers_name_their_own_parameters(call, name):
+    """Issue 9: the helpers reported the names of their callers' parameters (durations said
+    'mean_duration', an rng said 'seed', a spike's base_rate said 'rate x horizon') or crashed."""
+    with pytest.raises(ValueError) as e:
+        call()
+    assert re.search(rf"(?<![\w.]){name}(?!\w)", str(e.value)), e.value
+
+
+def test_helpers_accept_numbers_where_a_grid_is_allowed():
+    assert traffic.in_progress([0.0, 1.0], [2.0, 3.0], 1.5) == 2
+    assert awslambda.burst_cap(120.0, "other", 10_000) == 1_500
+    assert awslambda.per_function_cap(np.float64(10.0), 5_000) == 2_000
+    assert awslambda.throttle_reason_name(np.int64(awslambda.RATE), np.True_) == \
+        "ReservedFunctionInvocationRateLimitExceeded"
+
+
+# --- result methods the labs and plots use ---------------------------------------------------------
+def small_run(other_rate=2.0):
+    arr = np.array([0.1, 0.2, 0.3, 0.8, 0.9, 1.0, 2.5, 3.5, 3.6, 3.7])
+    return awslambda.simulate_sync(arrivals=arr, mean_duration=0.5, concurrency_limit=2, other_rate=other_rate,
+                                   horizon=4.0, warmup=1.0, rate_cap=False, seed=3)
+
+
+def test_rate_series_counts_per_second():
+    r = small_run()
+    edges = np.array([0.0, 1.0, 2.0, 4.0])
+    fn = (r.source == awslambda.FUNCTION)
+    assert r.rate_series(edges).tolist() == (np.histogram(r.arrival[fn], edges)[0] / np.diff(edges)).tolist()
+    assert r.rate_series(edges, source=None).tolist() == (np.histogram(r.arrival, edges)[0] / np.diff(edges)).tolist()
+    thr = fn & (r.outcome == Outcome.THROTTLED)
+    assert r.rate_series(edges, Outcome.THROTTLED).tolist() == \
+        (np.histogram(r.arrival[thr], edges)[0] / np.diff(edges)).tolist()
+    assert r.rate_series(edges, Outcome.THROTTLED).sum() > 0
+
+
+def test_throttled_fraction_ci_is_batch_means():
+    """The estimate is the post-warm-up throttled share; the standard error is the standard
+    deviation (ddof=1) of the per-slice shares over sqrt(slices with requests)."""
+    r = awslambda.simulate_sync(rate=3_000.0, mean_duration=0.1, concurrency_limit=250, horizon=4.0, seed=2,
+                                rate_cap=False)
+    est, se = r.throttled_fraction_ci(batches=8)
+    assert est == r.throttled_fraction() and 0 < est < 1
+    m = (r.source == awslambda.FUNCTION) & (r.arrival >= r.warmup)
+    edges = np.linspace(r.warmup, r.horizon, 9)
+    fr = [np.mean(r.outcome[m & (r.arrival >= lo) & (r.arrival < hi)] == Outcome.THROTTLED)
+          for lo, hi in zip(edges[:-1], edges[1:])]
+    assert se == pytest.approx(np.std(fr, ddof=1) / math.sqrt(8), rel=1e-12)
+    other = r.throttled_fraction_ci(source=awslambda.OTHER)            # no such requests
+    assert all(math.isnan(x) for x in other) and math.isnan(r.throttled_fraction(awslambda.OTHER))
+    one = awslambda.simulate_sync(arrivals=[1.5], mean_duration=0.1, horizon=2.0, warmup=1.0)
+    est1, se1 = one.throttled_fraction_ci()
+    assert est1 == 0.0 and math.isnan(se1)                          # one slice: no spread to measure
+
+
+def test_counts_warmup_and_peak():
+    """Two slots of 0.5 s: 0.3, 1.0 (exactly at the warm-up's end: counted) and 3.7 are refused."""
+    r = small_run(other_rate=0.0)
+    b = r.books(awslambda.FUNCTION)
+    assert r.sent() == 10 == b["sent"] and r.sent(after_warmup=True) == 5
+    assert r.arrival[r.outcome == Outcome.THROTTLED].tolist() == [0.3, 1.0, 3.7]
+    assert r.count(Outcome.THROTTLED, after_warmup=True) == 2
+    assert r.throttled_by(awslambda.CONCURRENCY, after_warmup=True) == 2
+    assert r.throttled_fraction() == 2 / 5
+    assert r.throttled_by(awslambda.CONCURRENCY, source=None) == r.books()["throttled"]
+    assert r.peak_concurrency == 2
+    assert r.environments([0.0, 0.1, 4.0]).tolist() == [0, 1, 2]
+    assert r.environments(np.array([0, 1, 4])).tolist() == [0, 2, 2]
+
+
+def test_constant_arrivals():
+    assert traffic.constant(2.0, 3.0).tolist() == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    assert traffic.constant(3.0, 1.0).tolist() == pytest.approx([0.0, 1 / 3, 2 / 3])
+    assert traffic.constant(4.0, 1.1).tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert len(traffic.constant(0.0, 5.0)) == 0
+    assert len(traffic.constant(1e6, 5.0)) == 5_000_000
+    with pytest.raises(ValueError, match=r"^rate x horizon=5,000,005 expected requests is out of range"):
+        traffic.constant(1e6, 5.000005)
+
+
+@pytest.mark.parametrize("times,rates", [([0.0, 4.0, 10.0], [5.0, 50.0, 0.0]), ([0.0, 3.0], [20.0, 20.0]),
+                                         ([0.0, 1.0, 2.0, 7.5], [0.0, 30.0, 30.0, 10.0])])
+def test_piecewise_linear_is_exact_time_rescaling(times, rates):
+    """Each arrival t_i is the inverse of the cumulative rate at the i-th sorted uniform point:
+    Lambda(t_i) = u_i exactly (to rounding), with the same draws from the same seed."""
+    t = traffic.piecewise_linear(times, rates, 7)
+    rng = np.random.default_rng(7)
+    tt, rr = np.array(times), np.array(rates)
+    area = 0.5 * (rr[:-1] + rr[1:]) * np.diff(tt)
+    total = area.sum()
+    n = rng.poisson(total)
+    u = np.sort(rng.uniform(0.0, total, n))
+    assert len(t) == n and np.all(np.diff(t) >= 0) and t[0] >= 0 and t[-1] < tt[-1]
+
+    def cum(x):                       # Lambda(x): area under the rate up to x
+        k = np.clip(np.searchsorted(tt, x, side="right") - 1, 0, len(tt) - 2)
+        s = x - tt[k]
+        slope = (rr[k + 1] - rr[k]) / (tt[k + 1] - tt[k])
+        return np.concatenate([[0.0], np.cumsum(area)])[k] + rr[k] * s + slope * s * s / 2
+    assert np.allclose(cum(t), u, rtol=1e-9, atol=1e-9)
+
+
+def test_ramp_is_piecewise_linear_with_two_knots():
+    a = traffic.ramp(5.0, 50.0, 10.0, 3)
+    b = traffic.piecewise_linear([0.0, 10.0], [5.0, 50.0], 3)
+    assert np.array_equal(a, b)
+    with pytest.raises(ValueError, match=r"^\(start_rate \+ end_rate\) / 2 x horizon=5,000,010 expected"):
+        traffic.ramp(1e6, 2.0, 10.0, 0)
+
+
+@pytest.mark.parametrize("reason,reserved,name", [
+    (awslambda.RATE, False, "FunctionInvocationRateLimitExceeded"),
+    (awslambda.RATE, True, "ReservedFunctionInvocationRateLimitExceeded"),
+    (awslambda.CONCURRENCY, False, "ConcurrentInvocationLimitExceeded"),
+    (awslambda.CONCURRENCY, True, "ReservedFunctionConcurrentInvocationLimitExceeded"),
+    (awslambda.SCALING, False, "scaling rate (no documented reason)"),
+    (awslambda.SCALING, True, "scaling rate (no documented reason)"),
+    (awslambda.NOT_THROTTLED, False, "not throttled"),
+])
+def test_throttle_reason_names(reason, reserved, name):
+    """The Reason of a TooManyRequestsException, as AWS spells it (API_Invoke.html)."""
+    assert awslambda.throttle_reason_name(reason, reserved) == name
+
+
+def test_per_source_counts_add_up():
+    r = awslambda.simulate_sync(rate=800.0, other_rate=800.0, mean_duration=0.5, concurrency_limit=300, horizon=3.0,
+                                rate_cap=False)
+    fn, ot, both = r.books(awslambda.FUNCTION), r.books(awslambda.OTHER), r.books(None)
+    assert fn["throttled_concurrency"] > 0 and ot["throttled_concurrency"] > 0
+    for k in both:
+        assert both[k] == fn[k] + ot[k], k
+    assert fn["throttled"] == fn["throttled_rate"] + fn["throttled_concurrency"] + fn["throttled_scaling"]

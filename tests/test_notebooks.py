@@ -8,6 +8,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
+#: The last page: an exam-style quiz across the book, with no lab of its own (see test_chapter_shape).
+REVIEW = "12_review.ipynb"
 sys.path.insert(0, str(ROOT / "_ext"))
 from lite_site import SETUP_CELL  # noqa: E402  (the one hidden cell that installs labsim in the browser)
 
@@ -22,9 +24,15 @@ def test_chapter_shape(path):
     text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert "Learning goals" in text
-    assert "Check yourself" in text and "{dropdown}" in text
+    # "Check yourself" answers come in either form: a closed {dropdown} block, or a self-graded
+    # jupyterquiz quiz (a code cell calling display_quiz; it grades in the browser, no kernel needed).
+    quiz = any("display_quiz(" in "".join(c["source"]) for c in code)
+    assert "Check yourself" in text and ("{dropdown}" in text or quiz)
     assert "References" in text and "docs.aws.amazon.com" in text
-    assert "Try this" in text
+    # "Try this" belongs to a lab; the review page has none: it is all questions. Its hidden cell
+    # checks the quiz instead (count, coverage, one right answer, explanations, links, numbers).
+    if path.name != REVIEW:
+        assert "Try this" in text
     hidden = [c for c in code if "remove-cell" in c.get("metadata", {}).get("tags", [])]
     # Exactly one setup cell, the first code cell, hidden: it installs labsim in JupyterLite and
     # does nothing on CPython (nothing in it may reach the network there).

@@ -3,7 +3,9 @@ contention models (invariants, validation, the blog's conclusions)."""
 
 from __future__ import annotations
 
+import heapq
 import math
+import re
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import value_re
-from labsim import retry, theory
+from labsim import retry, theory, traffic
 from labsim.outcomes import Outcome
 from labsim.retry import CallOutcome, RetryBudget, RetryPolicy
 
@@ -240,3 +242,186 @@ def test_blog_conclusions_on_a_small_sweep():
     assert calls["full_jitter"] + 3 * se["full_jitter"] < 0.5 * (calls["exponential"] - 3 * se["exponential"])
     t = {s: sw.time[i] for i, s in enumerate(sw.strategies)}
     assert all(np.all(t["exponential"] > 3 * t[s]) for s in retry.JITTERED)
+
+
+# --- issue 9: hostile input and bounded work -----------------------------------------------------
+@pytest.mark.parametrize("policy", [0.5, "exponential", RetryBudget(), np.array([1.0]), True])
+def test_a_policy_that_is_not_a_policy_is_named(policy):
+    """simulate_independent_failures(policy=0.5) raised AttributeError."""
+    for f in (retry.simulate_independent_failures, retry.simulate_contention, retry.simulate_client_retries):
+        with pytest.raises(ValueError, match=r"^policy=.* is not a RetryPolicy"):
+            f(policy=policy)
+
+
+@pytest.mark.parametrize("value", ["abc", 1, 0, None, math.nan, np.array([True])])
+def test_until_success_must_be_a_bool(value):
+    """simulate_contention(until_success='abc') accepted any truthy value."""
+    with pytest.raises(ValueError, match=r"^until_success=.* choose True or False"):
+        retry.simulate_contention(10, until_success=value)
+
+
+def test_contention_clients_are_bounded_by_the_work_without_backoff():
+    """Without backoff the writes grow with N^2: 10,000 clients took more than 10 s. N is now at
+    most 1,000 (about 500,000 writes at worst, a second)."""
+    with pytest.raises(ValueError, match=r"^n_clients=1,001 is out of range: allowed 1 to 1,000 \(without backoff"):
+        retry.simulate_contention(1_001)
+    r = retry.simulate_contention(1_000, RetryPolicy("immediate", 0, 1, 100), until_success=True, network_sd=0)
+    assert r.books()["succeeded"] == 1_000
+    assert 1_000 * 1_001 / 2 * 0.9 < r.total_calls <= 1_000 * 1_001 / 2     # lock step: one winner a round
+
+
+def test_contention_sweep_validates_each_list_and_bounds_the_work():
+    with pytest.raises(ValueError, match=r"^n_values=0 is out of range"):
+        retry.contention_sweep((10, 0))
+    with pytest.raises(ValueError, match=r"^n_values=.* not allowed: give a non-empty list"):
+        retry.contention_sweep(10)
+    with pytest.raises(ValueError, match=r"^n_values=.* not allowed"):
+        retry.contention_sweep(())
+    with pytest.raises(ValueError, match=r"^strategies='x' is not allowed"):
+        retry.contention_sweep((10,), ("exponential", "x"))
+    with pytest.raises(ValueError, match=r"^strategies=.* not allowed: give a non-empty list"):
+        retry.contention_sweep((10,), "exponential")
+    with pytest.raises(ValueError, match=r"^cap=0\.001 is out of range"):
+        retry.contention_sweep((10,), base=0.01, cap=0.001)
+    with pytest.raises(ValueError, match=r"^network_delay=0 is out of range"):
+        retry.contention_sweep((10,), network_delay=0)
+    # The lab's sweep (N = 10 .. 100, five strategies, 20 replications) fits, 1,000 replications do not.
+    with pytest.raises(ValueError, match=r"writes at worst is out of range: allowed 2,000,000 or less .*replications=1,000"):
+        retry.contention_sweep(replications=1_000)
+    sw = retry.contention_sweep((3,), ("none", "immediate"), replications=2)        # 'none': one write each
+    assert sw.calls[0, 0] == 3 and sw.calls[1, 0] >= 3
+
+
+def test_independent_failures_bound_calls_times_retries():
+    """Each call draws a delay per retry it may make: 5,000,000 calls x 99 retries was 4 GB."""
+    with pytest.raises(ValueError, match=r"^n_calls=5,000,000 x the policy's retries=99 is out of range"):
+        retry.simulate_independent_failures(0.5, RetryPolicy("full_jitter", 0.1, 1.0, 100), n_calls=5_000_000)
+    r = retry.simulate_independent_failures(0.5, RetryPolicy("none"), n_calls=5_000_000)
+    assert r.books()["calls"] == 5_000_000
+
+
+def test_client_retries_bound_names_every_parameter_of_the_product():
+    with pytest.raises(ValueError) as e:
+        retry.simulate_client_retries(RetryPolicy("exponential", 0.1, 20, 10), base_rate=1e12)
+    for name in ("base_rate", "spike_rate", "spike_length", "horizon", "max_attempts"):
+        assert re.search(rf"(?<![\w.]){name}(?!\w)", str(e.value)), name
+    with pytest.raises(ValueError, match=r"^spike_length=0\.5 is out of range: .*horizon - spike_start"):
+        retry.simulate_client_retries(spike_start=9.9)
+
+
+# --- result methods the labs and plots use ---------------------------------------------------------
+def test_client_retry_result_series():
+    r = retry.simulate_client_retries(RetryPolicy("exponential", 0.1, 5.0, 4), base_rate=50.0, spike_rate=2_000.0,
+                                      spike_start=1.0, spike_length=0.5, horizon=5.0, concurrency_limit=20, seed=4)
+    edges = np.array([0.0, 1.0, 1.5, 3.0, 20.0])
+    width = np.diff(edges)
+    assert r.attempt_rate(edges).tolist() == (np.histogram(r.attempt_time, edges)[0] / width).tolist()
+    first = r.attempt_number == 0
+    assert r.attempt_rate(edges, retries=False).tolist() == (np.histogram(r.attempt_time[first], edges)[0] / width).tolist()
+    assert r.attempt_rate(edges, retries=True).tolist() == (np.histogram(r.attempt_time[~first], edges)[0] / width).tolist()
+    assert r.attempt_rate(edges, retries=True).sum() > 0
+    grid = np.linspace(0.0, 6.0, 61)
+    waiting = [int(((r.arrival <= g) & (r.end > g)).sum()) for g in grid]
+    assert r.in_progress(grid).tolist() == waiting and max(waiting) > 20
+    ran = r.attempt_outcome == Outcome.SUCCEEDED
+    running = [int(((r.attempt_time[ran] <= g) & (r.attempt_time[ran] + 0.1 > g)).sum()) for g in grid]
+    assert r.concurrency(grid).tolist() == running and max(running) == 20
+    assert r.retries == r.total_attempts - r.calls > 0 and r.amplification == r.total_attempts / r.calls
+    assert r.last_answer == r.end.max()
+    assert r.drain_time == max(0.0, r.end[r.arrival < 1.5].max() - 1.5)
+
+
+def test_contention_sweep_lookup():
+    sw = retry.contention_sweep((10, 30), ("exponential", "full_jitter"), replications=2)
+    assert sw.nearest_n(24) == 30 and sw.nearest_n(12) == 10 and sw.nearest_n(20) == 10
+    calls, t = sw.at("full_jitter", 30)
+    assert calls == sw.calls[1, 1] and t == sw.time[1, 1]
+    assert sw.at("exponential", 10) == (sw.calls[0, 0], sw.time[0, 0])
+    with pytest.raises(ValueError, match=r"^n=20 was not swept: choose one of \[10, 30\]"):
+        sw.at("exponential", 20)
+
+
+def test_schedule_is_every_delay_in_turn():
+    p = RetryPolicy("decorrelated_jitter", 0.1, 3.0, 6)
+    a = p.schedule(np.random.default_rng(1))
+    rng = np.random.default_rng(1)
+    prev, want = None, []
+    for n in range(5):
+        prev = p.delay(n, prev, rng)
+        want.append(prev)
+    assert a.tolist() == want and len(a) == p.retries == 5
+    assert RetryPolicy("none").schedule().tolist() == []
+
+
+def storm_by_hand(policy, budget, base_rate, spike_rate, spike_start, spike_length, horizon, duration, limit,
+                  rtt, seed):
+    """simulate_client_retries written as a plain event list: completions before attempts at the
+    same time, each completion refilling the budget (capped) as it happens."""
+    rng = np.random.default_rng(seed)
+    arrival = traffic.spike(base_rate, spike_rate, spike_start, spike_length, horizon, rng)
+    delay = policy.sampler(rng) if policy.retries > 0 else None
+    tokens = budget.capacity if budget else 0.0
+    events = [(t, 1, i, 0, None) for i, t in enumerate(arrival.tolist())]        # (time, kind, call, k, prev)
+    heapq.heapify(events)
+    running, outcome, attempts = 0, {}, {}
+    while events:
+        t, kind, i, k, prev = heapq.heappop(events)
+        if kind == 0:                                 # an execution ends
+            running -= 1
+            if budget:
+                tokens = min(budget.capacity, tokens + budget.refill)
+            continue
+        attempts[i] = k + 1
+        if running < limit:
+            running += 1
+            heapq.heappush(events, (t + duration, 0, -1, 0, None))
+            outcome[i] = CallOutcome.SUCCEEDED
+        elif k >= policy.retries:
+            outcome[i] = CallOutcome.GAVE_UP
+        elif budget and tokens < 1.0:
+            outcome[i] = CallOutcome.BUDGET_DENIED
+        else:
+            if budget:
+                tokens -= 1.0
+            d = delay(k, prev)
+            heapq.heappush(events, (t + rtt + d, 1, i, k + 1, d))
+    n = len(arrival)
+    return [outcome[i] for i in range(n)], [attempts[i] for i in range(n)]
+
+
+@pytest.mark.parametrize("strategy,budget", [("decorrelated_jitter", RetryBudget(5.0, 0.5)),
+                                             ("exponential", RetryBudget(3.0, 0.3)),
+                                             ("full_jitter", None), ("immediate", RetryBudget(20.0, 1.0))])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_storm_engine_matches_a_plain_event_list(strategy, budget, seed):
+    """The engine (two heaps, budget credited lazily) against the plain story, call by call:
+    budgets that run dry and refill, decorrelated jitter's dependence on the previous delay."""
+    policy = RetryPolicy(strategy, 0.05, 2.0, 3)
+    kw = dict(base_rate=100.0, spike_rate=3_000.0, spike_start=1.0, spike_length=0.5, horizon=4.0,
+              duration=0.1, concurrency_limit=10, rtt=0.01, seed=seed)
+    r = retry.simulate_client_retries(policy, budget, **kw)
+    outcome, attempts = storm_by_hand(policy, budget, kw["base_rate"], kw["spike_rate"], kw["spike_start"],
+                                      kw["spike_length"], kw["horizon"], kw["duration"], kw["concurrency_limit"],
+                                      kw["rtt"], seed)
+    assert r.outcome.tolist() == [int(o) for o in outcome]
+    assert r.attempts.tolist() == attempts
+    b = r.books()
+    assert b["gave_up"] > 0 and (budget is None or b["budget_denied"] > 0)
+
+
+def test_contention_sweep_messages_and_default_replications():
+    assert retry.contention_sweep((10,), ("exponential",)).replications == 10
+    with pytest.raises(ValueError) as e:
+        retry.contention_sweep((10, 1_001))
+    assert str(e.value) == ("n_values=1,001 is out of range: allowed 1 to 1,000 (each a number of clients; "
+                            "without backoff the writes grow with N squared)")
+    with pytest.raises(ValueError, match=r"^n_values=0 is out of range: allowed 1 to 1,000 "):
+        retry.contention_sweep((0,))
+    for bad in ([[10]], np.array([[10, 20]])):
+        with pytest.raises(ValueError, match=r"^n_values=.* is not allowed: give a non-empty list of client counts$"):
+            retry.contention_sweep(bad)
+    for bad in ([["exponential"]], ()):
+        with pytest.raises(ValueError, match=r"^strategies=.* is not allowed: give a non-empty list of strategies$"):
+            retry.contention_sweep((10,), bad)
+    sw = retry.contention_sweep(np.array([10, 20]), ["exponential"], replications=2)
+    assert sw.n_values.dtype == np.int64 and sw.strategies == ("exponential",)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 
 import numpy as np
 import pytest
@@ -136,3 +137,79 @@ def test_bad_inputs_raise_value_error_naming_parameter_and_value(call, name, val
     with pytest.raises(ValueError) as excinfo:
         call()
     assert_names(excinfo, name, value)
+
+
+# --- issue 9: hostile input and bounded work -----------------------------------------------------
+def erlang_b_full_loop(c, a):
+    """The recurrence with no early stop: the reference for the early stop."""
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    return b
+
+
+@pytest.mark.parametrize("c,a", [(0, 3.0), (1, 0.0), (200, 80.0), (1_100, 80.0), (3_000, 80.0), (5_000, 1_000.0),
+                                 (400, 0.5)])
+def test_erlang_b_early_stop_gives_the_same_bits(c, a):
+    """The loop stops once B is exactly 0 (it then stays 0): the result is unchanged, bit for bit."""
+    assert theory.erlang_b(c, a) == erlang_b_full_loop(c, a)
+    arr = theory.erlang_b(c, np.array([a, a / 2, 0.0]))
+    assert arr.tolist() == [erlang_b_full_loop(c, x) for x in (a, a / 2, 0.0)]
+
+
+def test_erlang_b_reaches_exactly_zero_and_stays_there():
+    assert erlang_b_full_loop(2_000, 80.0) == 0.0 and erlang_b_full_loop(600, 80.0) > 0.0
+    assert theory.erlang_b(600, 80.0) > 0.0 and theory.erlang_b(2_000, 80.0) == 0.0
+
+
+def test_erlang_with_huge_server_counts_is_cheap_or_refused():
+    """erlang_b(10**12, 80) and erlang_c(10**12, 80) did not return."""
+    t0 = time.process_time()
+    assert theory.erlang_b(10_000_000, 80.0) == 0.0
+    assert theory.erlang_c(10_000_000, 80.0) == 0.0
+    assert theory.erlang_b(10_000_000, np.array([80.0, 1.0])).tolist() == [0.0, 0.0]
+    assert time.process_time() - t0 < 1.0
+    for f in (theory.erlang_b, theory.erlang_c):
+        with pytest.raises(ValueError, match=r"^c=1,000,000,000,000 is out of range: allowed \S+ to 10,000,000"):
+            f(10**12, 80.0)
+        with pytest.raises(ValueError, match=r"^c=1\.00e\+400 is out of range"):
+            f(10**400, 80.0)
+    with pytest.raises(ValueError, match=r"^load=200,000 is out of range: allowed 0 to 100,000 \(erlangs"):
+        theory.erlang_b(10, 2e5)
+    with pytest.raises(ValueError, match=r"^load has a value out of range \(200000\): allowed 0 to 100,000"):
+        theory.erlang_b(10, [1.0, 2e5])
+    assert theory.erlang_c(10**7, 1e5) == 0.0        # load may reach the bound when c is above it
+
+
+@pytest.mark.parametrize("load", ["abc", True, None, math.nan, math.inf, [[1.0, math.nan]], 10**400])
+def test_erlang_b_bad_loads_are_named(load):
+    with pytest.raises(ValueError, match=r"^load"):
+        theory.erlang_b(10, load)
+
+
+def test_erlang_b_keeps_the_shape_of_its_load():
+    assert isinstance(theory.erlang_b(5, 2.0), float) and isinstance(theory.erlang_b(5, np.float64(2.0)), float)
+    assert isinstance(theory.erlang_b(5, np.array(2.0)), float)
+    assert theory.erlang_b(5, [[1.0, 2.0], [3.0, 4.0]]).shape == (2, 2)
+
+
+def test_retry_closed_forms_bound_retries():
+    """retry_attempts_variance(0.3, 10**12) allocated gigabytes."""
+    t0 = time.process_time()
+    for f in (theory.retry_success_probability, theory.retry_expected_attempts, theory.retry_attempts_variance):
+        with pytest.raises(ValueError, match=r"^retries=1,000,000,000,000 is out of range: allowed 0 to 10,000"):
+            f(0.3, 10**12)
+        with pytest.raises(ValueError, match=r"^retries=1\.00e\+400 is out of range"):
+            f(0.3, 10**400)
+    assert time.process_time() - t0 < 0.5
+    assert theory.retry_attempts_variance(1.0, 10_000) == 0.0
+    p = 0.3
+    assert theory.retry_attempts_variance(p, 10_000) == pytest.approx(p / (1 - p) ** 2, rel=1e-12)   # geometric
+
+
+def test_erlang_edges():
+    """Zero servers with a 0-d array load is still a float; at c = 100,000 the load stays below c."""
+    assert isinstance(theory.erlang_b(0, np.array(2.0)), float) and theory.erlang_b(0, np.array(2.0)) == 1.0
+    with pytest.raises(ValueError, match=r"^load=100,000 is out of range: allowed 0 to 100,000 \(exclusive\)"):
+        theory.erlang_c(100_000, 100_000.0)
+    assert theory.erlang_c(100_001, 100_000.0) > 0

@@ -107,3 +107,90 @@ def test_bad_parameters_name_themselves(kw, name):
     args = dict(arrivals=[0.0, 1.0], rate=1.0, burst=10) | kw
     with pytest.raises(ValueError, match=name):
         admit(**args)
+
+
+# --- issue 9: hostile input ------------------------------------------------------------------------
+@pytest.mark.parametrize("rate", [1e12, 10**30, 10**400, 1e-7, 5e-324])
+def test_rates_beyond_the_simulated_range_are_named(rate):
+    """admit(rate=1e12) tried to allocate 38.8 TiB; a tiny rate made 1 / rate infinite."""
+    with pytest.raises(ValueError, match=r"^rate=.* is out of range: allowed 1e-06 to 1,000,000,000"):
+        admit([0.0, 1.0], rate, 3)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), lam=st.floats(0.5, 50), rate=st.floats(0.5, 20),
+       burst=st.integers(1, 60), spread=st.sampled_from([1.0, 10.0, 1e3, 1e6]))
+def test_never_refuses_counts_every_window_of_bins(seed, lam, rate, burst, spread):
+    """The envelope test counts the arrivals in every m + 1 consecutive bins, with a bincount
+    (dense bins) or a search (sparse ones, spread out here): both agree with a direct count over
+    all pairs, and a True is never wrong."""
+    t = np.sort(arrivals(seed, lam, 20.0) * spread)
+    m = 8
+    k = (t * (m * rate / burst)).astype(np.int64)
+    in_window = (k[None, :] >= k[:, None]) & (k[None, :] <= k[:, None] + m)
+    expected = len(t) < burst or bool(in_window.sum(axis=1).max() <= burst - 1)
+    assert tb._never_refuses(t, rate, burst) == expected
+    if expected:
+        assert admit_loop(t, rate, burst).all()
+
+
+def test_never_refuses_gives_up_on_bins_too_fine_to_count():
+    t = np.array([0.0, 1e9, 2e9])
+    assert tb._never_refuses(t, 1e9, 1) is False            # 8e18 bins: run the bucket instead
+    assert admit(t, 1e9, 1).all()
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(admitted=[True]), r"^admitted must hold one True or False per arrival \(arrivals has 2\)"),
+    (dict(admitted=[1, 0]), r"^admitted"), (dict(admitted="ab"), r"^admitted"),
+    (dict(grid=[0.0, math.nan]), r"^grid has a value that is not finite"), (dict(grid="abc"), r"^grid"),
+    (dict(grid=None), r"^grid"), (dict(grid=True), r"^grid"),
+])
+def test_tokens_checks_its_arrays(kw, match):
+    args = dict(arrivals=[0.0, 1.0], admitted=[True, True], rate=1.0, burst=2, grid=[0.5]) | kw
+    with pytest.raises(ValueError, match=match):
+        tb.tokens(**args)
+    assert tb.tokens([0.0, 1.0], [True, False], 1.0, 2, 0.5) == pytest.approx(1.5)        # a number is a grid
+
+
+@pytest.mark.parametrize("kw,name", [(dict(times=[1.0, math.nan]), "times"), (dict(times="ab"), "times"),
+                                     (dict(times=[2.0, 1.0]), "times"), (dict(window=math.nan), "window"),
+                                     (dict(window=-1), "window"), (dict(window=True), "window")])
+def test_max_in_window_checks_its_inputs(kw, name):
+    with pytest.raises(ValueError, match=rf"^{name}"):
+        max_in_window(**(dict(times=[0.0, 1.0], window=1.0) | kw))
+
+
+def level_by_hand(t, admitted, rate, burst, initial, g):
+    """The bucket's level just after time g, event by event: refill (capped), take one per admission."""
+    level, last = initial, 0.0
+    for ti, ok in zip(t, admitted):
+        if ti > g:
+            break
+        level = min(burst, level + rate * (ti - last))
+        last = ti
+        level -= ok
+    return min(burst, level + rate * (g - last))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), lam=st.floats(0.5, 30), rate=st.floats(0.2, 10), burst=st.integers(1, 30),
+       fill=st.floats(0, 1))
+def test_tokens_level_matches_the_bucket_by_hand(seed, lam, rate, burst, fill):
+    """tokens() (burst - rate x (last departure - t)^+) against the plain refill-and-take story,
+    at grid times before, between and exactly at arrivals."""
+    t = arrivals(seed, lam, 5.0, ties_every=4)
+    initial = fill * burst
+    ok = admit(t, rate, burst, initial)
+    grid = np.sort(np.concatenate([np.linspace(0.0, 6.0, 25), t[:10]]))
+    got = tb.tokens(t, ok, rate, burst, grid, initial)
+    want = [level_by_hand(t, ok, rate, burst, initial, g) for g in grid]
+    assert np.allclose(got, want, atol=1e-9), (got, want)
+    assert np.allclose(tb.tokens([], [], rate, burst, [0.0, 1.0], initial), [initial, min(burst, initial + rate)])
+
+
+def test_max_in_window_small_cases():
+    assert max_in_window([], 1.0) == 0
+    assert max_in_window([5.0], 0.0) == 1
+    assert max_in_window([0.0, 1.0, 1.0, 2.5], 1.0) == 3          # closed window [0, 1]
+    assert max_in_window([-3.0, -2.5, 7.0], 0.5) == 2            # any times, negative too

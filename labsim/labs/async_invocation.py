@@ -6,6 +6,7 @@ from __future__ import annotations
 from .. import idempotency, lambda_async, plots
 from ..outcomes import Outcome
 from ..theory import retry_success_probability
+from ..validation import check_bool, check_int, check_number
 from .base import Lab, checkbox as _check, dropdown as _drop, float_slider as _float, int_slider as _int, register
 
 __all__ = ["async_lab", "idempotency_lab"]
@@ -17,6 +18,8 @@ TARGETS = [("on-failure destination", "destination"), ("dead-letter queue", "dlq
 
 
 def async_model(error_rate, max_retry_attempts, max_event_age, reserved_concurrency, on_failure, on_success):
+    reserved_concurrency = check_int("reserved_concurrency", reserved_concurrency, UNRESERVED, lambda_async.MAX_RESERVED,
+                                     why=f"{UNRESERVED} means none")
     return lambda_async.simulate_async(
         rate=1.0, arrival_horizon=600.0, horizon=1_200.0, mean_duration=1.0, error_rate=error_rate,
         max_retry_attempts=max_retry_attempts, max_event_age=max_event_age,
@@ -61,6 +64,8 @@ TTLS = [("1 min", 60), ("10 min", 600), ("1 h", 3_600), ("1 day", 86_400)]
 
 
 def idempotency_model(duplicate_prob, delay_mean, ttl, store):
+    check_bool("store", store)                 # both are simulated; this one is shown
+    delay_mean = check_number("delay_mean", delay_mean, 0, 14 * 24 * 60, lo_open=True, why="minutes")
     return idempotency.simulate_idempotency(events=1_000, duplicate_prob=duplicate_prob, delay_mean=delay_mean * 60,
                                             ttl=ttl, arrival_horizon=3_600.0, seed=2)
 

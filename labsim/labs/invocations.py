@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .. import invocations, plots
 from ..invocations import MODE_NAMES, PLACE_NAMES, RETRIED_BY
+from ..validation import check_choice
 from .base import Lab, dropdown as _drop, int_slider as _int, register
 
 __all__ = ["invocation_timeline_lab"]
@@ -13,6 +14,7 @@ NO_FAILURE = -1
 
 
 def timeline_model(mode, fail_index, fail_count, retries, gap, batch_size):
+    check_choice("mode", mode, invocations.MODES)     # every mode is simulated; this one is shown
     return invocations.simulate_all(events=5, gap=gap, duration=2.0, fail_index=fail_index,
                                     fail_count=fail_count, retries=retries, batch_size=batch_size)
 

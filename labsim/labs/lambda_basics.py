@@ -8,6 +8,7 @@ from .. import awslambda, batch, plots, traffic
 from ..awslambda import FUNCTION, OTHER
 from ..outcomes import Outcome
 from ..theory import erlang_b
+from ..validation import check_int, check_number
 from .base import Lab, dropdown as _drop, float_slider as _float, int_slider as _int, register
 
 
@@ -16,6 +17,8 @@ CURVE_CONCURRENCIES = np.unique(np.geomspace(1, 1000, 16).astype(int))
 
 
 def batch_model(items, seconds_per_item, chunk_size, concurrency):
+    items = check_int("items", items, 1, 100_000, why="the lab's range")
+    chunk_size = check_int("chunk_size", chunk_size, 1, 100_000, why="the lab's range")
     kw = dict(items=items, seconds_per_item=seconds_per_item, chunk_size=min(chunk_size, items))
     return batch.simulate_batch(concurrency=concurrency, **kw), batch.wall_time_curve(CURVE_CONCURRENCIES, **kw)
 
@@ -41,7 +44,13 @@ def batch_lab() -> Lab:
 
 
 # --- Concurrency and throttling ------------------------------------------------------------------
+#: The concurrency lab's rates (requests/s); above 5,000/s the horizon shrinks to 100,000 requests.
+CONCURRENCY_LAB_MAX_RATE = 20_000
+
+
 def concurrency_model(rate, mean_duration, duration_kind, concurrency_limit):
+    rate = check_number("rate", rate, 0, CONCURRENCY_LAB_MAX_RATE, lo_open=True,
+                        why="the lab's range: its horizon is 100,000 / rate s above 5,000/s")
     return awslambda.simulate_sync(rate=rate, mean_duration=mean_duration, duration_kind=duration_kind,
                                    concurrency_limit=concurrency_limit,
                                    horizon=20.0 if rate <= 5_000 else 1e5 / rate)
@@ -77,7 +86,12 @@ def concurrency_lab() -> Lab:
 SURGE_DURATION = 10.0
 
 
+#: The scaling lab's surge rates (requests/s; its slider stops at 800).
+SCALING_LAB_MAX_RATE = 2_000
+
+
 def scaling_model(region, scaling, spike_rate, concurrency_limit):
+    spike_rate = check_number("spike_rate", spike_rate, 0, SCALING_LAB_MAX_RATE, why="requests per second")
     return awslambda.simulate_sync(rate=spike_rate, mean_duration=SURGE_DURATION, concurrency_limit=concurrency_limit,
                                    scaling=scaling, region=region, horizon=180.0, warmup=0.0)
 
@@ -107,6 +121,8 @@ NO_RESERVATION = -1
 
 
 def neighbour_model(rate, other_rate, reserved):
+    reserved = check_int("reserved", reserved, NO_RESERVATION, awslambda.DEFAULT_ACCOUNT_LIMIT - awslambda.MIN_UNRESERVED,
+                         why=f"{NO_RESERVATION} means no reservation")
     return awslambda.simulate_sync(rate=rate, mean_duration=0.5, other_rate=other_rate,
                                    reserved=None if reserved == NO_RESERVATION else reserved, horizon=20.0)
 

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from .. import plots, retry
 from ..retry import RetryBudget, RetryPolicy
+from ..validation import check_bool, check_choice, check_int, check_number
 from .base import Lab, checkbox, dropdown, float_slider, int_slider, register
 
 __all__ = ["retry_storm_lab", "contention_lab", "storm_model", "contention_model",
@@ -21,7 +22,14 @@ LAB_BUDGET = RetryBudget(capacity=50, refill=0.1)
 _STRATEGY_OPTIONS = [(plots.STRATEGY_LABELS[s], s) for s in retry.STRATEGIES]
 
 
+#: Most calls the storm lab's spike may hold (its slider stops at 4,000; at 10 attempts each this
+#: stays within the model's bound on attempts).
+STORM_MAX_SPIKE_CALLS = 40_000
+
+
 def storm_model(strategy, base, cap, max_attempts, budget, spike_calls):
+    spike_calls = check_number("spike_calls", spike_calls, 0, STORM_MAX_SPIKE_CALLS)
+    budget = check_bool("budget", budget)
     policy = RetryPolicy(strategy, base, cap, max_attempts)
     kw = dict(STORM_DEFAULTS)
     spike_rate = spike_calls / kw["spike_length"]
@@ -73,6 +81,9 @@ def cached_sweep() -> retry.ContentionSweep:
 
 
 def contention_model(n_clients, strategies):
+    """The precomputed sweep: the controls only choose what the view shows (checked here)."""
+    check_int("n_clients", n_clients, 1, retry.MAX_CLIENTS)
+    check_choice("strategies", strategies, CONTENTION_SETS)
     return cached_sweep()
 
 

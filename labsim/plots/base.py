@@ -97,3 +97,35 @@ def flow(ax, sent: int, outcomes, *, what: str = "items", title: str | None = No
         ax.text(0, -0.65, note, fontsize=7, va="center", ha="left")
     ax.set_xlabel(what)
     ax.set_title(title or f"Where every one of the {int(sent):,} {what} went (books balance)")
+
+
+def flows(ax, rows, *, what: str = "items", title: str | None = None) -> None:
+    """Several services' "where every item went" on one axes: one stacked bar per row, the
+    segments being the final outcomes, each row's counts checked against what it was sent
+    (a ValueError otherwise). ``rows``: sequence of ``(name, sent, [(label, count, role), ...])``.
+
+    The compact form of :func:`flow`, for a figure that compares services on the same traffic.
+    """
+    names = []
+    width = max([int(s) for _, s, _ in rows] + [1])
+    for y, (name, sent, outcomes) in enumerate(reversed(list(rows))):
+        outcomes = [(str(lbl), int(n), role) for lbl, n, role in outcomes]
+        total = sum(n for _, n, _ in outcomes)
+        if total != int(sent):
+            raise ValueError(f"the books do not balance for {name}: {int(sent):,} sent, {total:,} in final outcomes")
+        left = 0
+        for lbl, n, role in outcomes:
+            if n:
+                ax.barh([y], [n], left=left, color=ROLE[role], height=0.6, edgecolor="white", linewidth=0.5)
+                if n >= 0.12 * width:
+                    ax.text(left + n / 2, y, f"{lbl} {n:,}", ha="center", va="center", fontsize=7)
+                left += n
+        small = ", ".join(f"{lbl} {n:,}" for lbl, n, _ in outcomes if n < 0.12 * width)
+        names.append(name)
+        ax.text(0, y + 0.36, f"{name}: {int(sent):,} sent" + (f" ({small})" if small else ""),
+                fontsize=7, va="bottom", ha="left")
+    ax.set_yticks([])
+    ax.set_ylim(-0.5, len(names) - 0.1)
+    ax.set_xlim(0, width * 1.02)
+    ax.set_xlabel(what)
+    ax.set_title(title or f"Where every one of the {what} went (books balance)")

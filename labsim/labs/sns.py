@@ -1,0 +1,118 @@
+"""Labs for chapter 7 (SNS): fan-out with filter policies, delivery retries to an HTTP endpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import plots, sns, traffic
+from ..sns import Fate
+from .base import Lab, checkbox as _check, dropdown as _drop, int_slider as _int, register
+
+__all__ = ["fanout_lab", "delivery_lab", "POLICY_PRESETS", "DELIVERY_PRESETS", "orders"]
+
+#: Filter policies a reader can give each queue (MessageAttributes scope).
+POLICY_PRESETS = {
+    "all orders (no policy)": None,
+    "placed": {"event": ["order_placed"]},
+    "cancelled": {"event": ["order_cancelled"]},
+    "not cancelled": {"event": [{"anything-but": ["order_cancelled"]}]},
+    "price >= 100 USD": {"price_usd": [{"numeric": [">=", 100]}]},
+    "EU stores (prefix eu-)": {"store": [{"prefix": "eu-"}]},
+    "express (exists)": {"express": [{"exists": True}]},
+    "placed AND >= 100 USD": {"event": ["order_placed"], "price_usd": [{"numeric": [">=", 100]}]},
+}
+FANOUT_SEND_S = 600.0
+FANOUT_HORIZON_S = 900.0
+QUEUE_NAMES = ("A", "B", "C")
+QUEUE_DURATIONS = (0.5, 4.0, 1.0)     # seconds per message: each queue's own pace
+STORES = ("eu-west", "eu-north", "us-east", "ap-south")
+EVENTS = ("order_placed", "order_shipped", "order_cancelled")
+EVENT_P = (0.6, 0.25, 0.15)
+
+
+def orders(rate: float, seed: int = 11):
+    """A stream of orders: publish times (Poisson) and one MessageAttributes dict each: event
+    (60% placed, 25% shipped, 15% cancelled), store, price_usd (lognormal, median 50 USD) and, on
+    a quarter of them, express."""
+    t = traffic.poisson(rate, FANOUT_SEND_S, seed)
+    rng = np.random.default_rng(seed + 1)
+    n = len(t)
+    ev = rng.choice(len(EVENTS), n, p=EVENT_P)
+    st = rng.integers(0, len(STORES), n)
+    price = np.round(np.exp(np.log(50.0) + rng.standard_normal(n)), 2)
+    ex = rng.random(n) < 0.25
+    msgs = []
+    for e, s, p, x in zip(ev.tolist(), st.tolist(), price.tolist(), ex.tolist()):
+        m = {"event": {"Type": "String", "Value": EVENTS[e]}, "store": {"Type": "String", "Value": STORES[s]},
+             "price_usd": {"Type": "Number", "Value": p}}
+        if x:
+            m["express"] = {"Type": "String", "Value": "yes"}
+        msgs.append(m)
+    return t, msgs
+
+
+def fanout_model(queue_a, queue_b, queue_c, rate):
+    t, msgs = orders(rate)
+    subs = [sns.Subscription(nm, filter_policy=POLICY_PRESETS[p]) for nm, p in zip(QUEUE_NAMES, (queue_a, queue_b, queue_c))]
+    return sns.simulate_fan_out(t, msgs, subs, horizon=FANOUT_HORIZON_S, mean_duration=list(QUEUE_DURATIONS))
+
+
+def fanout_view(r, queue_a, queue_b, queue_c, rate):
+    b = r.books()
+    got = ", ".join(f"queue {s.name} ({p}): <b>{q.sent:,}</b>" for s, p, q in
+                    zip(r.subscriptions, (queue_a, queue_b, queue_c), r.queues))
+    wait = [q.count(4) + q.count(5) for q in r.queues]
+    text = (f"{b['published']:,} orders at {rate:g} per second for 10 minutes: {got}; "
+            f"<b>{b['unmatched']:,}</b> matched no subscription. {b['deliveries']:,} deliveries in all "
+            f"(books: {b['deliveries']:,} = {b['delivered']:,} delivered + 0 DLQ + 0 lost + 0 pending); "
+            f"still waiting after 15 minutes: " + ", ".join(f"{s.name} {w:,}" for s, w in zip(r.subscriptions, wait)) + ".")
+    return plots.fanout_figure(r, (queue_a, queue_b, queue_c)), text
+
+
+@register
+def fanout_lab() -> Lab:
+    """Three SQS queues subscribed to one topic with filter policies; a stream of orders."""
+    opts = list(POLICY_PRESETS)
+    return Lab({"queue_a": _drop("queue A policy", opts, "placed"),
+                "queue_b": _drop("queue B policy", opts, "price >= 100 USD"),
+                "queue_c": _drop("queue C policy", opts, "cancelled"),
+                "rate": _drop("orders per second", [0.5, 1.0, 2.0], 1.0)},
+               fanout_model, fanout_view, "Where every delivery went, what each queue received, and queue depths")
+
+
+# --- delivery retries ----------------------------------------------------------------------------
+DELIVERY_PRESETS = {
+    "HTTP/S default: 3 retries, 20 s apart": sns.HTTP_DEFAULT,
+    "12 retries, exponential 1 s to 600 s": sns.http_policy(12, 1, 600, "exponential"),
+    "60 retries, 60 s apart (3,600 s)": sns.http_policy(60, 60),
+}
+DELIVERY_SEND_S = 1_800.0
+DELIVERY_HORIZON_S = 7_200.0
+DOWN_AT_S = 300.0
+
+
+def delivery_model(down_minutes, policy, dlq):
+    t = traffic.poisson(0.2, DELIVERY_SEND_S, 21)
+    down = (DOWN_AT_S, DOWN_AT_S + 60.0 * down_minutes)
+    return sns.simulate_delivery(t, policy=DELIVERY_PRESETS[policy], endpoint_down=[down], dlq=dlq,
+                                 horizon=DELIVERY_HORIZON_S)
+
+
+def delivery_view(r, down_minutes, policy, dlq):
+    b = r.books()
+    late = r.departure[r.fate == Fate.DELIVERED_LATE] - r.publish[r.fate == Fate.DELIVERED_LATE]
+    text = (f"endpoint down from 5 min for {down_minutes:g} min; policy: {policy} "
+            f"({DELIVERY_PRESETS[policy].total_seconds:,.0f} s of retries); DLQ {'on' if dlq else 'off'}: "
+            f"{b['published']:,} messages: <b>{b['delivered']:,}</b> delivered at once, "
+            f"<b>{b['delivered_late']:,}</b> delivered late (up to {late.max(initial=0) / 60:.1f} min), "
+            f"<b>{b['dlq']:,}</b> to the DLQ, <b>{b['lost']:,}</b> lost; {len(r.attempt_times()):,} attempts.")
+    return plots.delivery_figure(r, (DOWN_AT_S, DOWN_AT_S + 60.0 * down_minutes)), text
+
+
+@register
+def delivery_lab() -> Lab:
+    """An HTTP endpoint down for a while: SNS's retries, then the DLQ or the bin."""
+    return Lab({"down_minutes": _int("endpoint down (minutes)", 20, 0, 60, 5),
+                "policy": _drop("delivery policy", list(DELIVERY_PRESETS), list(DELIVERY_PRESETS)[0]),
+                "dlq": _check("subscription DLQ", False)},
+               delivery_model, delivery_view, "Each message's fate and the delivery attempts per minute")

@@ -1,0 +1,313 @@
+"""SNS: the filter-policy evaluator on the AWS pages' own examples, the limits, the delivery
+retry schedule's phases for both endpoint classes, delivery fates and the fan-out's books."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from labsim import sns, sqs, traffic
+from labsim.sns import Fate, matches
+
+DG = "https://docs.aws.amazon.com/sns/latest/dg/"
+STRING_PAGE = DG + "string-value-matching.html"
+NUMERIC_PAGE = DG + "numeric-value-matching.html"
+KEY_PAGE = DG + "attribute-key-matching.html"
+LIMITS_PAGE = DG + "subscription-filter-policy-constraints.html"
+POLICIES_PAGE = DG + "sns-subscription-filter-policies.html"
+EXAMPLE_PAGE = DG + "example-filter-policies.html"
+
+
+def S(v):
+    return {"Type": "String", "Value": v}
+
+
+def SA(*v):
+    return {"Type": "String.Array", "Value": "[" + ", ".join(f'"{x}"' for x in v) + "]"}
+
+
+def N(v):
+    return {"Type": "Number", "Value": v}
+
+
+def attr(**kw):
+    return kw
+
+
+def body(**kw):
+    return kw
+
+
+# (page, policy, scope, message, expected) -- each row is an example printed on the page named.
+EXAMPLES = [
+    # exact string matching, String.Array elements matched one by one
+    (STRING_PAGE, {"customer_interests": ["rugby", "tennis"]}, "MessageAttributes", attr(customer_interests=S("rugby")), True),
+    (STRING_PAGE, {"customer_interests": ["rugby", "tennis"]}, "MessageAttributes", attr(customer_interests=S("tennis")), True),
+    (STRING_PAGE, {"customer_interests": ["rugby", "tennis"]}, "MessageAttributes",
+     attr(customer_interests=SA("rugby", "tennis")), True),
+    (STRING_PAGE, {"customer_interests": ["rugby", "tennis"]}, "MessageBody", body(customer_interests="rugby"), True),
+    (STRING_PAGE, {"customer_interests": ["rugby", "tennis"]}, "MessageBody", body(customer_interests="tennis"), True),
+    (STRING_PAGE, {"customer_interests": ["rugby", "tennis"]}, "MessageAttributes", attr(customer_interests=S("baseball")), False),
+    (STRING_PAGE, {"customer_interests": ["rugby", "tennis"]}, "MessageAttributes", attr(customer_interests=SA("baseball")), False),
+    (STRING_PAGE, {"customer_interests": ["rugby", "tennis"]}, "MessageBody", body(customer_interests="baseball"), False),
+    # anything-but
+    (STRING_PAGE, {"customer_interests": [{"anything-but": ["rugby", "tennis"]}]}, "MessageAttributes",
+     attr(customer_interests=S("baseball")), True),
+    (STRING_PAGE, {"customer_interests": [{"anything-but": ["rugby", "tennis"]}]}, "MessageAttributes",
+     attr(customer_interests=S("football")), True),
+    (STRING_PAGE, {"customer_interests": [{"anything-but": ["rugby", "tennis"]}]}, "MessageBody",
+     body(customer_interests="football"), True),
+    (STRING_PAGE, {"customer_interests": [{"anything-but": ["rugby", "tennis"]}]}, "MessageAttributes",
+     attr(customer_interests=SA("rugby", "baseball")), True),
+    (STRING_PAGE, {"customer_interests": [{"anything-but": ["rugby", "tennis"]}]}, "MessageBody",
+     body(customer_interests=["rugby", "baseball"]), True),
+    # prefix
+    (STRING_PAGE, {"customer_interests": [{"prefix": "bas"}]}, "MessageAttributes", attr(customer_interests=S("baseball")), True),
+    (STRING_PAGE, {"customer_interests": [{"prefix": "bas"}]}, "MessageAttributes", attr(customer_interests=S("basketball")), True),
+    (STRING_PAGE, {"customer_interests": [{"prefix": "bas"}]}, "MessageAttributes", attr(customer_interests=S("rugby")), False),
+    # numeric exact, anything-but, ranges
+    (NUMERIC_PAGE, {"price_usd": [{"numeric": ["=", 301.5]}]}, "MessageAttributes", attr(price_usd=N(301.5)), True),
+    (NUMERIC_PAGE, {"price_usd": [{"numeric": ["=", 301.5]}]}, "MessageAttributes", attr(price_usd=N("3.015e2")), True),
+    (NUMERIC_PAGE, {"price_usd": [{"numeric": ["=", 301.5]}]}, "MessageBody", body(price_usd=3.015e2), True),
+    (NUMERIC_PAGE, {"price": [{"anything-but": [100, 500]}]}, "MessageAttributes", attr(price=N(101)), True),
+    (NUMERIC_PAGE, {"price": [{"anything-but": [100, 500]}]}, "MessageAttributes", attr(price=N(100.1)), True),
+    (NUMERIC_PAGE, {"price": [{"anything-but": [100, 500]}]}, "MessageAttributes",
+     attr(price={"Type": "Number.Array", "Value": "[100, 50]"}), True),
+    (NUMERIC_PAGE, {"price": [{"anything-but": [100, 500]}]}, "MessageBody", body(price=[100, 50]), True),
+    (NUMERIC_PAGE, {"price": [{"anything-but": [100, 500]}]}, "MessageAttributes", attr(price=N(100)), False),
+    (NUMERIC_PAGE, {"price": [{"anything-but": [100, 500]}]}, "MessageBody", body(price=100), False),
+    (NUMERIC_PAGE, {"price_usd": [{"numeric": ["<", 0]}]}, "MessageAttributes", attr(price_usd=N(-3)), True),
+    (NUMERIC_PAGE, {"price_usd": [{"numeric": ["<", 0]}]}, "MessageAttributes", attr(price_usd=N(3)), False),
+    (NUMERIC_PAGE, {"price_usd": [{"numeric": [">", 0, "<=", 150]}]}, "MessageAttributes", attr(price_usd=N(150)), True),
+    (NUMERIC_PAGE, {"price_usd": [{"numeric": [">", 0, "<=", 150]}]}, "MessageAttributes", attr(price_usd=N(150.01)), False),
+    (NUMERIC_PAGE, {"price_usd": [{"numeric": [">", 0, "<=", 150]}]}, "MessageAttributes", attr(price_usd=N(0)), False),
+    # exists
+    (KEY_PAGE, {"store": [{"exists": True}]}, "MessageAttributes",
+     attr(store=S("fans"), customer_interests=SA("baseball", "basketball")), True),
+    (KEY_PAGE, {"store": [{"exists": True}]}, "MessageBody",
+     body(store="fans", customer_interests=["baseball", "basketball"]), True),
+    (KEY_PAGE, {"store": [{"exists": True}]}, "MessageAttributes", attr(customer_interests=SA("baseball", "basketball")), False),
+    (KEY_PAGE, {"store": [{"exists": True}]}, "MessageBody", body(customer_interests=["baseball", "basketball"]), False),
+    (KEY_PAGE, {"store": [{"exists": False}]}, "MessageAttributes",
+     attr(store=S("fans"), customer_interests=SA("baseball", "basketball")), False),
+    (KEY_PAGE, {"store": [{"exists": False}]}, "MessageBody",
+     body(store="fans", customer_interests=["baseball", "basketball"]), False),
+    (KEY_PAGE, {"store": [{"exists": False}]}, "MessageAttributes", attr(customer_interests=SA("baseball", "basketball")), True),
+    (KEY_PAGE, {"store": [{"exists": False}]}, "MessageAttributes", attr(), False),   # "An empty set ... not matching"
+]
+
+#: The example message of the example-filter-policies page, as attributes and as a body.
+EX_ATTR = attr(customer_interests=SA("soccer", "rugby", "hockey"), store=S("example_corp"), event=S("order_placed"),
+               price_usd=N("210.75"))
+EX_BODY = body(customer_interests=["soccer", "rugby", "hockey"], store="example_corp", event="order_placed",
+               price_usd=210.75)
+
+
+@pytest.mark.parametrize("page,policy,scope,message,expected", EXAMPLES,
+                         ids=[f"{p.rsplit('/', 1)[1]}-{i}" for i, (p, *_) in enumerate(EXAMPLES)])
+def test_aws_page_examples(page, policy, scope, message, expected):
+    sns.check_policy(policy, scope)
+    assert matches(policy, message, scope) is expected, (page, policy, message)
+
+
+@pytest.mark.parametrize("scope,msg", [("MessageAttributes", EX_ATTR), ("MessageBody", EX_BODY)])
+def test_and_across_keys_or_within_a_key(scope, msg):
+    """sns-subscription-filter-policies.html: every policy key must match (AND) and one of a
+    key's values is enough (OR), on the example-filter-policies.html message."""
+    policy = {"store": ["example_corp"], "event": [{"anything-but": "order_cancelled"}],
+              "customer_interests": ["rugby", "football", "baseball"], "price_usd": [{"numeric": [">=", 100]}]}
+    assert matches(policy, msg, scope)                                  # all four keys match
+    assert not matches(dict(policy, price_usd=[{"numeric": [">=", 300]}]), msg, scope)   # one key fails: AND
+    assert matches(dict(policy, store=["other", "example_corp"]), msg, scope)            # OR within a key
+    assert not matches(dict(policy, encrypted=[{"exists": True}]), msg, scope)           # absent key
+    assert matches({"unrelated": [{"exists": False}]}, msg, scope)      # properties not in the policy are ignored
+
+
+def test_body_scope_nests_and_attributes_do_not():
+    pol = {"order": {"kind": ["book"], "total": [{"numeric": [">", 10]}]}}
+    assert matches(pol, {"order": {"kind": "book", "total": 12}}, "MessageBody")
+    assert not matches(pol, {"order": {"kind": "book", "total": 8}}, "MessageBody")
+    with pytest.raises(ValueError, match="nested policies are allowed only with the MessageBody scope"):
+        sns.check_policy(pol, "MessageAttributes")
+
+
+def test_suffix_and_case_and_types():
+    # not examples from the pages: the operators' plain meaning
+    assert matches({"f": [{"suffix": "ball"}]}, {"f": S("baseball")})
+    assert not matches({"f": [{"suffix": "ball"}]}, {"f": S("rugby")})
+    assert matches({"f": [{"equals-ignore-case": "RUGBY"}]}, {"f": S("rugby")})
+    assert not matches({"f": ["rugby"]}, {"f": S("Rugby")})                            # case-sensitive
+    assert not matches({"f": [{"numeric": [">", 1]}]}, {"f": S("5")})                  # a String is not a Number
+    assert matches({"f": [{"anything-but": {"prefix": "eu"}}]}, {"f": S("us-east")})
+    assert not matches({"f": [{"anything-but": {"prefix": "eu"}}]}, {"f": S("eu-west")})
+    assert not matches({"f": [{"anything-but": ["x"]}]}, {"g": S("y")})                # anything-but needs the key
+
+
+def test_limits_name_themselves():
+    """subscription-filter-policy-constraints.html: 5 keys, 150 combinations, +-10^9."""
+    five = {f"k{i}": ["a"] for i in range(5)}
+    assert sns.check_policy(five) is five
+    with pytest.raises(ValueError, match="6 keys: the limit is 5 keys"):
+        sns.check_policy(dict(five, k5=["a"]))
+    ok = {"a": list(range(10)), "b": list(range(15))}                   # 10 x 15 = 150
+    assert sns.combinations(ok) == 150 and sns.check_policy(ok)
+    with pytest.raises(ValueError, match="151 value combinations: the limit is 150 combinations"):
+        sns.check_policy({"a": list(range(151))})
+    with pytest.raises(ValueError, match="160 value combinations"):
+        sns.check_policy({"a": list(range(10)), "b": list(range(16))})
+    with pytest.raises(ValueError, match="10\\^9"):
+        sns.check_policy({"a": [{"numeric": [">", 2e9]}]})
+    with pytest.raises(ValueError, match="unknown operator"):
+        sns.check_policy({"a": [{"regex": "x"}]})
+    with pytest.raises(ValueError, match="scope"):
+        sns.matches({"a": ["x"]}, {"a": "x"}, "Body")
+    with pytest.raises(ValueError, match="protocol"):
+        sns.Subscription("q", protocol="ftp")
+
+
+# --- delivery retries ------------------------------------------------------------------------------
+def test_aws_managed_schedule_phases_and_boundaries():
+    """sns-message-delivery-retries.html: 3 immediate, 2 at 1 s, 10 backoff 1-20 s, 100,000 at 20 s."""
+    p = sns.AWS_MANAGED
+    assert p.phases == {"immediate": 3, "pre-backoff": 2, "backoff": 10, "post-backoff": 100_000}
+    d, ph = p.delays(), p.phase_of_retry()
+    assert len(d) == sum(p.phases.values()) == 100_015
+    assert np.bincount(ph).tolist() == [3, 2, 10, 100_000]
+    assert (d[ph == 0] == 0).all() and (d[ph == 1] == 1).all() and (d[ph == 3] == 20).all()
+    b = d[ph == 2]
+    assert b[0] == 1 and b[-1] == 20 and (np.diff(b) >= 0).all()       # from 1 s to 20 s, never shorter
+    # exponential: labsim.retry's exponential strategy (base 1 s, cap 20 s): the model's curve
+    assert b.tolist() == [1, 2, 4, 8, 16, 20, 20, 20, 20, 20]
+    assert 23 <= p.total_seconds / 86_400 < 24                          # "over 23 days"
+
+
+def test_http_default_and_limit():
+    p = sns.HTTP_DEFAULT
+    assert p.num_retries == 3 and p.delays().tolist() == [20, 20, 20] and p.attempts == 4
+    assert p.phases == {"immediate": 0, "pre-backoff": 0, "backoff": 3, "post-backoff": 0}
+    assert sns.http_policy(60, 60).total_seconds == 3_600                # exactly the limit is allowed
+    with pytest.raises(ValueError, match="3,660 s in all: the limit is 3,600 s"):
+        sns.http_policy(61, 60)
+    with pytest.raises(ValueError, match="min_delay"):
+        sns.http_policy(3, 0.5)
+    with pytest.raises(ValueError, match="backoff_function"):
+        sns.http_policy(3, 1, 10, "cubic")
+
+
+@pytest.mark.parametrize("fn", sns.BACKOFF_FUNCTIONS)
+def test_http_custom_phases_and_backoff_functions(fn):
+    p = sns.http_policy(12, 2, 60, fn, num_no_delay_retries=2, num_min_delay_retries=3, num_max_delay_retries=2)
+    d, ph = p.delays(), p.phase_of_retry()
+    assert np.bincount(ph, minlength=4).tolist() == [2, 3, 5, 2]
+    assert (d[ph == 0] == 0).all() and (d[ph == 1] == 2).all() and (d[ph == 3] == 60).all()
+    b = d[ph == 2]
+    assert b[0] == 2 and (np.diff(b) > 0).all() and b[-1] <= 60
+    if fn != "exponential":
+        assert b[-1] == 60                                  # the model's curves end at the maximum
+    else:
+        assert b.tolist() == [2, 4, 8, 16, 32]
+
+
+def test_delivery_fates_by_hand():
+    # endpoint down [100, 200): default policy tries at t, t+20, t+40, t+60
+    r = sns.simulate_delivery([50.0, 100.0, 130.0, 150.0, 250.0], endpoint_down=[(100, 200)], dlq=False)
+    # 150 -> retries at 170, 190, 210: delivered late at 210; 100 -> 160 last: lost; 130 -> 190 last: lost
+    assert [Fate(f).name for f in r.fate] == ["DELIVERED", "LOST", "LOST", "DELIVERED_LATE", "DELIVERED"]
+    assert r.departure[3] == 210 and r.attempts.tolist() == [1, 4, 4, 4, 1]
+    assert r.departure[1] == 160
+    r2 = sns.simulate_delivery([100.0, 150.0], endpoint_down=[(100, 200)], dlq=True, horizon=155.0)
+    assert [Fate(f).name for f in r2.fate] == ["PENDING", "PENDING"] and r2.attempts.tolist() == [3, 1]
+    r3 = sns.simulate_delivery([100.0], endpoint_down=[(100, 200)], dlq=True)
+    assert r3.fate[0] == Fate.DLQ and len(r3.attempt_times()) == 4
+    with pytest.raises(ValueError, match="overlap"):
+        sns.simulate_delivery([1.0], endpoint_down=[(0, 10), (5, 20)])
+    with pytest.raises(ValueError, match="dlq"):
+        sns.simulate_delivery([1.0], dlq="yes")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.floats(0, 2_000), st.floats(0, 3_000), st.booleans(),
+       st.sampled_from(["default", "long", "expo"]), st.floats(100, 10_000))
+def test_delivery_books_and_fates_agree_with_a_direct_search(seed, t0, length, dlq, which, horizon):
+    pol = {"default": sns.HTTP_DEFAULT, "long": sns.http_policy(60, 60),
+           "expo": sns.http_policy(10, 1, 600, "exponential", num_no_delay_retries=1)}[which]
+    t = traffic.poisson(0.05, horizon, seed)
+    r = sns.simulate_delivery(t, policy=pol, endpoint_down=[(t0, t0 + length)], dlq=dlq, horizon=horizon)
+    b = r.books()
+    assert b["published"] == sum(v for k, v in b.items() if k != "published")
+    off = r.offsets
+    for i, ti in enumerate(t.tolist()):
+        a = ti + off
+        up = ~((a >= t0) & (a < t0 + length))
+        k = int(np.argmax(up)) if up.any() else None
+        if k is None:
+            want = Fate.PENDING if a[-1] > horizon else (Fate.DLQ if dlq else Fate.LOST)
+        else:
+            want = Fate.PENDING if a[k] > horizon else (Fate.DELIVERED if k == 0 else Fate.DELIVERED_LATE)
+        assert r.fate[i] == want, (i, ti, Fate(r.fate[i]), want)
+
+
+# --- fan-out ------------------------------------------------------------------------------------------
+def test_fan_out_books_balance_and_each_queue_gets_its_matches():
+    t = traffic.poisson(1.0, 300.0, 3)
+    rng = np.random.default_rng(4)
+    ev = rng.choice(["order_placed", "order_cancelled", "order_shipped"], len(t))
+    price = rng.uniform(1, 300, len(t))
+    msgs = [{"event": S(e), "price_usd": N(p)} for e, p in zip(ev.tolist(), price.tolist())]
+    subs = [sns.Subscription("placed", filter_policy={"event": ["order_placed"]}),
+            sns.Subscription("big", filter_policy={"price_usd": [{"numeric": [">=", 200]}]}),
+            sns.Subscription("all")]
+    r = sns.simulate_fan_out(t, msgs, subs, horizon=400.0, mean_duration=[0.5, 2.0, 0.2])
+    b = r.books()
+    assert b["deliveries"] == b["delivered"] + b["dlq"] + b["lost"] + b["pending"] == int(r.match.sum())
+    assert r.queues[0].sent == int((ev == "order_placed").sum())
+    assert r.queues[1].sent == int((price >= 200).sum())
+    assert r.queues[2].sent == len(t) and r.unmatched == 0
+    for q in r.queues:
+        qb = q.books()
+        assert qb["sent"] == qb["deleted"] + qb["queued"] + qb["in_flight"] + qb["expired"] + qb["dlq"]
+    # each queue drains at its own pace
+    wait = [np.nanmean(q.first_receive - q.enqueue) for q in r.queues]
+    assert wait[1] > 2 * wait[2]                 # load 0.67 against 0.2: the slow queue's copies wait longer
+
+
+def test_message_size_limits():
+    assert sns.check_message_size(262_144) == 262_144
+    with pytest.raises(ValueError, match="262,144"):
+        sns.check_message_size(262_145)
+    assert sns.check_message_size(1_048_576, 1_048_576)
+    with pytest.raises(ValueError, match="maximum_message_size"):
+        sns.check_message_size(10, 2_000_000)
+
+
+# --- the availability windows added to SQS and Kinesis for the outage lab ----------------------------
+def test_sqs_consumers_down_receive_nothing_in_the_window_and_catch_up():
+    t = traffic.poisson(0.2, 3_600.0, 5)
+    r = sqs.simulate_queue(t, horizon=3_600.0, mean_duration=0.5, consumer_down=(600, 1_800))
+    fr = r.first_receive
+    assert not ((fr >= 600) & (fr < 1_800)).any()
+    waiting = (t >= 600) & (t < 1_800)
+    assert (fr[waiting] >= 1_800).all() and r.count(sqs.MessageOutcome.DELETED) == len(t)
+    base = sqs.simulate_queue(t, horizon=3_600.0, mean_duration=0.5)
+    before = t < 590
+    assert np.allclose(fr[before], base.first_receive[before])         # untouched before the outage
+    short = sqs.simulate_queue(t, horizon=3_600.0, mean_duration=0.5, consumer_down=(600, 1_800), retention=300)
+    # retention 300 s: a message sent in the window that waits past 300 s expires
+    exp = short.outcome == sqs.MessageOutcome.EXPIRED
+    assert exp.any() and (t[exp] >= 600 - 300).all() and (t[exp] < 1_800).all()
+    with pytest.raises(ValueError, match="consumer_down"):
+        sqs.simulate_queue(t, horizon=3_600.0, consumer_down=(10, 5))
+
+
+def test_kinesis_reader_resumes_from_its_checkpoint():
+    from labsim import kinesis
+    t = traffic.poisson(0.2, 3_600.0, 6)
+    keys = np.arange(len(t)) % 5
+    r = kinesis.simulate_stream(t, keys, 1_024, 1, consumers=1, horizon=3_600.0, consumer_down=(600, 1_800))
+    rd = r.read[:, 0]
+    assert not ((rd >= 600 + 0.2 + 1e-6) & (rd < 1_800)).any()         # reads begun before 600 s may finish
+    assert (np.diff(rd) >= -1e-9).all()                                  # in order, from the checkpoint
+    assert r.count(kinesis.Fate.PROCESSED) == len(t)
+    w = (t >= 600) & (t < 1_800)
+    assert (rd[w] >= 1_800).all()
