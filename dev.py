@@ -7,6 +7,8 @@
 and one for developers, not run by CI:
 
     python3 dev.py mutate [MODULE ...]   # mutation testing of the core models (mutmut), with a score
+    python3 dev.py lite-cell [NOTEBOOK ...]  # put the hidden JupyterLite setup cell in chapters
+                                             # (default: every chapter; see _ext/lite_site.py)
 
 Standard library only: it creates its own virtual environment in ``.venv``.
 """
@@ -156,6 +158,17 @@ def test(extra) -> None:
     subprocess.run([str(PY), "-m", "pytest", *extra], cwd=ROOT, check=True, env=env)
 
 
+def lite_cell(paths) -> None:
+    """Put (or refresh) the hidden setup cell that installs a chapter's packages in JupyterLite."""
+    sys.path.insert(0, str(ROOT / "_ext"))
+    from lite_site import add_setup_cell, browser_packages  # standard library only
+    import json
+    for path in [Path(p) for p in paths] or sorted((ROOT / "chapters").glob("*.ipynb")):
+        changed = add_setup_cell(path)
+        packages = browser_packages(json.loads(path.read_text(encoding="utf-8")))
+        print(f"{path.name}: {'updated' if changed else 'unchanged'} (installs {', '.join(packages) or 'nothing'})")
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else ""
     try:
@@ -165,6 +178,8 @@ if __name__ == "__main__":
             test(sys.argv[2:])
         elif what == "mutate":
             mutate(sys.argv[2:])
+        elif what == "lite-cell":
+            lite_cell(sys.argv[2:])
         else:
             sys.exit(__doc__)
     except subprocess.CalledProcessError as e:

@@ -10,13 +10,13 @@ the book build and writes the lite site to ``_build/html/lite/``):
      the version ``jupyterlite-pyodide-kernel`` was built for; ``dev.py build`` runs ``npm ci``),
      so the kernel starts from the site itself;
    - its ``pyodide-lock.json`` rewritten: every pure-Python package that the kernel, IPython and
-     matplotlib need is served by the site (the same version's wheel from PyPI, with its hash in
+     matplotlib need (and docutils, for the review's check) is served by the site (the same version's wheel from PyPI, with its hash in
      the lock, since Pyodide's own builds hash differently); the compiled ones (numpy,
      matplotlib, pillow, contourpy, kiwisolver: ``CDN_COMPILED``) and every package the labs do
      not use point at Pyodide's jsDelivr CDN, where a reader's browser fetches them;
    - ``pypi/``: labsim's wheel built from this repository plus the pure-Python wheels it needs that
-     are not in Pyodide's lock (ipywidgets, jupyterlab_widgets, comm: the versions of the build
-     environment), which JupyterLite's ``piplite`` installs from the site (PyPI fallback off);
+     are not in Pyodide's lock (ipywidgets, jupyterlab_widgets, comm; jupyterquiz for the review:
+     the versions of the build environment), which JupyterLite's ``piplite`` installs from the site (PyPI fallback off);
    - the chapters as contents (``chapters/``), set explicitly on every build.
 
 2. **A "Run in your browser" button** on every chapter, next to the download button (the pinned
@@ -26,7 +26,11 @@ the book build and writes the lite site to ``_build/html/lite/``):
    the reader why it cannot (without it the kernel would hang on "starting" with no error).
 
 The chapters install labsim in the browser in one hidden cell that does nothing on CPython
-(``sys.platform == "emscripten"``): see ``SETUP_CELL``.
+(``sys.platform == "emscripten"``): ``setup_cell`` makes it from what the chapter imports (labsim;
+the review: jupyterquiz and docutils), ``add_setup_cell`` puts it in a notebook (``python3 dev.py
+lite-cell chapters/NN_name.ipynb``), and tests/test_notebooks.py requires it in every chapter. A
+chapter that does not use labsim (the review) needs nothing from the CDN: its button opens it
+directly.
 """
 
 from __future__ import annotations
@@ -39,8 +43,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sphinx.application import Sphinx
+if TYPE_CHECKING:   # standard library only at import time: dev.py lite-cell uses this module too
+    from sphinx.application import Sphinx
 
 ROOT = Path(__file__).resolve().parents[1]
 PYODIDE_NPM = ROOT / "lite" / "node_modules" / "pyodide"
@@ -49,16 +55,73 @@ CDN = "https://cdn.jsdelivr.net/pyodide/v{version}/full/"
 #: The five compiled wheels the labs need: in no registry reachable here, fetched from the CDN.
 CDN_COMPILED = ["numpy", "matplotlib", "pillow", "contourpy", "kiwisolver"]
 #: Packages of Pyodide's lock the kernel and the labs load (with their dependencies).
-LOCK_ROOTS = ["micropip", "ipython", "jedi", "matplotlib", "numpy"]
+LOCK_ROOTS = ["micropip", "ipython", "jedi", "matplotlib", "numpy", "docutils"]
 #: Pure-Python wheels outside Pyodide's lock that piplite installs from the site (build env's versions).
-SITE_WHEELS = ["ipywidgets", "jupyterlab_widgets", "comm"]
-#: The hidden first code cell of every chapter (tests/test_notebooks.py allows exactly this one).
-SETUP_CELL = (
-    "import sys\n"
-    "if sys.platform == \"emscripten\":  # only in the browser (JupyterLite): install labsim from the site\n"
-    "    import piplite\n"
-    "    await piplite.install([\"labsim\"])"
-)
+SITE_WHEELS = ["ipywidgets", "jupyterlab_widgets", "comm", "jupyterquiz"]
+#: What a chapter imports -> the package its hidden setup cell installs in the browser (labsim
+#: brings numpy, matplotlib and ipywidgets; jupyterquiz is the review's quiz, docutils its check).
+BROWSER_PACKAGES = {"labsim": "labsim", "jupyterquiz": "jupyterquiz", "docutils": "docutils"}
+#: Packages whose install in the browser needs the compiled wheels of the CDN (CDN_COMPILED).
+NEEDS_CDN = {"labsim"}
+SETUP_ID = "lite-setup"
+
+
+def setup_source(packages) -> str:
+    """The hidden first code cell of a chapter: installs its packages in JupyterLite, nothing on CPython."""
+    return (
+        "import sys\n"
+        "if sys.platform == \"emscripten\":  # only in the browser (JupyterLite): install from the site\n"
+        "    import piplite\n"
+        f"    await piplite.install({json.dumps(list(packages))})"
+    )
+
+
+#: The setup cell of a chapter that uses labsim (every chapter with a lab).
+SETUP_CELL = setup_source(["labsim"])
+
+
+def _code(nb: dict) -> list:
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and c.get("id") != SETUP_ID]
+
+
+def browser_packages(nb: dict) -> list:
+    """The packages a chapter's setup cell installs: those of BROWSER_PACKAGES its code imports."""
+    text = "\n".join("".join(c["source"]) for c in _code(nb))
+    imported = set(re.findall(r"^\s*(?:from|import)\s+([A-Za-z_]\w*)", text, re.M))
+    return [pkg for mod, pkg in BROWSER_PACKAGES.items() if mod in imported]
+
+
+def setup_cell(nb: dict) -> dict:
+    """The whole setup cell for a notebook (hidden on the site and collapsed in JupyterLab)."""
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": SETUP_ID,
+        "metadata": {"jupyter": {"source_hidden": True}, "tags": ["remove-cell", SETUP_ID]},
+        "outputs": [],
+        "source": setup_source(browser_packages(nb)).splitlines(keepends=True),
+    }
+
+
+def add_setup_cell(path: Path) -> bool:
+    """Put the setup cell before the first code cell of a chapter notebook (replacing an existing
+    one); returns whether the file changed. ``python3 dev.py lite-cell chapters/NN_name.ipynb``."""
+    text = Path(path).read_text(encoding="utf-8")
+    nb = json.loads(text)
+    cells = [c for c in nb["cells"] if c.get("id") != SETUP_ID]
+    first = next(i for i, c in enumerate(cells) if c["cell_type"] == "code")
+    cells.insert(first, setup_cell(nb))
+    nb["cells"] = cells
+    new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    if new != text:
+        Path(path).write_text(new, encoding="utf-8")
+    return new != text
+
+
+def needs_cdn(nb: dict) -> bool:
+    return bool(NEEDS_CDN & set(browser_packages(nb)))
+
+
 KERNEL_PLUGIN = "@jupyterlite/pyodide-kernel-extension:kernel"
 LAUNCHER = "_static/run-in-browser.html"
 
@@ -191,7 +254,9 @@ def copy_launcher(app: Sphinx, exception):
         dest = Path(app.outdir) / LAUNCHER
         dest.parent.mkdir(parents=True, exist_ok=True)
         text = (Path(__file__).with_name("run-in-browser.html")).read_text()
-        dest.write_text(text.replace("@COMPILED@", json.dumps(CDN_COMPILED)))
+        local = [f"chapters/{p.name}" for p in sorted((ROOT / "chapters").glob("*.ipynb"))
+                 if not needs_cdn(json.loads(p.read_text(encoding="utf-8")))]
+        dest.write_text(text.replace("@COMPILED@", json.dumps(CDN_COMPILED)).replace("@LOCAL@", json.dumps(local)))
 
 
 def setup(app: Sphinx):

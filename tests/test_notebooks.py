@@ -11,7 +11,7 @@ NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
 #: The last page: an exam-style quiz across the book, with no lab of its own (see test_chapter_shape).
 REVIEW = "12_review.ipynb"
 sys.path.insert(0, str(ROOT / "_ext"))
-from lite_site import SETUP_CELL  # noqa: E402  (the one hidden cell that installs labsim in the browser)
+from lite_site import SETUP_CELL, setup_cell  # noqa: E402  (the hidden cell that installs labsim in the browser)
 
 
 def test_there_are_chapters():
@@ -34,12 +34,15 @@ def test_chapter_shape(path):
     if path.name != REVIEW:
         assert "Try this" in text
     hidden = [c for c in code if "remove-cell" in c.get("metadata", {}).get("tags", [])]
-    # Exactly one setup cell, the first code cell, hidden: it installs labsim in JupyterLite and
-    # does nothing on CPython (nothing in it may reach the network there).
-    setup = [c for c in code if "".join(c["source"]) == SETUP_CELL]
-    assert len(setup) == 1 and code[0] is setup[0], "the first code cell must be _ext/lite_site.py's SETUP_CELL"
-    assert "lite-setup" in setup[0]["metadata"].get("tags", []) and setup[0] in hidden
-    assert not any("piplite" in "".join(c["source"]) for c in code[1:]), "one setup cell only"
+    # Exactly one setup cell, the first code cell, hidden: it installs the chapter's packages in
+    # JupyterLite (labsim; the review's quiz) and does nothing on CPython (nothing in it may reach
+    # the network there). `python3 dev.py lite-cell chapters/NN_name.ipynb` puts it in a chapter.
+    setup = [c for c in code if "piplite" in "".join(c["source"])]
+    assert setup and code[0] is setup[0], "the first code cell must be the setup cell: python3 dev.py lite-cell"
+    expected = setup_cell(nb)
+    assert {k: setup[0].get(k) for k in expected} == expected, "the setup cell differs: python3 dev.py lite-cell"
+    assert setup[0] in hidden and ("labsim" in "".join(setup[0]["source"])) == (path.name != REVIEW)
+    assert len(setup) == 1, "one setup cell only"
     checks = [c for c in hidden if c is not setup[0]]
     assert checks and all("assert" in "".join(c["source"]) for c in checks)
     # Absent from the site (remove-cell) and collapsed when the notebook opens in JupyterLab, which
@@ -57,15 +60,35 @@ def test_chapter_is_in_toc(path):
     assert f"chapters/{path.stem}" in toc
 
 
-def test_setup_cell_does_nothing_on_cpython():
+@pytest.mark.parametrize("source", sorted({"".join(setup_cell(json.loads(p.read_text()))["source"]) for p in NOTEBOOKS}
+                                           | {SETUP_CELL}))
+def test_setup_cell_does_nothing_on_cpython(source):
     """The browser's setup cell runs on CPython too (nbval, Binder, the book build): there it
     imports nothing and installs nothing."""
     import ast
     import asyncio
     before = set(sys.modules)
-    code = compile(SETUP_CELL, "<setup>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    code = compile(source, "<setup>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     result = eval(code, {})
     if asyncio.iscoroutine(result):
         asyncio.run(result)
     assert "piplite" not in sys.modules and "micropip" not in sys.modules
     assert set(sys.modules) - before <= {"sys"}
+
+
+def test_lite_cell_command_puts_the_setup_cell_in_a_new_chapter(tmp_path):
+    """`python3 dev.py lite-cell NOTEBOOK` (what a new chapter needs): before the first code cell,
+    idempotent, and the result passes the shape rule's setup-cell check."""
+    import subprocess
+    nb = json.loads(NOTEBOOKS[0].read_text())
+    nb["cells"] = [c for c in nb["cells"] if c.get("id") != "lite-setup"]
+    new = tmp_path / "11_capstone.ipynb"
+    new.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    for word in ("updated", "unchanged"):
+        out = subprocess.run([sys.executable, str(ROOT / "dev.py"), "lite-cell", str(new)],
+                             capture_output=True, text=True, check=True).stdout
+        assert f"11_capstone.ipynb: {word} (installs labsim)" in out, out
+    cells = json.loads(new.read_text())["cells"]
+    setup = [c for c in cells if c["cell_type"] == "code"][0]
+    assert setup.get("id") == "lite-setup" and "".join(setup["source"]) == SETUP_CELL
+    assert [c for c in cells if c is not setup] == nb["cells"], "nothing else changes"
