@@ -67,12 +67,17 @@ SETUP_ID = "lite-setup"
 
 
 def setup_source(packages) -> str:
-    """The hidden first code cell of a chapter: installs its packages in JupyterLite, nothing on CPython."""
+    """The hidden first code cell of a chapter: installs its packages in JupyterLite, nothing on CPython.
+
+    piplite reports a wheel it could not fetch only in the browser's console, so a chapter that
+    uses labsim imports it there at once: without the CDN the cell fails, not a later one."""
+    check = ("\n    import labsim.labs  # fails here if numpy or matplotlib could not load from cdn.jsdelivr.net"
+             ) if NEEDS_CDN & set(packages) else ""
     return (
         "import sys\n"
         "if sys.platform == \"emscripten\":  # only in the browser (JupyterLite): install from the site\n"
         "    import piplite\n"
-        f"    await piplite.install({json.dumps(list(packages))})"
+        f"    await piplite.install({json.dumps(list(packages))})" + check
     )
 
 
