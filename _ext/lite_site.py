@@ -203,11 +203,17 @@ def prepare_lite_dir(app: Sphinx, config) -> None:
     site_cache = cache / "site"
     site_cache.mkdir(exist_ok=True)
     specs = [f"{n}=={importlib.metadata.version(n)}" for n in SITE_WHEELS]
-    _pip("download", "--no-deps", "--only-binary=:all:", "-d", str(site_cache), *specs)
-    for spec in specs:
+
+    def cached(spec):
         name, ver = spec.split("==")
-        (whl,) = [p for p in site_cache.glob("*.whl") if norm(p.name.split("-")[0]) == norm(name)
-                  and p.name.split("-")[1] == ver]
+        return [p for p in site_cache.glob("*.whl") if norm(p.name.split("-")[0]) == norm(name)
+                and p.name.split("-")[1] == ver]
+
+    missing = [s for s in specs if not cached(s)]
+    if missing:                                       # PyPI only for a version not downloaded yet
+        _pip("download", "--no-deps", "--only-binary=:all:", "-d", str(site_cache), *missing)
+    for spec in specs:
+        (whl,) = cached(spec)
         shutil.copy2(whl, pypi / whl.name)
     _pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(pypi), str(ROOT), cwd=out)
     for junk in ROOT.glob("build"):                    # setuptools' build/ from the in-tree wheel build
