@@ -88,7 +88,8 @@ REST_DEFAULT_ENDPOINT = "edge-optimized"
 
 #: Quota periods (AWS: DAY, WEEK, MONTH). MONTH is 30 days here: an assumption (AWS: calendar months).
 QUOTA_PERIODS = {"DAY": 86_400.0, "WEEK": 7 * 86_400.0, "MONTH": 30 * 86_400.0}
-#: Largest quota: AWS's QuotaSettings ``limit`` is an Integer (32-bit) in the API (API_QuotaSettings.html).
+#: Largest quota: AWS's API types QuotaSettings ``limit`` as an Integer (API_QuotaSettings.html); the model
+#: takes the 32-bit range.
 MAX_QUOTA = 2**31 - 1
 
 # Where a request ended: passed, or the level that refused it (in AWS's order).
@@ -162,8 +163,8 @@ class UsagePlan:
             raise ValueError(f"{e} ({plan})") from None
         if self.quota is not None:
             object.__setattr__(self, "quota", check_int("quota", self.quota, 0, MAX_QUOTA,
-                                                        why=f"{plan}: requests per period; AWS's "
-                                                            "QuotaSettings limit is a 32-bit Integer"))
+                                                        why=f"{plan}: requests per period; AWS's API types "
+                                                            "QuotaSettings.limit as an Integer, 32-bit here"))
             object.__setattr__(self, "offset", check_int("offset", self.offset, 0, self.quota,
                                                          why=f"{plan}: requests already counted in the first "
                                                              "period, at most the quota"))
@@ -242,7 +243,8 @@ def _check_indices(name: str, value, n: int, lo: int, hi: int, meaning: str) -> 
     """One whole number in ``[lo, hi]`` per request, as an int64 array."""
     a = check_array(name, value, None, None, sorted_=False)
     if len(a) != n:
-        raise ValueError(f"{name} has {len(a):,} entries: allowed one per request ({n:,})")
+        raise ValueError(f"{name} has {len(a):,} {'entry' if len(a) == 1 else 'entries'}: allowed one per "
+                         f"request ({n:,})")
     if len(a) and (not np.all(a == np.floor(a)) or a.min() < lo or a.max() > hi):
         bad = a[(a != np.floor(a)) | (a < lo) | (a > hi)][0]
         raise ValueError(f"{name} has a value out of range ({bad:g}): allowed whole numbers {_fmt(lo)} to "
@@ -314,7 +316,7 @@ def simulate_throttling(arrivals, keys=None, methods=None, *, api_type: str = "R
         keys = np.full(n, NO_KEY, np.int64)
     else:
         keys = _check_indices("keys", keys, n, NO_KEY, len(plans) - 1,
-                              f"-1 for no key, else the index of the key's plan in plans ({len(plans)})")
+                              f"-1: no API key; k: the key of plans[k], and plans holds {len(plans)}")
     methods = (np.zeros(n, np.int64) if methods is None else
                _check_indices("methods", methods, n, 0, MAX_METHOD, "the method or route index"))
     if method_limits is not None and not isinstance(method_limits, dict):
@@ -652,13 +654,13 @@ def simulate_endpoints(region: str = "us-east-1", endpoint_type: str = "edge-opt
     clients = CLIENTS + (IN_VPC,)
     med = {e: np.array([request_latency_ms(c, region, e, connection) if (e != "private" or c == IN_VPC)
                         else math.nan for c in clients]) for e in ENDPOINT_TYPES}
+    rng = traffic.make_rng(seed)
+    who = np.repeat(np.arange(len(clients)), n)
+    lat = med[endpoint_type][who] * rng.lognormal(0.0, jitter, len(who))      # NaN: unreachable
     # a private endpoint has no latency for the clients that cannot reach it: masked, not a number
     # (the data under the mask stay NaN, so np.ma.getdata gives the old array bit for bit)
     med["private"] = np.ma.masked_invalid(med["private"])
     med["private"].fill_value = math.nan
-    rng = traffic.make_rng(seed)
-    who = np.repeat(np.arange(len(clients)), n)
-    lat = med[endpoint_type][who] * rng.lognormal(0.0, jitter, len(who))
     return LatencyResult(who, lat, clients, med,
                          dict(region=region, endpoint_type=endpoint_type, connection=connection,
                               target_ms=target_ms, jitter=jitter, api_type=api_type, seed=seed))
