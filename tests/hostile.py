@@ -52,6 +52,19 @@ REQUIRED = {
     "arrival_rate": 4.0, "p": 0.3, "retries": 2, "concurrencies": [1, 10], "item_kb": 100.0,
     "weights": np.ones(len(ARRIVALS)), "buckets": [(None, 2.0, 3)],
 }
+
+
+def _appflow_required() -> dict:
+    """appflow: a CRM of four accounts (one test account, one invalid email), four edits, a flow, a result."""
+    from labsim import appflow
+    acc = appflow.Accounts(np.array([False, True, False, False]), np.array([False, False, True, False]))
+    t, a = np.array([100.0, 5_000.0, 5_000.0, 40_000.0]), np.array([0, 1, 0, 3])
+    flow = appflow.Flow()
+    return {"accounts": acc, "flow": flow, "change_time": t, "change_account": a,
+            "r": appflow.simulate_flow(flow, acc, t, a)}
+
+
+REQUIRED.update(_appflow_required())
 #: Cheaper values than the defaults for a few functions (the sweep makes hundreds of calls).
 CHEAPER = {
     "labsim.retry.contention_sweep": dict(n_values=(10, 20), strategies=("exponential", "full_jitter"),

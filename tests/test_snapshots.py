@@ -23,6 +23,7 @@ import pytest
 
 from labsim import awslambda as L, batch as B, idempotency as I, invocations as IV, lambda_async as A
 from labsim import retry as R, theory as T, tokenbucket as TB, traffic as TR
+from labsim import apigateway as AG, appflow as AF
 
 GOLDEN = Path(__file__).with_name("snapshots.json")
 
@@ -103,6 +104,45 @@ CALLS = {
     "batch": lambda: [B.simulate_batch(), B.simulate_batch(items=50_000, concurrency=3, chunk_size=700, timeout=300)],
     "idempotency": lambda: [I.simulate_idempotency(), I.simulate_key_writes(key_write="before_charge")],
     "timelines": lambda: IV.simulate_all(fail_index=2, fail_count=3, retries=1, gap=5.0, batch_size=2),
+    # --- apigateway, appflow (issue 9 hardening: valid results must not change) ---
+    "apigateway.simulate_throttling": lambda: [
+        AG.simulate_throttling(ARR),
+        AG.simulate_throttling(ARR, np.arange(len(ARR)) % 3 - 1, np.arange(len(ARR)) % 2,
+                               plans=(AG.UsagePlan("a", 50.0, 20, 400, "DAY", 10), AG.UsagePlan("b", 120.0, 60)),
+                               stage=AG.Throttle(150.0, 30), method_limits={1: AG.Throttle(40.0, 5)},
+                               account=AG.Throttle(200.0, 80), regional=AG.Throttle(220.0, 90),
+                               other_arrivals=ARR[::3] + 0.001, overhead=0.01, horizon=25.0),
+        AG.simulate_throttling(ARR, np.arange(len(ARR)) % 2, plans=(AG.UsagePlan("a", 50.0, 20, 300, "WEEK"),
+                                                                    AG.UsagePlan("b", 90.0, 10)),
+                               stage=AG.Throttle(120.0, 40), account=AG.Throttle(130.0, 60),
+                               regional=AG.Throttle(125.0, 70), other_arrivals=ARR[1::4], refund=True),
+        AG.simulate_throttling(ARR, api_type="HTTP", stage=AG.Throttle(100.0, 10), params={"x": 1})],
+    "apigateway.simulate_bucket": lambda: [AG.simulate_bucket(), AG.simulate_bucket(50.0, 100, "steady", 80.0, 10.0, 3),
+                                           AG.simulate_bucket(300, 20, "ramp", 200, 5.0, 1)],
+    "apigateway.simulate_usage_plans": lambda: [AG.simulate_usage_plans(), AG.simulate_usage_plans(refund=True, seed=2),
+                                                AG.simulate_usage_plans("free", 3_000.0, 0.0, 4_000.0, 0, horizon=2.0),
+                                                AG.simulate_usage_plans("none", 1_000.0, 8_000.0, 1_000.0, 1_000)],
+    "apigateway.endpoints": lambda: [AG.simulate_endpoints(), AG.simulate_endpoints("eu-west-1", "regional", "reused",
+                                                                                    150.0, 50, 0.5, "HTTP", 4),
+                                     AG.simulate_endpoints("ap-southeast-1", "private", target_ms=20.0),
+                                     [AG.request_latency_ms(c, "us-east-1", e, k) for c in AG.CLIENTS + (AG.IN_VPC,)
+                                      for e in ("edge-optimized", "regional") for k in AG.HANDSHAKES],
+                                     AG.distance_km("Sydney", "Ireland"), AG.round_trip_ms(1_234.5, 1.3),
+                                     AG.shaped_traffic("spike", 50.0, 10.0, AG.traffic.make_rng(5)),
+                                     AG.check_integration_timeout(12.5), AG.check_integration_timeout(40, "private", True),
+                                     AG.check_endpoint("REST", "private")],
+    "appflow.simulate_day": lambda: [AF.simulate_day(), AF.simulate_day(15, 600, 1, 100, 20.0, 2_000, 5.0, 3),
+                                     AF.simulate_day(240, 20, 20, 2_000, 0.0, 500, 0.0, 1)],
+    "appflow.simulate_flow": lambda: [
+        AF.simulate_flow(AF.Flow(trigger=tr, mode=m), AF.make_accounts(300, 0.2, 0.1, 2),
+                         *AF.day_of_changes(200.0, AF.make_accounts(300, 0.2, 0.1, 2), 5), interval=1_800.0,
+                         run_times=[0.0, 3_000.0, 3_000.0, 50_000.0], api_rate=2.0, page_size=7, startup=30.0,
+                         horizon=60_000.0)
+        for tr in AF.TRIGGERS for m in AF.TRANSFER_MODES],
+    "appflow.helpers": lambda: [AF.make_accounts(), AF.make_accounts(10, 0.5, 0.5, 9),
+                                AF.day_of_changes(50.0, AF.make_accounts(20), 1),
+                                AF.mean_lag_hours(AF.simulate_day(accounts=1_000)["event-triggered"]),
+                                AF.Flow(tasks=("Map", "Truncate"), source_emits_events=False, trigger="on_demand")],
 }
 
 
