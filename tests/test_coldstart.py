@@ -37,7 +37,7 @@ def params(draw, init=None, reuse=None):
         duration_kind=draw(st.sampled_from(traffic.DURATION_KINDS)),
         init_duration=draw(st.sampled_from([0.0, 0.3, 2.0])) if init is None else init,
         provisioned=draw(st.integers(0, min(cap, 12))),
-        idle_timeout=draw(st.sampled_from([0.0, 0.5, 5.0, 60.0, math.inf])),
+        idle_timeout=draw(st.sampled_from([0.0, 0.5, 5.0, 60.0, coldstart.MAX_IDLE_TIMEOUT_S])),
         reuse=draw(st.sampled_from(coldstart.REUSE_POLICIES)) if reuse is None else reuse,
         concurrency_limit=limit,
         reserved=reserved,
@@ -101,7 +101,7 @@ def test_same_seed_same_result(p):
 @pytest.mark.parametrize("limit", [1_000, 6])
 @pytest.mark.parametrize("seed", range(3))
 def test_never_reclaimed_matches_the_sync_models_cold_starts(kind, limit, seed):
-    """idle_timeout = inf, no provisioned concurrency, no INIT delay: a cold start is exactly a
+    """idle_timeout a week (never reclaimed within the run), no provisioned concurrency, no INIT delay: a cold start is exactly a
     new maximum of running executions, as in ``awslambda.simulate_sync`` (same arrivals, same
     durations; with limit 6 some requests are throttled, by the same rule in both models). The
     environments model has no requests-per-second cap, so the sync model runs without it."""
@@ -109,7 +109,7 @@ def test_never_reclaimed_matches_the_sync_models_cold_starts(kind, limit, seed):
     kw = dict(arrivals=arr, mean_duration=0.05, duration_kind=kind, concurrency_limit=limit, horizon=12.0, seed=seed)
     sync = awslambda.simulate_sync(duration_cv=0.5, rate_cap=False, **kw)
     env = coldstart.simulate_environments(duration_cv=0.5, init_duration=0.0, provisioned=0,
-                                          idle_timeout=math.inf, **kw)
+                                          idle_timeout=coldstart.MAX_IDLE_TIMEOUT_S, **kw)
     np.testing.assert_array_equal(env.duration, sync.duration)
     np.testing.assert_array_equal(env.outcome == Outcome.THROTTLED, sync.outcome == Outcome.THROTTLED)
     np.testing.assert_array_equal(env.cold, sync.cold_start)
@@ -307,4 +307,4 @@ def test_error_messages_name_the_aws_rule():
     # Edge values are accepted: provisioned = reserved, = limit - 100, idle 0 and never.
     coldstart.simulate_environments(reserved=50, provisioned=50, horizon=1.0)
     coldstart.simulate_environments(provisioned=900, idle_timeout=0.0, horizon=1.0)
-    coldstart.simulate_environments(idle_timeout=math.inf, init_duration=10.0, horizon=1.0)
+    coldstart.simulate_environments(idle_timeout=coldstart.MAX_IDLE_TIMEOUT_S, init_duration=10.0, horizon=1.0)

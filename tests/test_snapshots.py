@@ -135,7 +135,7 @@ CALLS = {
         rate=2.0, mean_duration=0.2, traffic_shape="spike", duration_kind="lognormal", duration_cv=0.25,
         provisioned=3, idle_timeout=60, reuse="lru", seed=1),
         CS.simulate_environments(traffic_shape="daily", reserved=150, provisioned=2, horizon=1_800.0, seed=2),
-        CS.simulate_environments(arrivals=ARR, durations=np.linspace(0.1, 3, len(ARR)), idle_timeout=math.inf,
+        CS.simulate_environments(arrivals=ARR, durations=np.linspace(0.1, 3, len(ARR)), idle_timeout=CS.MAX_IDLE_TIMEOUT_S,
                                  horizon=20.0)],
     "coldstart.curves": lambda: [CS.rate_curve(s, 2.0, 100.0, np.linspace(0, 100, 41)) for s in CS.TRAFFIC_SHAPES]
                                 + [CS.arrivals_for(s, 3.0, 200.0, np.random.default_rng(7)) for s in CS.TRAFFIC_SHAPES]
