@@ -308,3 +308,39 @@ def test_error_messages_name_the_aws_rule():
     coldstart.simulate_environments(reserved=50, provisioned=50, horizon=1.0)
     coldstart.simulate_environments(provisioned=900, idle_timeout=0.0, horizon=1.0)
     coldstart.simulate_environments(idle_timeout=coldstart.MAX_IDLE_TIMEOUT_S, init_duration=10.0, horizon=1.0)
+
+
+# --- hostile input found by the sweep (issue 9) ------------------------------------------------------------
+def test_idle_timeout_is_finite_and_a_week_means_never():
+    """idle_timeout=math.inf used to be accepted and left inf in the result's params."""
+    with pytest.raises(ValueError, match=r"^idle_timeout=inf is out of range: allowed 0 to 604,800"):
+        coldstart.simulate_environments(idle_timeout=math.inf, horizon=10.0)
+    r = coldstart.simulate_environments(arrivals=[0.0, 1_000.0], durations=[1.0, 1.0],
+                                        idle_timeout=coldstart.MAX_IDLE_TIMEOUT_S, horizon=2_000.0)
+    assert r.cold_starts == 1 and np.isinf(r.env_reclaimed).all()
+
+
+def test_parameters_are_refused_by_their_own_names():
+    """duration_cv was refused as 'cv', arrivals=nan as an AxisError, traffic shapes as 'traffic'."""
+    with pytest.raises(ValueError, match=r"^duration_cv=-1 is out of range"):
+        coldstart.simulate_environments(duration_cv=-1, horizon=10.0)
+    with pytest.raises(ValueError, match=r"^arrivals must be a 1-D array of numbers"):
+        coldstart.simulate_environments(arrivals=math.nan, horizon=10.0)
+    with pytest.raises(ValueError, match=r"^durations has a value that is not finite"):
+        coldstart.simulate_environments(arrivals=[0.0, 1.0], durations=[1.0, math.nan], horizon=10.0)
+    with pytest.raises(ValueError, match=r"^shape='abc' is not allowed"):
+        coldstart.rate_curve("abc", 1.0, 10.0, [0.0])
+    with pytest.raises(ValueError, match=r"^rate=nan"):
+        coldstart.rate_curve("steady", math.nan, 10.0, [0.0])      # was an array of NaN
+    with pytest.raises(ValueError, match=r"^rate=None is not a number"):
+        coldstart.p_cold_single(None, 1.0)                          # was a TypeError
+
+
+def test_a_run_is_capped_at_a_million_expected_requests():
+    """The cap names rate and horizon, for each shape's mean rate (the spike adds 19/60)."""
+    with pytest.raises(ValueError, match=r"^rate=100,000 is out of range: allowed 0 to 277\.778 .*horizon=3,600 s"):
+        coldstart.simulate_environments(rate=1e5, horizon=3_600.0)
+    top = coldstart.MAX_REQUESTS / (coldstart.SHAPE_MEAN_FACTOR["spike"] * 3_600.0)
+    with pytest.raises(ValueError, match=r"^rate="):
+        coldstart.arrivals_for("spike", top * 1.01, 3_600.0, 0)
+    assert coldstart.SHAPE_MEAN_FACTOR["daily"] == pytest.approx(0.575)
