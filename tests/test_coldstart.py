@@ -101,9 +101,9 @@ def test_same_seed_same_result(p):
 @pytest.mark.parametrize("limit", [1_000, 6])
 @pytest.mark.parametrize("seed", range(3))
 def test_never_reclaimed_matches_the_sync_models_cold_starts(kind, limit, seed):
-    """idle_timeout a week (never reclaimed within the run), no provisioned concurrency, no INIT delay: a cold start is exactly a
-    new maximum of running executions, as in ``awslambda.simulate_sync`` (same arrivals, same
-    durations; with limit 6 some requests are throttled, by the same rule in both models). The
+    """idle_timeout a week (never reclaimed within the run), no provisioned concurrency, no INIT
+    delay: a cold start is exactly a new maximum of running executions, as in
+    ``awslambda.simulate_sync`` (same arrivals, same durations; with limit 6 some requests are throttled, by the same rule in both models). The
     environments model has no requests-per-second cap, so the sync model runs without it."""
     arr = traffic.spike(40.0, 400.0, 4.0, 2.0, 12.0, traffic.make_rng(100 + seed))
     kw = dict(arrivals=arr, mean_duration=0.05, duration_kind=kind, concurrency_limit=limit, horizon=12.0, seed=seed)

@@ -48,8 +48,10 @@ def parse_keys(keys):
 
 def hot_shard_model(shards, keys, rate, size, suffixes):
     kind, skew = parse_keys(keys)
-    shards = check_int("shards", shards, 1, kinesis.MAX_SHARDS, why="a stream needs at least 1 shard; the model's limit")
-    rate = check_number("rate", rate, 0, HOT_MAX_RATE, why="records per second; the lab's limit keeps a run near a second")
+    shards = check_int("shards", shards, 1, kinesis.MAX_SHARDS,
+                       why="a stream needs at least 1 shard; the model's limit")
+    rate = check_number("rate", rate, 0, HOT_MAX_RATE,
+                        why="records per second; the lab's limit keeps a run near a second")
     size = check_number("size", size, 1, kinesis.MAX_RECORD_BYTES, why="bytes; a record is at most 1 MiB by default")
     suffixes = check_int("suffixes", suffixes, 1, 1_000)
     t = traffic.poisson(rate, HOT_HORIZON, 1)
