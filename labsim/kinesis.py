@@ -111,6 +111,9 @@ CAPACITY_MODES = ("Provisioned", "On-demand Standard", "On-demand Advantage")
 ON_DEMAND_WRITE_CEILING_MB_S = {"us-east-1": 10_000, "us-west-2": 10_000, "eu-west-1": 10_000, "other": 200}
 #: The model's own cap on shards (AWS has no upper limit, only an account quota).
 MAX_SHARDS = 1_000
+#: Most records one run simulates (the model's limit: with Lambda or 50 applications reading, a
+#: run of this many takes one to two seconds of CPU).
+MAX_RECORDS = 500_000
 #: The model's cap on the write buckets' burst (an assumption: AWS does not document it).
 MAX_BURST_SECONDS = 60
 
@@ -625,8 +628,9 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
     """
     t = check_array("arrivals", arrivals)
     n = len(t)
-    if n > traffic.MAX_REQUESTS:
-        raise ValueError(f"arrivals holds {n:,} records: allowed {traffic.MAX_REQUESTS:,} or less")
+    if n > MAX_RECORDS:
+        raise ValueError(f"arrivals holds {n:,} records: allowed {MAX_RECORDS:,} or less (the model's limit, "
+                         f"which keeps a run near a second)")
     if ranges is None:
         check_int("shards", shards, 1, MAX_SHARDS, why="a stream needs at least 1 shard; the model's limit")
         ranges = even_split(shards)

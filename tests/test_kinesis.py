@@ -546,3 +546,9 @@ def test_lab_models_refuse_by_the_readers_names():
         lab.hot_shard_model(4, "hot:0.3", 3_000, 0, 1)
     with pytest.raises(ValueError, match=r"^bisect='no' is not allowed"):
         lab.poison_model(-1, -1, "no", 1, "SQS")
+
+
+def test_a_run_holds_at_most_max_records():
+    t = np.linspace(0.0, 10.0, k.MAX_RECORDS + 1)
+    with pytest.raises(ValueError, match=r"^arrivals holds 500,001 records: allowed 500,000 or less"):
+        k.simulate_stream(t, np.zeros(len(t), int))
