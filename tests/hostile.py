@@ -51,6 +51,10 @@ REQUIRED = {
     "mean_duration": 1.0, "duration": 0.1, "c": 10, "load": 5.0, "time_in_system": 2.0,
     "arrival_rate": 4.0, "p": 0.3, "retries": 2, "concurrencies": [1, 10], "item_kb": 100.0,
     "weights": np.ones(len(ARRIVALS)), "buckets": [(None, 2.0, 3)],
+    # kinesis (labsim.kinesis): partition keys, the open shards' hash-key ranges, hash halves
+    "keys": np.array([3, 1, 4, 1]), "n_keys": 10, "skew": 0.5, "key": 1, "suffixes": 3, "index": 0,
+    "efo": False, "ranges": ((0, 2**127 - 1), (2**127, 2**128 - 1)),
+    "hi": np.array([0, 2**63 - 1, 2**63, 2**64 - 1], np.uint64), "lo": np.array([5, 0, 2**64 - 1, 7], np.uint64),
 }
 
 
@@ -72,6 +76,10 @@ CHEAPER = {
     "labsim.awslambda.simulate_sync": dict(rate=1_000.0, horizon=5.0),
     "labsim.retry.simulate_independent_failures": dict(n_calls=1_000),
     "labsim.batch.wall_time_curve": dict(concurrencies=[1, 10]),
+    # kinesis: its own kinds of keys; a partition key is a string
+    "labsim.kinesis.make_keys": dict(kind="zipf"),
+    "labsim.kinesis.md5_hash_key": dict(key="customer-1"),
+    "labsim.tokenbucket.max_weight_in_window": dict(weights=[1.0, 2.0]),     # one per time of REQUIRED's times
 }
 
 

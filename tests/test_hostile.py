@@ -95,32 +95,12 @@ def baseline(worker, tid, spec) -> dict:
 #: to fail (strict: once one is fixed its xfail fails, so it must leave this list); every other
 #: target, and every NEW model, must pass. Open work, tracked in the closing note of issue 9.
 NOT_YET_HARDENED = frozenset({
-    "lab:cold_start_lab",
-    "lab:consumers_lab",
     "lab:delivery_lab",
     "lab:fanout_lab",
-    "lab:hot_shard_lab",
     "lab:lambda_sqs_lab",
     "lab:outage_lab",
-    "lab:poison_lab",
     "lab:polling_lab",
     "lab:visibility_lab",
-    "labsim.coldstart.arrivals_for",
-    "labsim.coldstart.p_cold_single",
-    "labsim.coldstart.rate_curve",
-    "labsim.coldstart.simulate_environments",
-    "labsim.kinesis.check_ranges",
-    "labsim.kinesis.hash_keys",
-    "labsim.kinesis.make_keys",
-    "labsim.kinesis.md5_hash_key",
-    "labsim.kinesis.merge_shards",
-    "labsim.kinesis.propagation_delay",
-    "labsim.kinesis.route",
-    "labsim.kinesis.route_hashes",
-    "labsim.kinesis.simulate_stream",
-    "labsim.kinesis.split_shard",
-    "labsim.kinesis.spread_key",
-    "labsim.kinesis.update_shard_count",
     "labsim.sns.DeliveryPolicy",
     "labsim.sns.Subscription",
     "labsim.sns.check_message_size",
@@ -138,10 +118,6 @@ NOT_YET_HARDENED = frozenset({
     "labsim.sqs.mmc_replications",
     "labsim.sqs.simulate_lambda_sqs",
     "labsim.sqs.simulate_queue",
-    "labsim.tokenbucket.admit_all",
-    "labsim.tokenbucket.admit_all_loop",
-    "labsim.tokenbucket.admit_weighted",
-    "labsim.tokenbucket.max_weight_in_window",
 })
 
 

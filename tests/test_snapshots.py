@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import json
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ import pytest
 from labsim import awslambda as L, batch as B, idempotency as I, invocations as IV, lambda_async as A
 from labsim import retry as R, theory as T, tokenbucket as TB, traffic as TR
 from labsim import apigateway as AG, appflow as AF
+from labsim import coldstart as CS, kinesis as K
 
 GOLDEN = Path(__file__).with_name("snapshots.json")
 
@@ -143,6 +145,51 @@ CALLS = {
                                 AF.day_of_changes(50.0, AF.make_accounts(20), 1),
                                 AF.mean_lag_hours(AF.simulate_day(accounts=1_000)["event-triggered"]),
                                 AF.Flow(tasks=("Map", "Truncate"), source_emits_events=False, trigger="on_demand")],
+    # --- kinesis, coldstart, tokenbucket (weighted): labsim.kinesis, labsim.coldstart, labsim.tokenbucket ---
+    "kinesis.keys and routing": lambda: [K.make_keys("uniform", 500, 50, 0.0, 1), K.make_keys("zipf", 500, 50, 1.2, 2),
+                                         K.make_keys("hot", 500, 50, 0.3, 3),
+                                         K.spread_key(K.make_keys("hot", 500, 50, 0.3, 3), 0, 4, 50, 5),
+                                         K.route(np.arange(300), K.even_split(7)),
+                                         K.route(np.array(["a", "b", "cc", "d"]), K.split_shard(K.even_split(2), 1)),
+                                         K.merge_shards(K.even_split(5), 2), K.update_shard_count(K.even_split(2), 3),
+                                         K.hash_keys(np.array([3, 1, 3, 2])), K.md5_hash_key("abc"),
+                                         K.propagation_delay(3, False), K.propagation_delay(3, True),
+                                         K.shards_needed(2_500.0, 3e6), K.write_ceiling_mb_s("Provisioned", 3),
+                                         K.write_ceiling_mb_s("On-demand Standard", region="us-east-1")],
+    "kinesis.hot shard": lambda: K.simulate_stream(
+        TR.poisson(3_000, 5.0, 1), K.make_keys("hot", len(TR.poisson(3_000, 5.0, 1)), 1_000, 0.3, 2), 200, 4,
+        initial_fill="steady", horizon=5.0),
+    "kinesis.sizes, burst": lambda: K.simulate_stream(ARR, np.arange(len(ARR)) % 13,
+                                                      np.random.default_rng(4).uniform(1, 600_000, len(ARR)), 2,
+                                                      burst_seconds=2.0, initial_fill=0.5),
+    "kinesis.consumers": lambda: [K.simulate_stream(ARR, np.arange(len(ARR)) % 100, 1_024, 1, consumers=3, efo=e,
+                                                    consumer_start=[0.0, 2.0, 5.0], consumer_down=(4.0, 9.0),
+                                                    horizon=25.0) for e in (False, True)],
+    "kinesis.poison": lambda: [K.simulate_stream(
+        TR.poisson(20, 300.0, 3), K.make_keys("uniform", len(TR.poisson(20, 300.0, 3)), 1_000, 0.0, 4), 1_024, 4,
+        lambda_consumer=True, batching_window=1.0, parallelization_factor=pf, max_retry_attempts=mr,
+        max_record_age=ma, bisect=bi, destination=de, bad=np.arange(len(TR.poisson(20, 300.0, 3))) % 997 == 600,
+        horizon=300.0) for pf, mr, ma, bi, de in ((1, -1, -1, False, "SQS"), (2, 2, -1, True, "none"),
+                                                  (3, 10, 60, False, "S3"), (1, -1, 120, True, "SNS"))],
+    "coldstart.environments": lambda: [CS.simulate_environments(), CS.simulate_environments(
+        rate=2.0, mean_duration=0.2, traffic_shape="spike", duration_kind="lognormal", duration_cv=0.25,
+        provisioned=3, idle_timeout=60, reuse="lru", seed=1),
+        CS.simulate_environments(traffic_shape="daily", reserved=150, provisioned=2, horizon=1_800.0, seed=2),
+        CS.simulate_environments(arrivals=ARR, durations=np.linspace(0.1, 3, len(ARR)), idle_timeout=CS.MAX_IDLE_TIMEOUT_S,
+                                 horizon=20.0)],
+    "coldstart.curves": lambda: [CS.rate_curve(s, 2.0, 100.0, np.linspace(0, 100, 41)) for s in CS.TRAFFIC_SHAPES]
+                                + [CS.arrivals_for(s, 3.0, 200.0, np.random.default_rng(7)) for s in CS.TRAFFIC_SHAPES]
+                                + [CS.p_cold_single(r, i, d) for r in (0.01, 2.0) for i in (0.0, 60.0) for d in (0.0, 0.3)],
+    "tokenbucket.weighted": lambda: ([TB.admit_weighted(ARR, np.random.default_rng(2).uniform(0.1, 5, len(ARR)), r, b, i)
+                                      for r, b, i in ((100.0, 20.0, None), (300.0, 7.5, 0.0), (50.0, 100.0, 30.0))]
+                                     + [TB.admit_all(ARR, [(None, 150.0, 30), (np.random.default_rng(3).uniform(
+                                         1, 900, len(ARR)), 20_000.0, 1_000.0, 500.0)]),
+                                        TB.admit_all(ARR, [(None, 150.0, 30, 3.0)]),
+                                        TB.admit_all(ARR, [(None, 150.0, 30), (None, 100.0, 50), (
+                                            np.full(len(ARR), 2.0), 300.0, 40.0)]),
+                                        TB.admit_all_loop(ARR[:300].tolist(), [(None, 20.0, 5), (np.full(300, 1.5), 30.0, 4.0, 1.0)]),
+                                        TB.max_weight_in_window(ARR, np.linspace(1, 3, len(ARR)), 0.5),
+                                        TB.max_weight_in_window([], [], 1.0)]),
 }
 
 
