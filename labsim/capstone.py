@@ -449,9 +449,9 @@ def _check_params(design, base_rate, spike_multiplier, spike_start, spike_length
     p["reserved_concurrency"] = check_int(
         "reserved_concurrency", reserved_concurrency, sqs.MIN_MAXIMUM_CONCURRENCY, MAX_RESERVED,
         why=f"the function's reservation; AWS keeps {MIN_UNRESERVED} of the default 1,000 unreserved, "
-            f"and the model needs at least {sqs.MIN_MAXIMUM_CONCURRENCY} (MaximumConcurrency's minimum)")
+            f"and the model needs at least {sqs.MIN_MAXIMUM_CONCURRENCY}, MaximumConcurrency's minimum")
     p["mean_duration"] = check_number("mean_duration", mean_duration, 0.001, 10,
-                                      why="seconds of Lambda work per order (well under the 29 s integration timeout)")
+                                      why="seconds of Lambda work per order, well under the 29 s integration timeout")
     p["memory_mb"] = check_int("memory_mb", memory_mb, MIN_MEMORY_MB, MAX_MEMORY_MB,
                                why="Lambda memory is 128 MB to 10,240 MB")
     p["batch_size"] = check_int("batch_size", batch_size, 1, kinesis.BATCH_SIZE_MAX,
@@ -461,23 +461,23 @@ def _check_params(design, base_rate, spike_multiplier, spike_start, spike_length
     if maximum_concurrency is not None:
         maximum_concurrency = check_int("maximum_concurrency", maximum_concurrency, sqs.MIN_MAXIMUM_CONCURRENCY,
                                         sqs.MAX_MAXIMUM_CONCURRENCY,
-                                        why="ScalingConfig MaximumConcurrency is 2 to 1,000 (None: not set)")
+                                        why="ScalingConfig MaximumConcurrency is 2 to 1,000; None: not set")
     p["maximum_concurrency"] = maximum_concurrency
-    p["shards"] = check_int("shards", shards, 1, 100, why="the stream's shards (the model's bound)")
+    p["shards"] = check_int("shards", shards, 1, 100, why="the stream's shards; the model's bound")
     if parallelization_factor is None:
         pf = max(1, min(kinesis.PARALLELIZATION_MAX, p["reserved_concurrency"] // p["shards"]))
     else:
         pf = check_int("parallelization_factor", parallelization_factor, 1, kinesis.PARALLELIZATION_MAX,
-                       why="ParallelizationFactor is 1 to 10 (None: reserved_concurrency // shards)")
+                       why="ParallelizationFactor is 1 to 10; None: reserved_concurrency // shards")
     p["parallelization_factor"] = pf
     p["max_retry_attempts"] = check_int("max_retry_attempts", max_retry_attempts, 0, 100,
-                                        why="MaximumRetryAttempts of the Kinesis mapping (the model's bound)")
+                                        why="MaximumRetryAttempts of the Kinesis mapping; the model's bound")
     p["visibility_timeout"] = check_number("visibility_timeout", visibility_timeout, 1, sqs.MAX_VISIBILITY_TIMEOUT_S,
                                            why="the queue's visibility timeout, s (up to 12 hours)")
     p["max_receive_count"] = check_int("max_receive_count", max_receive_count, 1, sqs.MAX_RECEIVE_COUNT,
                                        why="the redrive policy's maxReceiveCount is 1 to 1,000")
     p["order_bytes"] = check_int("order_bytes", order_bytes, 1, 262_144,
-                                 why="an order's size in bytes (SNS's default message limit, 256 KiB)")
+                                 why="an order's size in bytes, up to SNS's default message limit of 256 KiB")
     p["poison"] = check_number("poison", poison, 0, 1, why="the share of orders whose handler always fails")
     p["seed"] = check_int("seed", seed, 0, 2**63 - 1, why="a seed")
     return p

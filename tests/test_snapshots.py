@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from labsim import awslambda as L, batch as B, idempotency as I, invocations as IV, lambda_async as A
-from labsim import retry as R, theory as T, tokenbucket as TB, traffic as TR
+from labsim import capstone as CAP, retry as R, theory as T, tokenbucket as TB, traffic as TR
 
 GOLDEN = Path(__file__).with_name("snapshots.json")
 
@@ -103,6 +103,10 @@ CALLS = {
     "batch": lambda: [B.simulate_batch(), B.simulate_batch(items=50_000, concurrency=3, chunk_size=700, timeout=300)],
     "idempotency": lambda: [I.simulate_idempotency(), I.simulate_key_writes(key_write="before_charge")],
     "timelines": lambda: IV.simulate_all(fail_index=2, fail_count=3, retries=1, gap=5.0, batch_size=2),
+    "capstone defaults": lambda: CAP.compare(),
+    "capstone poison, limits": lambda: [CAP.simulate_pipeline(d, poison=0.05, visibility_timeout=2.0, stage_rate=60.0,
+                                                              stage_burst=30, batch_size=100, maximum_concurrency=4,
+                                                              shards=3, seed=5) for d in CAP.DESIGNS],
 }
 
 
