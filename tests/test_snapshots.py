@@ -26,6 +26,7 @@ from labsim import awslambda as L, batch as B, idempotency as I, invocations as 
 from labsim import retry as R, theory as T, tokenbucket as TB, traffic as TR
 from labsim import apigateway as AG, appflow as AF
 from labsim import coldstart as CS, kinesis as K
+from labsim import capstone as CAP
 
 GOLDEN = Path(__file__).with_name("snapshots.json")
 
@@ -190,6 +191,10 @@ CALLS = {
                                         TB.admit_all_loop(ARR[:300].tolist(), [(None, 20.0, 5), (np.full(300, 1.5), 30.0, 4.0, 1.0)]),
                                         TB.max_weight_in_window(ARR, np.linspace(1, 3, len(ARR)), 0.5),
                                         TB.max_weight_in_window([], [], 1.0)]),
+    "capstone defaults": lambda: CAP.compare(),
+    "capstone poison, limits": lambda: [CAP.simulate_pipeline(d, poison=0.05, visibility_timeout=2.0, stage_rate=60.0,
+                                                              stage_burst=30, batch_size=100, maximum_concurrency=4,
+                                                              shards=3, seed=5) for d in CAP.DESIGNS],
 }
 
 
