@@ -33,6 +33,8 @@ from numbers import Real
 
 import numpy as np
 
+from labsim.sns import Subscription
+
 SKIP = ("labsim.plots", "labsim.labs", "labsim.bench", "labsim.validation")
 
 # --- valid values for required parameters, by name (any module may use them) ------------------------
@@ -51,6 +53,11 @@ REQUIRED = {
     "mean_duration": 1.0, "duration": 0.1, "c": 10, "load": 5.0, "time_in_system": 2.0,
     "arrival_rate": 4.0, "p": 0.3, "retries": 2, "concurrencies": [1, 10], "item_kb": 100.0,
     "weights": np.ones(len(ARRIVALS)), "buckets": [(None, 2.0, 3)],
+    # labsim.sns: filter policies, messages (one attribute dict per publish), subscriptions
+    "policy": {"event": ["order_placed"]}, "message": {"event": "order_placed"},
+    "publish": np.array(ARRIVALS), "messages": [{"event": e} for e in ("order_placed", "order_shipped",
+                                                                        "order_placed", "order_cancelled")],
+    "subscriptions": [Subscription("placed", filter_policy={"event": ["order_placed"]})],
 }
 #: Cheaper values than the defaults for a few functions (the sweep makes hundreds of calls).
 CHEAPER = {
@@ -59,6 +66,7 @@ CHEAPER = {
     "labsim.awslambda.simulate_sync": dict(rate=1_000.0, horizon=5.0),
     "labsim.retry.simulate_independent_failures": dict(n_calls=1_000),
     "labsim.batch.wall_time_curve": dict(concurrencies=[1, 10]),
+    "labsim.sqs.mmc_replications": dict(messages=200, reps=2),
 }
 
 
