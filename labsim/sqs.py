@@ -147,6 +147,10 @@ ESM_WAIT_TIME_S = 20
 MAX_CONSUMERS = 1_000
 MAX_SERVERS = 100
 MAX_GROUPS = 100_000
+#: Events one run of the event loop may take beyond 10 per message (receives, polls, redeliveries):
+#: a guard against runs that would take hours (short polls every millisecond for days, a message
+#: redelivered every microsecond), not a budget: 5 million events are 10 to 40 s of CPU.
+MAX_LOOP_EVENTS = 5_000_000
 MODEL_BOUND = "a bound of the model, to keep one run short"
 #: Mean processing time per message: the model's range (at most 15 minutes, Lambda's longest run).
 MAX_MEAN_DURATION_S = 900
@@ -763,6 +767,7 @@ def _run(enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers,
     na, ai = len(arr), 0
     pending = -1.0            # a dispatch is owed at this time (state changes at one instant first)
     inf = math.inf
+    steps, max_steps = 0, MAX_LOOP_EVENTS + 10 * n
     while True:
         if pending >= 0:
             nt = arr_t[ai] if ai < na else inf
@@ -792,6 +797,10 @@ def _run(enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers,
         t, _, _, kind, a, b = pop(h)
         if t > H:
             break
+        steps += 1
+        if steps > max_steps:
+            raise ValueError(_too_long(max_steps, t, H, short, vt, bool(n) and vt < max(durl),
+                                       poll_interval, f_short))
         if kind == _END_EV:
             w, rid = a, b
             items, okf, rt = batches.pop(rid)
@@ -911,6 +920,19 @@ def _run(enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers,
                 cnt["empty"] += k
     return (state, rc, runs, oks, dups, first, dele, dep, rx_t, rx_n, rx_end, cnt, slots,
             (run_m, run_s, run_e))
+
+
+def _too_long(steps, t, H, short, vt, bounce, poll_interval, f_short) -> str:
+    """The message for a run that needs more events than its bound (:data:`MAX_LOOP_EVENTS`)."""
+    tips = ["a shorter horizon"]
+    if short:
+        tips.append(f"a longer poll_interval (now {poll_interval:g} s) or a larger short_poll_fraction "
+                    f"(now {f_short:g})")
+    if bounce:
+        tips.append(f"a visibility_timeout longer than the processing times (now {vt:g} s)")
+    return (f"horizon={H:g} s is out of reach: the run passed {steps:,} events (polls, receives, "
+            f"redeliveries) at {t:g} s, the model's bound against runs that would take hours: try "
+            + ", or ".join(tips))
 
 
 def _plain(enq, dur, c, wait, H):
