@@ -33,6 +33,8 @@ from numbers import Real
 
 import numpy as np
 
+from labsim.sns import Subscription
+
 SKIP = ("labsim.plots", "labsim.labs", "labsim.bench", "labsim.validation")
 
 # --- valid values for required parameters, by name (any module may use them) ------------------------
@@ -55,6 +57,11 @@ REQUIRED = {
     "keys": np.array([3, 1, 4, 1]), "n_keys": 10, "skew": 0.5, "key": 1, "suffixes": 3, "index": 0,
     "efo": False, "ranges": ((0, 2**127 - 1), (2**127, 2**128 - 1)),
     "hi": np.array([0, 2**63 - 1, 2**63, 2**64 - 1], np.uint64), "lo": np.array([5, 0, 2**64 - 1, 7], np.uint64),
+    # labsim.sns: filter policies, messages (one attribute dict per publish), subscriptions
+    "policy": {"event": ["order_placed"]}, "message": {"event": "order_placed"},
+    "publish": np.array(ARRIVALS), "messages": [{"event": e} for e in ("order_placed", "order_shipped",
+                                                                        "order_placed", "order_cancelled")],
+    "subscriptions": [Subscription("placed", filter_policy={"event": ["order_placed"]})],
 }
 
 
@@ -80,6 +87,7 @@ CHEAPER = {
     "labsim.kinesis.make_keys": dict(kind="zipf"),
     "labsim.kinesis.md5_hash_key": dict(key="customer-1"),
     "labsim.tokenbucket.max_weight_in_window": dict(weights=[1.0, 2.0]),     # one per time of REQUIRED's times
+    "labsim.sqs.mmc_replications": dict(messages=200, reps=2),
 }
 
 

@@ -27,6 +27,7 @@ from labsim import retry as R, theory as T, tokenbucket as TB, traffic as TR
 from labsim import apigateway as AG, appflow as AF
 from labsim import coldstart as CS, kinesis as K
 from labsim import capstone as CAP
+from labsim import sns as SN, sqs as SQ
 
 GOLDEN = Path(__file__).with_name("snapshots.json")
 
@@ -195,7 +196,71 @@ CALLS = {
     "capstone poison, limits": lambda: [CAP.simulate_pipeline(d, poison=0.05, visibility_timeout=2.0, stage_rate=60.0,
                                                               stage_burst=30, batch_size=100, maximum_concurrency=4,
                                                               shards=3, seed=5) for d in CAP.DESIGNS],
+    # --- labsim.sqs, labsim.sns and their labs (labs/sqs.py, labs/sns.py, labs/overview.py) ---
+    "sqs.simulate_queue default": lambda: SQ.simulate_queue(ARR, horizon=25.0, consumers=3, mean_duration=0.01),
+    "sqs.simulate_queue short polls": lambda: SQ.simulate_queue(ARR[:1_000], horizon=30.0, consumers=4,
+                                                                wait_time_seconds=0, servers=4, max_messages=5,
+                                                                mean_duration=0.02, duration_kind="exponential",
+                                                                short_poll_fraction=0.3, poll_interval=0.1, seed=3),
+    "sqs.simulate_queue fifo, dlq": lambda: SQ.simulate_queue(ARR[:2_000] / 10, horizon=40.0, consumers=5,
+                                                              queue_type="fifo", groups=7, send_batch=3,
+                                                              fifo_burst=20, visibility_timeout=2.0,
+                                                              max_receive_count=2, failure_prob=0.2, poison=0.05,
+                                                              dedup_ids=np.arange(2_000) % 900, seed=5),
+    "sqs.simulate_queue dups, delay, retention": lambda: SQ.simulate_queue(
+        ARR[:1_500], horizon=100.0, consumers=2, servers=3, duplicate_prob=0.2, delay=3.0, retention=60.0,
+        mean_duration=0.05, duration_kind="lognormal", duration_cv=0.8, visibility_timeout=0.5,
+        consumer_down=(5.0, 80.0), seed=7),
+    "sqs.simulate_lambda_sqs": lambda: [SQ.simulate_lambda_sqs(ARR, horizon=60.0),
+                                        SQ.simulate_lambda_sqs(ARR, horizon=60.0, batch_size=100, batching_window=1.5,
+                                                               maximum_concurrency=3, report_batch_item_failures=True,
+                                                               failure_prob=0.1, max_receive_count=3,
+                                                               visibility_timeout=5.0, message_size=200_000,
+                                                               seed=2),
+                                        SQ.simulate_lambda_sqs(ARR[:500], horizon=60.0, queue_type="fifo", groups=4,
+                                                               poison=0.02, max_receive_count=2, visibility_timeout=5.0, seed=4)],
+    "sqs.drain and friends": lambda: [SQ.drain(ARR, np.full(len(ARR), 0.01), 3),
+                                      SQ.drain(ARR, TR.durations("exponential", 0.01, len(ARR), 1), 2),
+                                      SQ.drain_loop(ARR[:300], np.full(300, 0.05), 2),
+                                      SQ.group_ids(50, 6, 3), SQ.group_ids(5, 1, 0),
+                                      SQ.esm_concurrency_cap(np.linspace(0, 300, 31)),
+                                      SQ.esm_concurrency_cap([0.0, 60.0, 600.0], 50),
+                                      SQ.mmc_replications(3, 2.0, 300, 3, seed=1)],
+    "sns.policies": lambda: [SN.check_policy({"a": ["x", {"prefix": "e"}], "n": [{"numeric": [">=", 5, "<", 9]}]}),
+                             SN.combinations({"a": ["x", "y"], "b": {"c": [1, 2, 3]}}, "MessageBody"),
+                             [SN.matches(p, m) for p in (None, {"a": ["x"]}, {"a": [{"anything-but": ["x"]}]},
+                                                         {"n": [{"numeric": [">", 3]}]}, {"e": [{"exists": False}]})
+                              for m in ({"a": "x"}, {"a": {"Type": "String", "Value": "y"}},
+                                        {"n": {"Type": "Number", "Value": 4}})],
+                             SN.fan_out([SN.Subscription("s1"), SN.Subscription("s2", filter_policy={"a": ["x"]})],
+                                        [{"a": "x"}, {"a": "y"}, {"b": 1}]),
+                             SN.check_message_size(1_000), SN.check_message_size(300_000, 1_048_576)],
+    "sns.delivery policies": lambda: [SN.http_policy(12, 1, 600, "exponential"), SN.http_policy(60, 60),
+                                      SN.http_policy(10, 2, 50, "geometric", 1, 2, 3).delays(),
+                                      SN.http_policy(10, 2, 50, "arithmetic", 1, 2, 3).delays(),
+                                      SN.AWS_MANAGED.total_seconds, SN.DeliveryPolicy().delays()],
+    "sns.simulate_delivery": lambda: [SN.simulate_delivery(ARR * 100, endpoint_down=[(100.0, 400.0), (900.0, 1_000.0)]),
+                                      SN.simulate_delivery(ARR * 100, policy=SN.http_policy(12, 1, 600, "exponential"),
+                                                           endpoint_down=[(50.0, 1_200.0)], dlq=True, horizon=2_100.0),
+                                      SN.simulate_delivery(ARR[:100], policy=SN.AWS_MANAGED,
+                                                           endpoint_down=[(0.2, 5_000.0)])],
+    "sns.simulate_fan_out": lambda: SN.simulate_fan_out(
+        ARR[:400], [{"a": "x" if i % 3 else "y"} for i in range(400)],
+        [SN.Subscription("A"), SN.Subscription("B", filter_policy={"a": ["x"]})], horizon=30.0,
+        consumers=[1, 2], mean_duration=[0.1, 0.3], seed=2),
+    "labs sqs/sns/overview": lambda: _lab_models(),
 }
+
+
+def _lab_models():
+    """The default call of each lab model of labs/sqs.py, labs/sns.py and labs/overview.py."""
+    from labsim.labs import overview as LO, sns as LN, sqs as LQ
+    return [LQ.polling_model(0, 5, 0.5, 0.5), LQ.polling_model(20, 3, 0.2, 0.5),
+            LQ.visibility_model(20, 30, 3, 0.02), LQ.visibility_model(40, 30, 0, 0.1),
+            LQ.fifo_model("fifo", 10, 500, 1), LQ.lambda_sqs_model(100, 0, 10, True, 0.05),
+            LN.fanout_model("placed", "price >= 100 USD", "cancelled", 1.0),
+            LN.delivery_model(20, list(LN.DELIVERY_PRESETS)[1], True),
+            LO.outage_model(30, list(LN.DELIVERY_PRESETS)[0], False, "15 minutes")]
 
 
 def load() -> dict:
