@@ -53,7 +53,7 @@ import numpy as np
 
 from . import tokenbucket, traffic
 from .tokenbucket import TokenBucket
-from .validation import _fmt, check_array, check_choice, check_int, check_number
+from .validation import _fmt, check_array, check_bool, check_choice, check_int, check_number
 
 # --- AWS numbers, each with its source --------------------------------------------------------
 _DG = "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
@@ -88,6 +88,9 @@ REST_DEFAULT_ENDPOINT = "edge-optimized"
 
 #: Quota periods (AWS: DAY, WEEK, MONTH). MONTH is 30 days here: an assumption (AWS: calendar months).
 QUOTA_PERIODS = {"DAY": 86_400.0, "WEEK": 7 * 86_400.0, "MONTH": 30 * 86_400.0}
+#: Largest quota: AWS's API types QuotaSettings ``limit`` as an Integer (API_QuotaSettings.html); the model
+#: takes the 32-bit range.
+MAX_QUOTA = 2**31 - 1
 
 # Where a request ended: passed, or the level that refused it (in AWS's order).
 PASSED, USAGE_PLAN, QUOTA, STAGE, ACCOUNT, REGIONAL = range(6)
@@ -109,14 +112,16 @@ def check_endpoint(api_type: str, endpoint_type: str) -> str:
     return endpoint_type
 
 
-def check_integration_timeout(seconds: float, endpoint_type: str = "regional", raised: bool = False) -> float:
+def check_integration_timeout(integration_timeout: float, endpoint_type: str = "regional",
+                              raised: bool = False) -> float:
     """An integration timeout in seconds: 0.05 to 29 by default; above 29 only for a Regional or
     private REST API whose quota was raised (``raised=True``)."""
     check_choice("endpoint_type", endpoint_type, ENDPOINT_TYPES)
+    raised = check_bool("raised", raised)
     hi = math.inf if raised and TIMEOUT_RAISABLE[endpoint_type] else INTEGRATION_TIMEOUT_MAX_S
     why = ("default range" if not raised else
            "an edge-optimized API cannot raise it" if not TIMEOUT_RAISABLE[endpoint_type] else "raised quota")
-    return check_number("integration_timeout", seconds, INTEGRATION_TIMEOUT_MIN_S,
+    return check_number("integration_timeout", integration_timeout, INTEGRATION_TIMEOUT_MIN_S,
                         None if math.isinf(hi) else hi, why=why)
 
 
@@ -128,7 +133,8 @@ class Throttle:
     burst: int
 
     def __post_init__(self):
-        object.__setattr__(self, "rate", check_number("rate", self.rate, 0, lo_open=True))
+        object.__setattr__(self, "rate", check_number("rate", self.rate, tokenbucket.MIN_RATE, tokenbucket.MAX_RATE,
+                                                      why="requests per second, the range of the book's token bucket"))
         object.__setattr__(self, "burst", check_int("burst", self.burst, 1, tokenbucket.MAX_BURST))
 
 
@@ -145,14 +151,26 @@ class UsagePlan:
     offset: int = 0
 
     def __post_init__(self):
-        object.__setattr__(self, "rate", check_number(f"{self.name}.rate", self.rate, 0, lo_open=True))
-        object.__setattr__(self, "burst", check_int(f"{self.name}.burst", self.burst, 1, tokenbucket.MAX_BURST))
-        check_choice(f"{self.name}.period", self.period, tuple(QUOTA_PERIODS))
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"name={self.name!r:.80} is not allowed: a usage plan's name is a non-empty string")
+        plan = f"usage plan {self.name!r}"
+        object.__setattr__(self, "rate", check_number("rate", self.rate, tokenbucket.MIN_RATE, tokenbucket.MAX_RATE,
+                                                      why=f"{plan}: requests per second"))
+        object.__setattr__(self, "burst", check_int("burst", self.burst, 1, tokenbucket.MAX_BURST, why=plan))
+        try:
+            check_choice("period", self.period, tuple(QUOTA_PERIODS))
+        except ValueError as e:
+            raise ValueError(f"{e} ({plan})") from None
         if self.quota is not None:
-            object.__setattr__(self, "quota", check_int(f"{self.name}.quota", self.quota, 0))
-            object.__setattr__(self, "offset", check_int(f"{self.name}.offset", self.offset, 0, self.quota))
+            object.__setattr__(self, "quota", check_int("quota", self.quota, 0, MAX_QUOTA,
+                                                        why=f"{plan}: requests per period; AWS's API types "
+                                                            "QuotaSettings.limit as an Integer, 32-bit here"))
+            object.__setattr__(self, "offset", check_int("offset", self.offset, 0, self.quota,
+                                                         why=f"{plan}: requests already counted in the first "
+                                                             "period, at most the quota"))
         else:
-            object.__setattr__(self, "offset", check_int(f"{self.name}.offset", self.offset, 0, 0))
+            object.__setattr__(self, "offset", check_int("offset", self.offset, 0, 0,
+                                                         why=f"{plan} has no quota, so nothing is counted"))
 
 
 @dataclass(frozen=True)
@@ -213,11 +231,38 @@ class ThrottleResult:
         return tokenbucket.tokens(took, np.ones(len(took), bool), p["account"].rate, p["account"].burst, grid)
 
 
+def _check_throttle(name: str, value, optional: bool = True):
+    """``value`` if it is a :class:`Throttle` (or None when ``optional``), else a ValueError naming ``name``."""
+    if isinstance(value, Throttle) or (optional and value is None):
+        return value
+    raise ValueError(f"{name}={value!r:.80} is not allowed: give a Throttle(rate, burst)"
+                     + (" or None (no limit at this level)" if optional else ""))
+
+
+def _check_indices(name: str, value, n: int, lo: int, hi: int, meaning: str) -> np.ndarray:
+    """One whole number in ``[lo, hi]`` per request, as an int64 array."""
+    a = check_array(name, value, None, None, sorted_=False)
+    if len(a) != n:
+        raise ValueError(f"{name} has {len(a):,} {'entry' if len(a) == 1 else 'entries'}: allowed one per "
+                         f"request ({n:,})")
+    if len(a) and (not np.all(a == np.floor(a)) or a.min() < lo or a.max() > hi):
+        bad = a[(a != np.floor(a)) | (a < lo) | (a > hi)][0]
+        raise ValueError(f"{name} has a value out of range ({bad:g}): allowed whole numbers {_fmt(lo)} to "
+                         f"{_fmt(hi)} ({meaning})")
+    return a.astype(np.int64)
+
+
+#: Largest method (route) index: an index, not a count (each method used gets its own bucket).
+MAX_METHOD = 1_000_000
+
+
 def _check_plans(plans, account: Throttle):
+    if isinstance(plans, (str, bytes, UsagePlan)) or not isinstance(plans, (tuple, list)):
+        raise ValueError(f"plans={plans!r:.80} is not allowed: give a tuple or list of UsagePlan objects")
     plans = tuple(plans)
-    for p in plans:
+    for i, p in enumerate(plans):
         if not isinstance(p, UsagePlan):
-            raise ValueError(f"plans must hold UsagePlan objects, got {p!r:.60}")
+            raise ValueError(f"plans[{i}]={p!r:.60} is not allowed: plans must hold UsagePlan objects")
         if p.rate > account.rate:
             raise ValueError(f"{p.name}.rate={_fmt(p.rate)} is out of range: allowed up to the account limit "
                              f"{_fmt(account.rate)} requests per second (AWS: per-client limits cannot exceed "
@@ -260,25 +305,32 @@ def simulate_throttling(arrivals, keys=None, methods=None, *, api_type: str = "R
     t = check_array("arrivals", arrivals)
     n = len(t)
     other = check_array("other_arrivals", [] if other_arrivals is None else other_arrivals)
-    account = account or Throttle(ACCOUNT_RATE, ACCOUNT_BURST)
+    account = Throttle(ACCOUNT_RATE, ACCOUNT_BURST) if account is None else _check_throttle("account", account, False)
+    stage = _check_throttle("stage", stage)
+    regional = _check_throttle("regional", regional)
     plans = _check_plans(plans, account)
     if plans and not USAGE_PLANS[api_type]:
         raise ValueError(f"plans={len(plans)} usage plans is not allowed for an {api_type} API: usage plans "
                          "and API keys are REST only (http-api-vs-rest.html)")
-    keys = np.full(n, NO_KEY, np.int64) if keys is None else np.asarray(keys, np.int64)
-    methods = np.zeros(n, np.int64) if methods is None else np.asarray(methods, np.int64)
-    if keys.shape != (n,) or methods.shape != (n,):
-        raise ValueError(f"keys and methods must have one entry per request ({n:,})")
-    if n and (keys.min() < NO_KEY or keys.max() >= len(plans)):
-        raise ValueError(f"keys has a value out of range: allowed -1 (no key) to {len(plans) - 1}")
-    if n and methods.min() < 0:
-        raise ValueError("methods has a value out of range: allowed 0 or more")
-    method_limits = dict(method_limits or {})
-    for m, th in method_limits.items():
-        if not isinstance(th, Throttle):
-            raise ValueError(f"method_limits[{m!r}] must be a Throttle, got {th!r:.60}")
+    if keys is None:
+        keys = np.full(n, NO_KEY, np.int64)
+    else:
+        keys = _check_indices("keys", keys, n, NO_KEY, len(plans) - 1,
+                              f"-1: no API key; k: the key of plans[k], and plans holds {len(plans)}")
+    methods = (np.zeros(n, np.int64) if methods is None else
+               _check_indices("methods", methods, n, 0, MAX_METHOD, "the method or route index"))
+    if method_limits is not None and not isinstance(method_limits, dict):
+        raise ValueError(f"method_limits={method_limits!r:.80} is not allowed: give a dict "
+                         "{method index: Throttle} or None")
+    limits = {}
+    for m, th in (method_limits or {}).items():
+        limits[check_int("method_limits key", m, 0, MAX_METHOD, why="a method index")] = \
+            _check_throttle(f"method_limits[{m!r}]", th, False)
+    method_limits = limits
     overhead = check_number("overhead", overhead, 0, INTEGRATION_TIMEOUT_MAX_S)
-    refund = bool(refund)
+    refund = check_bool("refund", refund)
+    if params is not None and not isinstance(params, dict):
+        raise ValueError(f"params={params!r:.80} is not allowed: give a dict (extra entries for the result) or None")
     end = max(float(t[-1]) if n else 0.0, float(other[-1]) if len(other) else 0.0)
     horizon = check_number("horizon", end if horizon is None else horizon, end)
 
@@ -424,11 +476,24 @@ def shaped_traffic(shape: str, rate: float, horizon: float, rng) -> np.ndarray:
     return traffic.ramp(0.0, 2.0 * rate, horizon, rng)
 
 
+#: Ranges of the labs' traffic (model assumptions that keep one run well under a second of CPU):
+#: a client's level up to 10x the account limit, for a few seconds (usage plans) or tens of
+#: seconds (one bucket); at most about 5 million requests in one run.
+MAX_TRAFFIC_RATE = 100_000.0
+MAX_BUCKET_HORIZON = 40.0
+MAX_PLANS_HORIZON = 10.0
+_TRAFFIC_WHY = "requests per second; the model's range, 10x the account limit"
+
+
 def simulate_bucket(rate: float = 100.0, burst: int = 200, shape: str = "spike", traffic_rate: float = 100.0,
                     horizon: float = 20.0, seed: int = 0) -> ThrottleResult:
     """One bucket (a stage's method limit) in front of one traffic shape: lab 1."""
-    t = shaped_traffic(shape, traffic_rate, horizon, traffic.make_rng(seed))
     lim = Throttle(rate, burst)
+    check_choice("shape", shape, SHAPES)
+    traffic_rate = check_number("traffic_rate", traffic_rate, 0, MAX_TRAFFIC_RATE, why=_TRAFFIC_WHY)
+    horizon = check_number("horizon", horizon, 0, MAX_BUCKET_HORIZON, lo_open=True,
+                           why="seconds; the model's range keeps a run under a second")
+    t = shaped_traffic(shape, traffic_rate, horizon, traffic.make_rng(seed))
     return simulate_throttling(t, stage=lim, account=Throttle(max(ACCOUNT_RATE, lim.rate),
                                                               max(ACCOUNT_BURST, lim.burst)),
                                horizon=horizon, params=dict(shape=shape, traffic_rate=traffic_rate,
@@ -453,7 +518,13 @@ def simulate_usage_plans(noisy: str = "premium", noisy_rate: float = 12_000.0, o
     half of it), the account limit shared with the account's other APIs. The free key has
     ``free_quota_left`` of its daily quota left at the start (AWS's ``offset``)."""
     check_choice("noisy", noisy, ("none",) + tuple(CLIENT_PLANS))
-    noisy_rate = check_number("noisy_rate", noisy_rate, 0, 100_000)
+    noisy_rate = check_number("noisy_rate", noisy_rate, 0, MAX_TRAFFIC_RATE)
+    other_apis_rate = check_number("other_apis_rate", other_apis_rate, 0, MAX_TRAFFIC_RATE, why=_TRAFFIC_WHY)
+    stage_rate = check_number("stage_rate", stage_rate, 1, MAX_TRAFFIC_RATE,
+                              why="requests per second; AWS caps a stage only at its unpublished Regional limit")
+    refund = check_bool("refund", refund)
+    horizon = check_number("horizon", horizon, 0, MAX_PLANS_HORIZON, lo_open=True,
+                           why="seconds; the model's range keeps a run about a second at most")
     rng = traffic.make_rng(seed)
     names = tuple(CLIENT_PLANS)
     free_q = CLIENT_PLANS["free"][2]
@@ -468,7 +539,6 @@ def simulate_usage_plans(noisy: str = "premium", noisy_rate: float = 12_000.0, o
     t = np.concatenate(parts)
     order = np.argsort(t, kind="stable")
     other = traffic.poisson(other_apis_rate, horizon, rng)
-    stage_rate = check_number("stage_rate", stage_rate, 0, lo_open=True)
     return simulate_throttling(t[order], np.concatenate(keys)[order], plans=plans,
                                stage=Throttle(stage_rate, max(1, int(stage_rate // 2))),
                                other_arrivals=other, refund=refund, horizon=horizon,
@@ -498,8 +568,17 @@ EDGE_EXTRA_MS = 4.0     # the CloudFront point of presence's own work per reques
 HANDSHAKES = {"new": 2, "reused": 0}   # round trips before the request: TCP + TLS 1.3, or none
 
 
+#: No two places on Earth are farther apart along the surface than half its circumference
+#: (pi x 6,371 km, about 20,015 km).
+MAX_KM = 20_016
+#: Largest path stretch (path length / great-circle distance) the model takes: an assumption.
+MAX_STRETCH = 10.0
+
+
 def distance_km(a: str, b: str) -> float:
     """Great-circle distance between two :data:`PLACES` (haversine, Earth radius 6,371 km)."""
+    check_choice("a", a, tuple(PLACES))
+    check_choice("b", b, tuple(PLACES))
     (la1, lo1), (la2, lo2) = (np.radians(PLACES[a]), np.radians(PLACES[b]))
     h = np.sin((la2 - la1) / 2) ** 2 + np.cos(la1) * np.cos(la2) * np.sin((lo2 - lo1) / 2) ** 2
     return float(2 * 6_371.0 * np.arcsin(np.sqrt(h)))
@@ -507,6 +586,9 @@ def distance_km(a: str, b: str) -> float:
 
 def round_trip_ms(km: float, stretch: float) -> float:
     """One round trip over ``km`` of great-circle distance on a path ``stretch`` times longer."""
+    km = check_number("km", km, 0, MAX_KM, why="km along the Earth's surface; half its circumference is about 20,015")
+    stretch = check_number("stretch", stretch, 1, MAX_STRETCH,
+                           why="path length / great-circle distance, a model assumption")
     return 2 * km * stretch / FIBRE_KM_PER_MS + HOP_MS
 
 
@@ -514,19 +596,21 @@ def request_latency_ms(client: str, region: str, endpoint_type: str, connection:
     """Median time of one request, in the model: ``handshakes`` round trips to where TLS ends, then
     the request's own round trip to the Region. Regional: everything goes over the internet to
     the Region. Edge-optimized: TLS ends at the nearest point of presence, the request then rides
-    the backbone. Private: from a VPC in the Region only (one short round trip per step)."""
-    check_choice("endpoint_type", endpoint_type, ENDPOINT_TYPES)
+    the backbone. Private: from a VPC in the Region only (one short round trip per step); from any
+    other client a ValueError (a private endpoint is unreachable from the internet)."""
+    check_choice("client", client, CLIENTS + (IN_VPC,))
     check_choice("region", region, tuple(REGIONS))
+    check_choice("endpoint_type", endpoint_type, ENDPOINT_TYPES)
     check_choice("connection", connection, tuple(HANDSHAKES))
     h = HANDSHAKES[connection]
     home = REGIONS[region]
     if client == IN_VPC:
         local = round_trip_ms(5.0, 1.0)
         return (h + 1) * local
-    check_choice("client", client, CLIENTS)
-    d = distance_km(client, home)
     if endpoint_type == "private":
-        return math.nan                          # unreachable from outside the VPC
+        raise ValueError(f"endpoint_type='private' is not reachable from client={client!r}: a private endpoint "
+                         f"answers only inside its VPC (client={IN_VPC!r})")
+    d = distance_km(client, home)
     if endpoint_type == "regional":
         return (h + 1) * round_trip_ms(d, INTERNET_STRETCH)
     to_pop = round_trip_ms(POP_KM, INTERNET_STRETCH)
@@ -541,7 +625,7 @@ class LatencyResult:
     client: np.ndarray        #: index into ``clients``
     latency: np.ndarray       #: ms, NaN when unreachable
     clients: tuple
-    median: dict              #: {endpoint_type: array of the model's median per client}
+    median: dict              #: {endpoint_type: the model's median per client}; private: masked except the VPC client
     params: dict = field(default_factory=dict)
 
     @property
@@ -561,7 +645,9 @@ def simulate_endpoints(region: str = "us-east-1", endpoint_type: str = "edge-opt
     """Clients around the world (and one in a VPC in the API's Region) call one API. Each request's
     latency is the model's median for its client times a lognormal jitter (``jitter``: its sigma,
     an assumption). Private endpoints answer only the VPC client."""
+    check_choice("region", region, tuple(REGIONS))
     check_endpoint(api_type, endpoint_type)
+    check_choice("connection", connection, tuple(HANDSHAKES))
     target_ms = check_number("target_ms", target_ms, 0, lo_open=True)
     n = check_int("requests_per_client", requests_per_client, 1, 100_000)
     jitter = check_number("jitter", jitter, 0, 2)
@@ -570,7 +656,11 @@ def simulate_endpoints(region: str = "us-east-1", endpoint_type: str = "edge-opt
                         else math.nan for c in clients]) for e in ENDPOINT_TYPES}
     rng = traffic.make_rng(seed)
     who = np.repeat(np.arange(len(clients)), n)
-    lat = med[endpoint_type][who] * rng.lognormal(0.0, jitter, len(who))
+    lat = med[endpoint_type][who] * rng.lognormal(0.0, jitter, len(who))      # NaN: unreachable
+    # a private endpoint has no latency for the clients that cannot reach it: masked, not a number
+    # (the data under the mask stay NaN, so np.ma.getdata gives the old array bit for bit)
+    med["private"] = np.ma.masked_invalid(med["private"])
+    med["private"].fill_value = math.nan
     return LatencyResult(who, lat, clients, med,
                          dict(region=region, endpoint_type=endpoint_type, connection=connection,
                               target_ms=target_ms, jitter=jitter, api_type=api_type, seed=seed))

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import traffic
-from .validation import check_choice, check_int, check_number
+from .validation import check_array, check_bool, check_choice, check_int, check_number
 
 #: Triggers (flow-triggers.html) and the API's names for them (API_TriggerConfig.html).
 TRIGGERS = ("on_demand", "scheduled", "event")
@@ -44,6 +44,8 @@ TASK_TYPES = ("Arithmetic", "Filter", "Map", "Map_all", "Mask", "Merge", "Passth
 LAB_TASKS = ("Filter", "Validate", "Mask", "Map")
 
 DAY = 86_400.0
+#: Longest run of the model: a week (a model range: at most 10,080 scheduled runs a minute apart).
+MAX_HORIZON = 7 * DAY
 # Outcomes of a change (one edit of a source record).
 DELIVERED, SUPERSEDED, FILTERED, REJECTED, PENDING = range(5)
 OUTCOME_NAMES = {DELIVERED: "delivered", SUPERSEDED: "superseded", FILTERED: "filtered",
@@ -62,10 +64,19 @@ class Flow:
     source_emits_events: bool = True
 
     def __post_init__(self):
+        for name in ("source", "destination"):
+            v = getattr(self, name)
+            if not isinstance(v, str) or not v.strip():
+                raise ValueError(f"{name}={v!r:.80} is not allowed: give the application's name (a non-empty string)")
         check_choice("trigger", self.trigger, TRIGGERS)
         check_choice("mode", self.mode, TRANSFER_MODES)
-        for t in self.tasks:
-            check_choice("task type", t, TASK_TYPES)
+        if not isinstance(self.tasks, (tuple, list)):
+            raise ValueError(f"tasks={self.tasks!r:.80} is not allowed: give a tuple of task types, each one of "
+                             + ", ".join(repr(t) for t in TASK_TYPES))
+        for i, t in enumerate(self.tasks):
+            check_choice(f"tasks[{i}]", t, TASK_TYPES)
+        object.__setattr__(self, "tasks", tuple(self.tasks))
+        object.__setattr__(self, "source_emits_events", check_bool("source_emits_events", self.source_emits_events))
         if self.trigger == "event" and not self.source_emits_events:
             raise ValueError(f"trigger={self.trigger!r} is not allowed: {self.source} emits no change events "
                              "(event-triggered flows need a SaaS application that provides change events; "
@@ -84,12 +95,29 @@ class Accounts:
         return len(self.test)
 
 
+#: Largest synthetic CRM (accounts): a model range, about a second for a full flow's day.
+MAX_ACCOUNTS = 1_000_000
+
+
 def make_accounts(n: int = 2_000, test_share: float = 0.1, bad_email_share: float = 0.03, seed: int = 0) -> Accounts:
-    n = check_int("accounts", n, 1, 1_000_000)
+    """``n`` synthetic accounts; each is a test account with chance ``test_share`` and has an invalid
+    email with chance ``bad_email_share``."""
+    n = check_int("n", n, 1, MAX_ACCOUNTS, why="accounts in the synthetic CRM")
     test_share = check_number("test_share", test_share, 0, 1)
     bad_email_share = check_number("bad_email_share", bad_email_share, 0, 1)
     rng = traffic.make_rng(seed)
     return Accounts(rng.random(n) < test_share, rng.random(n) < bad_email_share)
+
+
+def _check_accounts(accounts) -> Accounts:
+    """``accounts`` if it is a well-formed :class:`Accounts` (two boolean arrays of one length)."""
+    if not isinstance(accounts, Accounts):
+        raise ValueError(f"accounts={accounts!r:.80} is not allowed: give an Accounts (see make_accounts)")
+    test, bad = np.asarray(accounts.test), np.asarray(accounts.bad_email)
+    if test.dtype != bool or bad.dtype != bool or test.ndim != 1 or test.shape != bad.shape or len(test) < 1:
+        raise ValueError(f"accounts must hold two 1-D boolean arrays of one length (at least 1 account), got "
+                         f"test {test.dtype} {test.shape} and bad_email {bad.dtype} {bad.shape}")
+    return accounts
 
 
 def day_of_changes(changes_per_hour: float, accounts: Accounts, seed: int = 0):
@@ -98,6 +126,7 @@ def day_of_changes(changes_per_hour: float, accounts: Accounts, seed: int = 0):
     ``changes_per_hour``); each edit picks an account at random. Returns (times, account)."""
     changes_per_hour = check_number("changes_per_hour", changes_per_hour, 0, 20_000,
                                     why="a simulated day stays within about half a second")
+    accounts = _check_accounts(accounts)
     h = changes_per_hour / 3_600.0
     knots = np.array([0, 7, 9, 17, 19, 24]) * 3_600.0
     rates = np.array([0.25, 0.25, 2.0, 2.0, 0.25, 0.25]) * h * (24 / 22.25)
@@ -159,13 +188,26 @@ def simulate_flow(flow: Flow, accounts: Accounts, change_time, change_account, *
     at ``interval``); ``run_times``: the on-demand runs. ``api_rate`` (SaaS API calls per second),
     ``page_size`` (records per call) and ``startup`` (seconds a run takes before its first call)
     are assumptions, not AWS numbers."""
+    if not isinstance(flow, Flow):
+        raise ValueError(f"flow={flow!r:.80} is not allowed: give a Flow")
+    accounts = _check_accounts(accounts)
+    n = accounts.n
     api_rate = check_number("api_rate", api_rate, 0, 10_000, lo_open=True)
     page_size = check_int("page_size", page_size, 1, 100_000)
     startup = check_number("startup", startup, 0, 3_600)
-    horizon = check_number("horizon", horizon, 0, lo_open=True)
-    ct = np.asarray(change_time, float)
-    ca = np.asarray(change_account, np.int64)
-    n = accounts.n
+    horizon = check_number("horizon", horizon, 0, MAX_HORIZON, lo_open=True,
+                           why="seconds; the model's range, a week of runs")
+    interval = check_number("interval", interval, 60, DAY)
+    run_times = check_array("run_times", [] if run_times is None else run_times, 0, horizon, sorted_=False)
+    ct = check_array("change_time", change_time, 0, None, sorted_=False)
+    ca = check_array("change_account", change_account, 0, n - 1, sorted_=False)
+    if not np.all(ca == np.floor(ca)):
+        raise ValueError(f"change_account has a value that is not a whole number ({ca[ca != np.floor(ca)][0]:g}): "
+                         f"allowed account indices 0 to {n - 1:,}")
+    if len(ca) != len(ct):
+        raise ValueError(f"change_account has {len(ca):,} {'entry' if len(ca) == 1 else 'entries'} and "
+                         f"change_time {len(ct):,}: allowed one account per change")
+    ca = ca.astype(np.int64)
     dropped = np.where(accounts.test[ca], FILTERED, np.where(accounts.bad_email[ca], REJECTED, -1))
     eligible_acc = ~accounts.test & ~accounts.bad_email
     if flow.trigger == "event":
@@ -182,12 +224,9 @@ def simulate_flow(flow: Flow, accounts: Accounts, change_time, change_account, *
         landed = np.where(outcome == DELIVERED, landed, np.nan)
     else:
         if flow.trigger == "scheduled":
-            interval = check_number("interval", interval, 60, DAY)
             starts = np.arange(interval, horizon + 1e-9, interval)
         else:
-            starts = np.sort(np.asarray([] if run_times is None else run_times, float))
-            if len(starts) and (starts.min() < 0 or starts.max() > horizon):
-                raise ValueError(f"run_times has a value out of range: allowed 0 to {horizon:g}")
+            starts = np.sort(run_times)
         # records each run reads: all accounts (full) or those changed since the previous run's start
         k = np.searchsorted(starts, ct, side="left")               # first run whose snapshot includes the change
         prev = np.concatenate([[-np.inf], starts[:-1]])
@@ -243,6 +282,7 @@ def simulate_day(interval_min: float = 60, changes_per_hour: float = 120, api_ra
                  seed: int = 0) -> dict:
     """The lab: one synthetic CRM day moved to S3 by the three flows of :data:`LAB_FLOWS`."""
     interval_min = check_number("interval_min", interval_min, 1, 1_440)
+    accounts = check_int("accounts", accounts, 1, MAX_ACCOUNTS, why="accounts in the synthetic CRM")
     acc = make_accounts(accounts, 0.1, check_number("bad_email_pct", bad_email_pct, 0, 100) / 100, seed)
     t, a = day_of_changes(changes_per_hour, acc, seed + 1)
     return {name: simulate_flow(f, acc, t, a, interval=60.0 * interval_min, api_rate=api_rate, page_size=page_size,
@@ -250,6 +290,9 @@ def simulate_day(interval_min: float = 60, changes_per_hour: float = 120, api_ra
 
 
 def mean_lag_hours(r: FlowResult) -> float:
+    """Mean hours from an eligible change to S3 over the changes that landed; NaN if none landed."""
+    if not isinstance(r, FlowResult):
+        raise ValueError(f"r={r!r:.80} is not allowed: give a FlowResult (from simulate_flow)")
     lag = r.lag()
     lag = lag[np.isfinite(lag)]
     return float(lag.mean() / 3_600) if len(lag) else math.nan

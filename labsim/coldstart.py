@@ -50,14 +50,13 @@ import heapq
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from numbers import Real
 
 import numpy as np
 
 from . import traffic
-from .awslambda import DEFAULT_ACCOUNT_LIMIT, MAX_ACCOUNT_LIMIT, MAX_TIMEOUT_S, MIN_UNRESERVED
+from .awslambda import DEFAULT_ACCOUNT_LIMIT, MAX_ACCOUNT_LIMIT, MAX_DURATION_CV, MAX_TIMEOUT_S, MIN_UNRESERVED
 from .outcomes import Outcome
-from .validation import check_choice, check_int, check_number
+from .validation import check_array, check_choice, check_grid, check_int, check_number
 
 # --- AWS numbers, each with its source -------------------------------------------------------
 #: The INIT phase of an on-demand environment is limited to 10 s.
@@ -75,6 +74,12 @@ TYPICAL_COLD_SHARE_BELOW = 0.01
 # --- model constants (not AWS numbers) -------------------------------------------------------
 #: Longest simulated run: one week.
 MAX_HORIZON_S = 7 * 86_400.0
+#: Longest idle time before reclaim the model takes: a week, as long as the longest run (an
+#: environment is then never reclaimed within a run).
+MAX_IDLE_TIMEOUT_S = MAX_HORIZON_S
+#: Most requests one run simulates (expected, for a traffic shape; or given as arrivals): the
+#: event loop takes about a microsecond per request, so a run stays near a second of CPU.
+MAX_REQUESTS = 1_000_000
 TRAFFIC_SHAPES = ("steady", "daily", "spike")
 REUSE_POLICIES = ("mru", "lru")
 #: Daily cycle, compressed into the horizon: the rate goes from ``NIGHT_FACTOR x rate`` at night
@@ -86,12 +91,29 @@ DAILY_LEVELS = (NIGHT_FACTOR, NIGHT_FACTOR, PEAK_FACTOR, NIGHT_FACTOR, NIGHT_FAC
 SPIKE_FACTOR, SPIKE_START, SPIKE_LENGTH = 20.0, 0.5, 1 / 60
 
 PROVISIONED, ON_DEMAND = 1, 0
+#: The mean of each traffic shape's rate, as a multiple of ``rate`` (expected requests =
+#: factor x rate x horizon): the daily cycle's knots average 0.575, the spike adds 19/60.
+SHAPE_MEAN_FACTOR = {"steady": 1.0,
+                     "daily": float(np.trapezoid(DAILY_LEVELS, DAILY_KNOTS)) if hasattr(np, "trapezoid")
+                     else float(np.trapz(DAILY_LEVELS, DAILY_KNOTS)),
+                     "spike": 1.0 + (SPIKE_FACTOR - 1.0) * SPIKE_LENGTH}
+
+
+def _check_traffic(shape, rate, horizon, shape_name: str = "shape"):
+    """Validated (shape, rate, horizon): at most ``MAX_REQUESTS`` expected requests."""
+    shape = check_choice(shape_name, shape, TRAFFIC_SHAPES)
+    horizon = check_number("horizon", horizon, 0, MAX_HORIZON_S, lo_open=True, why="the model's limit: one week")
+    top = MAX_REQUESTS / (SHAPE_MEAN_FACTOR[shape] * horizon)
+    rate = check_number("rate", rate, 0, top,
+                        why=f"at most {MAX_REQUESTS:,} requests expected with {shape} traffic over "
+                            f"horizon={horizon:,g} s, which keeps a run near a second")
+    return shape, rate, horizon
 
 
 def rate_curve(shape: str, rate: float, horizon: float, t) -> np.ndarray:
     """The request rate (per second) the traffic ``shape`` asks for at times ``t``."""
-    check_choice("traffic", shape, TRAFFIC_SHAPES)
-    t = np.asarray(t, dtype=float)
+    shape, rate, horizon = _check_traffic(shape, rate, horizon)
+    t = check_grid("t", t)
     if shape == "steady":
         return np.full_like(t, rate)
     if shape == "daily":
@@ -102,7 +124,7 @@ def rate_curve(shape: str, rate: float, horizon: float, t) -> np.ndarray:
 
 def arrivals_for(shape: str, rate: float, horizon: float, rng) -> np.ndarray:
     """Sorted arrival times for a traffic ``shape`` (Poisson, time-varying where the shape is)."""
-    check_choice("traffic", shape, TRAFFIC_SHAPES)
+    shape, rate, horizon = _check_traffic(shape, rate, horizon)
     if shape == "steady":
         return traffic.poisson(rate, horizon, rng)
     if shape == "daily":
@@ -256,19 +278,20 @@ def simulate_environments(rate: float = 2.0, mean_duration: float = 0.1, *, traf
     into the horizon, ``"spike"``), or ``arrivals`` (an array of times in ``[0, horizon)``) gives
     the traffic. Durations are drawn (``duration_kind``, ``mean_duration``, ``duration_cv``) the
     way ``labsim.awslambda.simulate_sync`` draws them, so the same seed gives the same durations;
-    or pass ``durations`` (one per arrival, in the arrivals' order). ``idle_timeout`` may be
-    ``math.inf`` (never reclaimed). See the module docstring for the model and its assumptions.
+    or pass ``durations`` (one per arrival, in the arrivals' order). ``idle_timeout`` goes up to
+    ``MAX_IDLE_TIMEOUT_S`` (a week, the longest run: an environment is then never reclaimed
+    within the run). See the module docstring for the model and its assumptions.
     """
-    horizon = check_number("horizon", horizon, 0, MAX_HORIZON_S, lo_open=True)
+    traffic_shape, rate, horizon = _check_traffic(traffic_shape, rate, horizon, "traffic_shape")
     mean_duration = check_number("mean_duration", mean_duration, 0, MAX_TIMEOUT_S, lo_open=True,
                                  why="Lambda's maximum timeout is 900 s")
     check_choice("duration_kind", duration_kind, traffic.DURATION_KINDS)
+    duration_cv = check_number("duration_cv", duration_cv, 0, MAX_DURATION_CV, lo_open=True,
+                               why="the coefficient of variation of lognormal durations")
     init_duration = check_number("init_duration", init_duration, 0, MAX_INIT_S,
                                  why="Lambda limits an on-demand environment's INIT phase to 10 s")
-    if not (isinstance(idle_timeout, Real) and not isinstance(idle_timeout, bool) and idle_timeout == math.inf):
-        idle_timeout = check_number("idle_timeout", idle_timeout, 0,
-                                    why="seconds an idle environment stays warm; math.inf for never")
-    idle_timeout = float(idle_timeout)
+    idle_timeout = check_number("idle_timeout", idle_timeout, 0, MAX_IDLE_TIMEOUT_S,
+                                why="seconds an idle environment stays warm; a week, the longest run, means never")
     check_choice("reuse", reuse, REUSE_POLICIES)
     limit = check_int("concurrency_limit", concurrency_limit, 1, MAX_ACCOUNT_LIMIT,
                       why="the account concurrency limit; AWS's default is 1,000 per Region")
@@ -282,24 +305,26 @@ def simulate_environments(rate: float = 2.0, mean_duration: float = 0.1, *, traf
                                 why=f"the account limit ({limit:,}) minus the {MIN_UNRESERVED} AWS keeps unreserved")
     rng = traffic.make_rng(seed)
     if arrivals is None:
-        rate = check_number("rate", rate, 0)
-        t = arrivals_for(check_choice("traffic_shape", traffic_shape, TRAFFIC_SHAPES), rate, horizon, rng)
+        t = arrivals_for(traffic_shape, rate, horizon, rng)
     else:
-        t = np.sort(np.asarray(arrivals, dtype=float))
-        if t.ndim != 1 or (len(t) and (t[0] < 0 or t[-1] >= horizon)):
-            raise ValueError(f"arrivals must be a 1-D array of times in [0, horizon={horizon:g}) s")
+        given = check_array("arrivals", arrivals, 0, horizon, sorted_=False, hi_open=True)
+        if len(given) > MAX_REQUESTS:
+            raise ValueError(f"arrivals holds {len(given):,} requests: allowed {MAX_REQUESTS:,} or less "
+                             f"(the model's limit, which keeps a run near a second)")
+        t = np.sort(given)
     if durations is None:
         d = traffic.durations(duration_kind, mean_duration, len(t), rng, duration_cv)
     else:
         if arrivals is None:
             raise ValueError("durations=... needs arrivals=... (one duration per arrival)")
-        order = np.argsort(np.asarray(arrivals, dtype=float), kind="stable")
-        d = np.asarray(durations, dtype=float)
+        order = np.argsort(given, kind="stable")
+        d = check_array("durations", durations, 0, MAX_TIMEOUT_S, sorted_=False)
         if d.shape != t.shape:
             raise ValueError(f"durations must have one value per arrival: got {d.shape}, arrivals {t.shape}")
         d = d[order]
-        if len(d) and not (np.all(d > 0) and np.all(d <= MAX_TIMEOUT_S)):
-            raise ValueError(f"durations must be in (0, {MAX_TIMEOUT_S:,}] s (Lambda's maximum timeout is 900 s)")
+        if len(d) and not np.all(d > 0):
+            raise ValueError(f"durations has a value out of range ({d.min():g}): allowed more than 0 to "
+                             f"{MAX_TIMEOUT_S:,} s (Lambda's maximum timeout is 900 s)")
     pool = limit if reserved is None else reserved
 
     env, cold_idx, latency, created, reclaimed, busy, idle = _environments(
@@ -337,4 +362,8 @@ def p_cold_single(rate: float, idle_timeout: float, duration: float = 0.0) -> fl
     than ``idle_timeout``: the gap is exponential (memoryless) minus the duration, so
     P = exp(-rate x (idle_timeout + duration)); ``duration`` -> 0 gives exp(-rate x idle_timeout).
     """
+    rate = check_number("rate", rate, 0, why="requests per second")
+    idle_timeout = check_number("idle_timeout", idle_timeout, 0, MAX_IDLE_TIMEOUT_S,
+                                why="seconds an idle environment stays warm; the model's limit is a week")
+    duration = check_number("duration", duration, 0, MAX_TIMEOUT_S, why="Lambda's maximum timeout is 900 s")
     return math.exp(-rate * (idle_timeout + duration))

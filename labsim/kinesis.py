@@ -62,8 +62,10 @@ from enum import IntEnum
 
 import numpy as np
 
-from . import tokenbucket
-from .validation import check_array, check_choice, check_int, check_number
+from numbers import Integral
+
+from . import tokenbucket, traffic
+from .validation import check_array, check_bool, check_choice, check_int, check_number
 
 # --- AWS numbers ---------------------------------------------------------------------------------
 #: The model's "MB" (see the module docstring: MiB).
@@ -109,6 +111,11 @@ CAPACITY_MODES = ("Provisioned", "On-demand Standard", "On-demand Advantage")
 ON_DEMAND_WRITE_CEILING_MB_S = {"us-east-1": 10_000, "us-west-2": 10_000, "eu-west-1": 10_000, "other": 200}
 #: The model's own cap on shards (AWS has no upper limit, only an account quota).
 MAX_SHARDS = 1_000
+#: Most records one run simulates (the model's limit: with Lambda or 50 applications reading, a
+#: run of this many takes one to two seconds of CPU).
+MAX_RECORDS = 500_000
+#: The model's cap on the write buckets' burst (an assumption: AWS does not document it).
+MAX_BURST_SECONDS = 60
 
 
 class Fate(IntEnum):
@@ -150,6 +157,7 @@ def shards_needed(records_per_s: float, bytes_per_s: float) -> int:
 def propagation_delay(consumers: int, efo: bool) -> float:
     """Illustrative delay from write to read (s): 70 ms with fan-out, 200 ms per shared consumer."""
     consumers = check_int("consumers", consumers, 1, EFO_MAX_CONSUMERS_ADVANTAGE)
+    efo = check_bool("efo", efo)
     return PROPAGATION_EFO_S if efo else PROPAGATION_ONE_SHARED_S * consumers
 
 
@@ -158,9 +166,13 @@ _DIGESTS: dict = {}
 _CACHE_MAX = 1_000_000
 
 
-def md5_hash_key(key) -> int:
-    """The 128-bit hash key of a partition key (a string; other values go through ``str``)."""
-    return int.from_bytes(hashlib.md5(str(key).encode("utf-8")).digest(), "big")
+def md5_hash_key(key: str) -> int:
+    """The 128-bit hash key of a partition key, a string (for a whole-number key ``k`` of
+    :func:`make_keys`, pass ``str(k)``: the arrays of :func:`route` stand for those strings)."""
+    if not isinstance(key, str):
+        raise ValueError(f"key={key!r:.80} is not a partition key: a partition key is a string "
+                         f"(for a whole-number key k, pass str(k))")
+    return int.from_bytes(hashlib.md5(key.encode("utf-8")).digest(), "big")
 
 
 def _digest(key) -> bytes:
@@ -173,16 +185,30 @@ def _digest(key) -> bytes:
     return d
 
 
+def _key_array(name, keys) -> np.ndarray:
+    """``keys`` as a 1-D array of partition keys (strings, or whole numbers standing for their
+    ``str``), or a ValueError naming ``name``."""
+    if isinstance(keys, (str, bytes)) or keys is None:
+        raise ValueError(f"{name} must be a 1-D array of partition keys (strings or whole numbers), "
+                         f"got {keys!r:.80}")
+    try:
+        k = np.asarray(keys)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be a 1-D array of partition keys (strings or whole numbers), "
+                         f"got {keys!r:.80}") from None
+    if k.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of partition keys, got shape {k.shape}")
+    if len(k) and not (np.issubdtype(k.dtype, np.integer) or k.dtype.kind in "US"):
+        raise ValueError(f"{name} must be strings or whole numbers, got dtype {k.dtype}")
+    return k
+
+
 def hash_keys(keys):
     """Distinct keys, each record's index into them, and each distinct key's MD5 as two uint64
     halves (high, low). Each distinct key is hashed once (and cached across calls)."""
-    k = np.asarray(keys)
-    if k.ndim != 1:
-        raise ValueError(f"keys must be a 1-D array of partition keys, got shape {k.shape}")
+    k = _key_array("keys", keys)
     if len(k) == 0:
         return k, np.zeros(0, np.int64), np.zeros(0, np.uint64), np.zeros(0, np.uint64)
-    if not (np.issubdtype(k.dtype, np.integer) or k.dtype.kind in "US"):
-        raise ValueError(f"keys must be strings or whole numbers, got dtype {k.dtype}")
     uniq, inv = np.unique(k, return_inverse=True)
     buf = b"".join([_digest(x) for x in uniq.tolist()])
     halves = np.frombuffer(buf, dtype=">u8").reshape(-1, 2).astype(np.uint64)
@@ -198,18 +224,37 @@ def even_split(shards: int) -> tuple:
     return tuple((s, (starts[i + 1] - 1) if i + 1 < n else HASH_SPACE - 1) for i, s in enumerate(starts))
 
 
+def _hash_key(x) -> bool:
+    """True if ``x`` is a whole number (a Python or numpy integer, not a bool)."""
+    return isinstance(x, Integral) and not isinstance(x, (bool, np.bool_))
+
+
 def check_ranges(ranges) -> tuple:
-    """Return ``ranges`` if they cover [0, 2^128) with no gap and no overlap, else ValueError."""
-    r = tuple((int(a), int(b)) for a, b in ranges)
+    """Return ``ranges`` if they cover [0, 2^128) with no gap and no overlap, else ValueError.
+
+    ``ranges``: the open shards' hash-key ranges ``((start, end), ...)``, inclusive, whole
+    numbers, in order; at most ``MAX_SHARDS`` of them (the model's limit)."""
+    what = "ranges must be a sequence of (start, end) pairs of whole numbers (hash keys)"
+    if isinstance(ranges, (str, bytes)) or not hasattr(ranges, "__len__") or not hasattr(ranges, "__iter__"):
+        raise ValueError(f"{what}, got {ranges!r:.80}")
+    if len(ranges) > MAX_SHARDS:
+        raise ValueError(f"ranges has {len(ranges):,} shards: allowed 1 to {MAX_SHARDS:,} (the model's limit)")
+    r = []
+    for i, pair in enumerate(ranges):
+        if isinstance(pair, (str, bytes)) or not hasattr(pair, "__len__") or len(pair) != 2 \
+                or not (_hash_key(pair[0]) and _hash_key(pair[1])):
+            raise ValueError(f"{what}: ranges[{i}] is {pair!r:.80}")
+        r.append((int(pair[0]), int(pair[1])))
+    r = tuple(r)
     if not r:
         raise ValueError("ranges is empty: a stream has at least 1 open shard")
     if r[0][0] != 0 or r[-1][1] != HASH_SPACE - 1:
         raise ValueError("ranges must start at 0 and end at 2^128 - 1")
     for i, (a, b) in enumerate(r):
         if a > b:
-            raise ValueError(f"range {i} is empty ({a} > {b})")
+            raise ValueError(f"ranges[{i}] is empty ({a} > {b})")
         if i and a != r[i - 1][1] + 1:
-            raise ValueError(f"ranges {i - 1} and {i} have a {'gap' if a > r[i - 1][1] + 1 else 'overlap'}")
+            raise ValueError(f"ranges[{i - 1}] and ranges[{i}] have a {'gap' if a > r[i - 1][1] + 1 else 'overlap'}")
     return r
 
 
@@ -217,13 +262,22 @@ def split_shard(ranges, index: int, at: int | None = None) -> tuple:
     """SplitShard: shard ``index`` becomes two, the second starting at hash key ``at`` (default:
     the middle of its range)."""
     r = check_ranges(ranges)
+    if len(r) >= MAX_SHARDS:
+        raise ValueError(f"ranges has {len(r):,} shards already: a split would make {len(r) + 1:,}, "
+                         f"the model allows {MAX_SHARDS:,}")
     i = check_int("index", index, 0, len(r) - 1)
     a, b = r[i]
     if b == a:
-        raise ValueError(f"shard {i} holds a single hash key and cannot be split")
-    at = a + (b - a + 1) // 2 if at is None else int(at)
-    if not a < at <= b:
-        raise ValueError(f"at={at} is out of range: allowed {a + 1} to {b} (inside shard {i}'s range)")
+        raise ValueError(f"index={i}: shard {i} holds a single hash key and cannot be split")
+    if at is None:
+        at = a + (b - a + 1) // 2
+    elif _hash_key(at):
+        at = int(at)
+        if not a < at <= b:
+            raise ValueError(f"at={at} is out of range: allowed {a + 1} to {b} (inside shard {i}'s range)")
+    else:
+        raise ValueError(f"at={at!r:.80} is not a hash key: allowed a whole number {a + 1} to {b} "
+                         f"(inside shard {i}'s range), or None for the middle")
     return r[:i] + ((a, at - 1), (at, b)) + r[i + 1:]
 
 
@@ -240,6 +294,28 @@ def update_shard_count(ranges, shards: int) -> tuple:
     return even_split(shards)
 
 
+def _halves(name, v) -> np.ndarray:
+    """``v`` as a 1-D uint64 array (64-bit halves of hash keys), or a ValueError naming ``name``."""
+    what = f"{name} must be a 1-D array of whole numbers 0 to 2^64 - 1 (64-bit halves of hash keys)"
+    if isinstance(v, (str, bytes)) or v is None:
+        raise ValueError(f"{what}, got {v!r:.80}")
+    try:
+        a = np.asarray(v)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{what}, got {v!r:.80}") from None
+    if a.ndim != 1:
+        raise ValueError(f"{what}, got shape {a.shape}")
+    if a.dtype == np.uint64:
+        return a
+    if len(a) == 0:
+        return np.zeros(0, np.uint64)
+    if not np.issubdtype(a.dtype, np.integer):
+        raise ValueError(f"{what}, got dtype {a.dtype}")
+    if a.min() < 0:
+        raise ValueError(f"{name} has a value out of range ({a.min()}): allowed 0 to 2^64 - 1")
+    return a.astype(np.uint64)
+
+
 def route_hashes(hi, lo, ranges) -> np.ndarray:
     """Shard index of each 128-bit hash key given as uint64 halves ``hi`` (top 64 bits) and
     ``lo``. Exact: a key is in shard i when start_i <= key; the starts are compared on their top
@@ -247,8 +323,10 @@ def route_hashes(hi, lo, ranges) -> np.ndarray:
     even split of fewer than 2^64 shards, whose starts are more than 2^64 apart) are compared on
     the low half too."""
     r = check_ranges(ranges)
-    hi = np.asarray(hi, np.uint64)
-    lo = np.asarray(lo, np.uint64)
+    hi = _halves("hi", hi)
+    lo = _halves("lo", lo)
+    if hi.shape != lo.shape:
+        raise ValueError(f"hi and lo must hold one half each per hash key: got {len(hi):,} and {len(lo):,}")
     starts = [a for a, _ in r[1:]]
     bh = np.array([s >> 64 for s in starts], np.uint64)
     bl = np.array([s & (2 ** 64 - 1) for s in starts], np.uint64)
@@ -263,12 +341,15 @@ def route_hashes(hi, lo, ranges) -> np.ndarray:
 
 def route(keys, ranges) -> np.ndarray:
     """Shard index of each record's partition key (MD5, then the range that holds the hash)."""
+    ranges = check_ranges(ranges)
     _, inv, hi, lo = hash_keys(keys)
     return route_hashes(hi, lo, ranges)[inv] if len(inv) else np.zeros(0, np.int64)
 
 
 # --- Key generators -------------------------------------------------------------------------------------
 KEY_KINDS = ("uniform", "zipf", "hot")
+#: Most distinct keys :func:`make_keys` draws from (the model's limit: a Zipf table of 80 MB).
+MAX_KEYS = 10_000_000
 
 
 def make_keys(kind: str, n: int, n_keys: int, skew: float, rng) -> np.ndarray:
@@ -279,16 +360,18 @@ def make_keys(kind: str, n: int, n_keys: int, skew: float, rng) -> np.ndarray:
     over the other keys.
     """
     check_choice("kind", kind, KEY_KINDS)
-    n = check_int("n", n, 0)
-    n_keys = check_int("n_keys", n_keys, 1, 10_000_000)
-    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+    n = check_int("n", n, 0, traffic.MAX_REQUESTS, why="records, as many as the traffic generators make")
+    n_keys = check_int("n_keys", n_keys, 1, MAX_KEYS)
+    if kind == "hot":
+        share = check_number("skew", skew, 0, 1, why="the hot key's share of the records")
+    else:
+        s = check_number("skew", skew, 0, 5, why="the Zipf exponent; ignored for uniform keys")
+    rng = traffic._rng(rng, "rng")
     if kind == "uniform":
         return rng.integers(0, n_keys, n)
     if kind == "zipf":
-        s = check_number("skew", skew, 0, 5, why="the Zipf exponent")
         p = np.arange(1, n_keys + 1, dtype=float) ** -s
         return np.searchsorted(np.cumsum(p / p.sum()), rng.random(n), side="right").clip(0, n_keys - 1)
-    share = check_number("skew", skew, 0, 1, why="the hot key's share of the records")
     hot = rng.random(n) < share
     other = rng.integers(1, n_keys, n) if n_keys > 1 else np.zeros(n, np.int64)
     return np.where(hot, 0, other)
@@ -297,11 +380,22 @@ def make_keys(kind: str, n: int, n_keys: int, skew: float, rng) -> np.ndarray:
 def spread_key(keys, key: int, suffixes: int, n_keys: int, rng) -> np.ndarray:
     """Write sharding: records of ``key`` get one of ``suffixes`` sub-keys at random (sub-key 0 is
     the key itself, sub-key j > 0 is the new key ``n_keys + j``). Order per original key is lost."""
+    k = _key_array("keys", keys)
+    if len(k) and not np.issubdtype(k.dtype, np.integer):
+        raise ValueError(f"keys must be whole numbers (keys of make_keys), got dtype {k.dtype}")
+    n_keys = check_int("n_keys", n_keys, 1, MAX_KEYS)
+    key = check_int("key", key, 0, n_keys - 1, why="one of the n_keys keys of make_keys")
     suffixes = check_int("suffixes", suffixes, 1, 1_000)
-    k = np.asarray(keys).copy()
+    if k.dtype != np.int64:                       # room for the sub-keys n_keys + j, whatever the dtype
+        if len(k) and (int(k.min()) < -2**63 or int(k.max()) > 2**63 - 1 - n_keys - suffixes):
+            raise ValueError(f"keys has a value out of range ({k.max()}): allowed whole numbers that fit "
+                             f"a 64-bit integer with the sub-keys n_keys + j")
+        k = k.astype(np.int64)
+    else:
+        k = k.copy()
+    rng = traffic._rng(rng, "rng")
     if suffixes == 1:
         return k
-    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
     m = k == key
     j = rng.integers(0, suffixes, int(m.sum()))
     k[m] = np.where(j == 0, key, n_keys + j)
@@ -490,6 +584,21 @@ def _lane(t, bad, B, W, max_retry, max_age, bisect, fate_skip, d0, d1, retention
         now = ready
 
 
+def _flags(name, value, n) -> np.ndarray:
+    """``value`` as one True/False per record (bools, or 0 and 1), or a ValueError naming ``name``."""
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{name} must hold one True or False per arrival, got {value!r:.80}")
+    try:
+        a = np.asarray(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must hold one True or False per arrival, got {value!r:.80}") from None
+    if a.shape != (n,):
+        raise ValueError(f"{name} must hold one flag per arrival: got shape {a.shape} for {n:,} arrivals")
+    if a.dtype != bool and n and (a.dtype.kind not in "iuf" or not np.isin(a, (0, 1)).all()):
+        raise ValueError(f"{name} must hold one True or False per arrival (or 0 and 1), got {value!r:.80}")
+    return a.astype(bool)
+
+
 def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst_seconds: float = 1.0,
                     initial_fill: float | str = 1.0,
                     consumers: int = 0, efo: bool = False, consumer_start=None,
@@ -519,11 +628,14 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
     """
     t = check_array("arrivals", arrivals)
     n = len(t)
+    if n > MAX_RECORDS:
+        raise ValueError(f"arrivals holds {n:,} records: allowed {MAX_RECORDS:,} or less (the model's limit, "
+                         f"which keeps a run near a second)")
     if ranges is None:
         check_int("shards", shards, 1, MAX_SHARDS, why="a stream needs at least 1 shard; the model's limit")
         ranges = even_split(shards)
     ranges = check_ranges(ranges)
-    karr = np.asarray(keys)
+    karr = _key_array("keys", keys)
     if karr.shape != (n,):
         raise ValueError(f"keys must hold one partition key per arrival: got shape {karr.shape} for {n:,} arrivals")
     if np.ndim(sizes) == 0:
@@ -533,7 +645,7 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
         size = check_array("sizes", sizes, 1, MAX_RECORD_BYTES, sorted_=False)
         if len(size) != n:
             raise ValueError(f"sizes must hold one size per arrival: got {len(size):,} for {n:,} arrivals")
-    burst_seconds = check_number("burst_seconds", burst_seconds, 1, 60,
+    burst_seconds = check_number("burst_seconds", burst_seconds, 1, MAX_BURST_SECONDS,
                                  why="an assumption: AWS does not document the shard buckets' burst")
     steady = isinstance(initial_fill, str)
     if steady:
@@ -542,6 +654,9 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
         initial_fill = check_number("initial_fill", initial_fill, 0, 1)
     consumers = check_int("consumers", consumers, 0, EFO_MAX_CONSUMERS_ADVANTAGE,
                           why="enhanced fan-out allows 20 consumers per stream, 50 with On-demand Advantage")
+    efo = check_bool("efo", efo)
+    lambda_consumer = check_bool("lambda_consumer", lambda_consumer)
+    bisect = check_bool("bisect", bisect)
     batch_size = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX, why="BatchSize: 1 to 10,000 for Kinesis")
     batching_window = check_number("batching_window", batching_window, 0, BATCHING_WINDOW_MAX_S,
                                    why="MaximumBatchingWindowInSeconds")
@@ -562,9 +677,7 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
     if bad is None:
         badm = np.zeros(n, bool)
     else:
-        badm = np.asarray(bad, bool)
-        if badm.shape != (n,):
-            raise ValueError(f"bad must hold one flag per arrival: got shape {badm.shape} for {n:,} arrivals")
+        badm = _flags("bad", bad, n)
     if consumer_start is None:
         cstart = np.zeros(consumers)
     else:
@@ -572,7 +685,8 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
         if len(cstart) != consumers:
             raise ValueError(f"consumer_start must hold one time per application: got {len(cstart)} for {consumers}")
     if consumer_down is not None:
-        if np.shape(consumer_down) != (2,):
+        if isinstance(consumer_down, (str, bytes)) or not hasattr(consumer_down, "__len__") \
+                or len(consumer_down) != 2:
             raise ValueError(f"consumer_down must be a pair (t0, t1) of times, got {consumer_down!r:.80}")
         down0 = check_number("consumer_down[0]", consumer_down[0], 0, 1e12)
         down1 = check_number("consumer_down[1]", consumer_down[1], down0, 1e12,

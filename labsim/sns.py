@@ -50,7 +50,7 @@ from numbers import Real
 import numpy as np
 
 from .retry import RetryPolicy
-from .validation import check_array, check_choice, check_int, check_number
+from .validation import check_array, check_bool, check_choice, check_int, check_number
 
 _SNS = "https://docs.aws.amazon.com/sns/latest/dg/"
 #: Filter policy limits: 5 keys, 150 combinations, numbers within +-10^9.
@@ -70,8 +70,15 @@ FIFO_ARCHIVE_MAX_DAYS = 365
 HTTP_MAX_POLICY_SECONDS = 3_600
 BACKOFF_FUNCTIONS = ("linear", "arithmetic", "geometric", "exponential")
 PROTOCOLS = ("sqs", "lambda", "http", "https", "email", "sms")
-#: The model's bound on a custom policy's retries (not an AWS number).
+#: The model's bound on a custom policy's retries: 3,600 s of retries at least 1 s apart.
 MAX_HTTP_RETRIES = 3_600
+#: The model's bounds for an AWS-managed policy (AWS's is 100,015 retries, 20 s at most apart).
+MAX_MANAGED_RETRIES = 200_000
+MAX_MANAGED_DELAY_S = 86_400
+
+
+def _fmt_s(x: float) -> str:
+    return f"{x:,.0f} s" if float(x).is_integer() else f"{x:g} s"
 
 
 # --- filter policies -------------------------------------------------------------------------------
@@ -147,19 +154,26 @@ def check_policy(policy: dict, scope: str = "MessageAttributes") -> dict:
 
 def combinations(policy: dict, scope: str = "MessageAttributes") -> int:
     """The policy's total combination of values: the product of its arrays' lengths."""
+    check_choice("scope", scope, SCOPES)
     return math.prod(len(v) for _, v in _leaves(policy, scope))
 
 
-def _attr_values(a):
+def _attr_values(name, a):
     """A message attribute (``{"Type": ..., "Value": ...}`` or a plain value) as a list of values."""
     if isinstance(a, dict) and "Type" in a:
         typ, val = a["Type"], a.get("Value")
-        if typ.endswith(".Array"):
-            vals = json.loads(val) if isinstance(val, str) else list(val)
-        else:
-            vals = [val]
-        if typ.startswith("Number"):
-            return [float(v) if not isinstance(v, bool) and v is not None else v for v in vals]
+        if not isinstance(typ, str) or typ.split(".")[0] not in ("String", "Number", "Binary"):
+            raise ValueError(f"message attribute {name!r}: Type must be String, Number or Binary (or one of "
+                             f"their .Array forms), got {typ!r:.80}")
+        try:
+            if typ.endswith(".Array"):
+                vals = json.loads(val) if isinstance(val, str) else list(val)
+            else:
+                vals = [val]
+            if typ.startswith("Number"):
+                return [float(v) if not isinstance(v, bool) and v is not None else v for v in vals]
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"message attribute {name!r}: Value {val!r:.80} is not a {typ}") from None
         if typ.startswith("Binary"):
             return []                              # SNS compares String and Number types only
         return vals
@@ -220,10 +234,18 @@ def matches(policy: dict | None, message: dict, scope: str = "MessageAttributes"
     ``{"Type": "String" | "String.Array" | "Number" | "Number.Array", "Value": ...}`` or a plain
     value; with ``MessageBody``, the parsed JSON body (a dict, possibly nested).
     """
+    check_choice("scope", scope, SCOPES)
+    if not isinstance(message, dict):
+        raise ValueError(f"message must be a dict ({'attributes by name' if scope == 'MessageAttributes' else 'the parsed JSON body'}), "
+                         f"got {message!r:.80}")
     if policy is None:
         return True
-    check_choice("scope", scope, SCOPES)
-    leaves = _leaves(policy, scope)
+    check_policy(policy, scope)
+    return _matches(_leaves(policy, scope), message, scope)
+
+
+def _matches(leaves, message: dict, scope: str) -> bool:
+    """:func:`matches` for a checked policy's leaves."""
     if not message:                      # "exists": false needs at least one attribute
         return False
     for path, conds in leaves:
@@ -235,7 +257,7 @@ def matches(policy: dict | None, message: dict, scope: str = "MessageAttributes"
                 present = False
                 break
         if present:
-            values = _attr_values(node) if scope == "MessageAttributes" else (
+            values = _attr_values(path[0], node) if scope == "MessageAttributes" else (
                 list(node) if isinstance(node, list) else [node])
             if scope == "MessageBody" and isinstance(node, dict):
                 present, values = False, []          # exists works on leaves only
@@ -258,13 +280,23 @@ class Subscription:
     dlq: bool = False
 
     def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name={self.name!r:.80} is not allowed: a subscription's name is a non-empty string")
         check_choice("protocol", self.protocol, PROTOCOLS)
         check_choice("scope", self.scope, SCOPES)
         if self.filter_policy is not None:
-            check_policy(self.filter_policy, self.scope)
+            try:
+                check_policy(self.filter_policy, self.scope)
+            except ValueError as e:
+                raise ValueError(f"filter_policy of subscription {self.name!r}: {e}") from None
+        object.__setattr__(self, "dlq", check_bool("dlq", self.dlq))
 
     def accepts(self, message: dict) -> bool:
-        return matches(self.filter_policy, message, self.scope)
+        if not isinstance(message, dict):
+            raise ValueError(f"message must be a dict, got {message!r:.80}")
+        if self.filter_policy is None:
+            return True
+        return _matches(_leaves(self.filter_policy, self.scope), message, self.scope)
 
 
 def fan_out(subscriptions, messages) -> np.ndarray:
@@ -273,18 +305,43 @@ def fan_out(subscriptions, messages) -> np.ndarray:
     One publish becomes one delivery per matching subscription; a row of ``False`` is a message
     no subscription matched (SNS accepted it and delivered it nowhere).
     """
-    subs = list(subscriptions)
-    out = np.zeros((len(messages), len(subs)), bool)
+    subs = _check_subscriptions(subscriptions)
+    msgs = _check_messages(messages)
+    out = np.zeros((len(msgs), len(subs)), bool)
     for j, s in enumerate(subs):
-        out[:, j] = [s.accepts(m) for m in messages]
+        if s.filter_policy is None:
+            out[:, j] = True
+        else:
+            leaves = _leaves(s.filter_policy, s.scope)
+            out[:, j] = [_matches(leaves, m, s.scope) for m in msgs]
     return out
 
 
-def check_message_size(size: int, maximum: int = DEFAULT_MAX_MESSAGE_BYTES) -> int:
-    """A message's size against the topic's MaximumMessageSize (256 KiB default, up to 1 MiB)."""
-    maximum = check_int("maximum_message_size", maximum, 1_024, MAX_MESSAGE_BYTES,
+def _check_subscriptions(subscriptions) -> tuple:
+    if isinstance(subscriptions, Subscription):
+        subscriptions = [subscriptions]
+    if isinstance(subscriptions, (str, bytes, dict)) or not isinstance(subscriptions, (list, tuple)):
+        raise ValueError(f"subscriptions must be a list of Subscription, got {subscriptions!r:.80}")
+    for s in subscriptions:
+        if not isinstance(s, Subscription):
+            raise ValueError(f"subscriptions must be a list of Subscription, got an element {s!r:.80}")
+    return tuple(subscriptions)
+
+
+def _check_messages(messages) -> list:
+    if not isinstance(messages, (list, tuple)):
+        raise ValueError(f"messages must be a list of dicts (one per message), got {messages!r:.80}")
+    for m in messages:
+        if not isinstance(m, dict):
+            raise ValueError(f"messages must be a list of dicts (one per message), got an element {m!r:.80}")
+    return list(messages)
+
+
+def check_message_size(size: int, maximum_message_size: int = DEFAULT_MAX_MESSAGE_BYTES) -> int:
+    """A message's size (bytes) against the topic's MaximumMessageSize (256 KiB default, up to 1 MiB)."""
+    maximum = check_int("maximum_message_size", maximum_message_size, 1_024, MAX_MESSAGE_BYTES,
                         why="MaximumMessageSize is 1 KiB to 1 MiB")
-    return check_int("message size", size, 0, maximum, why=f"the topic's MaximumMessageSize is {maximum:,} bytes")
+    return check_int("size", size, 0, maximum, why=f"the topic's MaximumMessageSize is {maximum:,} bytes")
 
 
 # --- delivery policies -----------------------------------------------------------------------------
@@ -308,21 +365,32 @@ class DeliveryPolicy:
     managed: bool = False
 
     def __post_init__(self):
-        hi = 200_000 if self.managed else MAX_HTTP_RETRIES
-        n = check_int("num_retries", self.num_retries, 0, hi)
-        check_number("min_delay", self.min_delay, 1, HTTP_MAX_POLICY_SECONDS if not self.managed else 86_400,
-                     why="minDelayTarget is at least 1 s")
-        check_number("max_delay", self.max_delay, self.min_delay, HTTP_MAX_POLICY_SECONDS if not self.managed
-                     else 86_400, why="maxDelayTarget is at least minDelayTarget")
-        a = check_int("num_no_delay_retries", self.num_no_delay_retries, 0, n)
+        managed = check_bool("managed", self.managed)
+        hi = MAX_MANAGED_RETRIES if managed else MAX_HTTP_RETRIES
+        n = check_int("num_retries", self.num_retries, 0, hi,
+                      why="a bound of the model" if managed else "retries at least 1 s apart, within the 3,600 s limit")
+        top = MAX_MANAGED_DELAY_S if managed else HTTP_MAX_POLICY_SECONDS
+        lo = check_number("min_delay", self.min_delay, 1, top, why="minDelayTarget is at least 1 s")
+        hi_d = check_number("max_delay", self.max_delay, lo, top,
+                            why=f"maxDelayTarget is at least minDelayTarget: min_delay={_fmt_s(lo)}")
+        a = check_int("num_no_delay_retries", self.num_no_delay_retries, 0, n,
+                      why="the phases add up to at most num_retries")
         b = check_int("num_min_delay_retries", self.num_min_delay_retries, 0, n - a,
                       why="the phases add up to at most num_retries")
-        check_int("num_max_delay_retries", self.num_max_delay_retries, 0, n - a - b,
-                  why="the phases add up to at most num_retries")
-        check_choice("backoff_function", self.backoff_function, BACKOFF_FUNCTIONS)
-        if not self.managed and self.total_seconds > HTTP_MAX_POLICY_SECONDS + 1e-9:
-            raise ValueError(f"the delivery policy takes {self.total_seconds:,.0f} s in all: the limit is "
-                             f"{HTTP_MAX_POLICY_SECONDS:,} s for an HTTP/S endpoint (a hard limit)")
+        c = check_int("num_max_delay_retries", self.num_max_delay_retries, 0, n - a - b,
+                      why="the phases add up to at most num_retries")
+        f = check_choice("backoff_function", self.backoff_function, BACKOFF_FUNCTIONS)
+        # store the checked values (a numpy number or a bool counts as what it stands for)
+        for k, v in (("managed", managed), ("num_retries", n), ("num_no_delay_retries", a),
+                     ("num_min_delay_retries", b), ("num_max_delay_retries", c), ("backoff_function", f),
+                     ("min_delay", lo), ("max_delay", hi_d)):
+            object.__setattr__(self, k, v)
+        if not managed and self.total_seconds > HTTP_MAX_POLICY_SECONDS + 1e-9:
+            raise ValueError(f"the delivery policy (num_retries={n:,}, min_delay={_fmt_s(lo)}, max_delay="
+                             f"{_fmt_s(hi_d)}, backoff_function={f!r}, num_no_delay_retries={a:,}, "
+                             f"num_min_delay_retries={b:,}, num_max_delay_retries={c:,}) takes "
+                             f"{self.total_seconds:,.0f} s in all: the limit is {HTTP_MAX_POLICY_SECONDS:,} s for "
+                             "an HTTP/S endpoint (a hard limit)")
 
     @property
     def phases(self) -> dict:
@@ -434,8 +502,14 @@ class DeliveryResult:
 
 def _check_windows(down):
     out = []
+    if down is not None and (isinstance(down, (str, bytes, dict)) or not np.iterable(down)):
+        raise ValueError(f"endpoint_down must be a list of pairs (t0, t1), got {down!r:.80}")
     for w in ([] if down is None else list(down)):
-        if np.shape(w) != (2,):
+        try:
+            shape = np.shape(w)
+        except ValueError:
+            shape = None
+        if shape != (2,) or isinstance(w, (str, bytes)):
             raise ValueError(f"endpoint_down must hold pairs (t0, t1), got {w!r:.80}")
         a = check_number("endpoint_down start", w[0], 0, 1e12)
         b = check_number("endpoint_down end", w[1], a, 1e12, why="a window ends at or after it starts")
@@ -463,7 +537,8 @@ def simulate_delivery(publish, *, policy: DeliveryPolicy = HTTP_DEFAULT, endpoin
         raise ValueError(f"dlq={dlq!r} is not allowed: choose True or False")
     wins = _check_windows(endpoint_down)
     last = float(t[-1]) if len(t) else 0.0
-    horizon = math.inf if horizon is None else check_number("horizon", horizon, last)
+    horizon = math.inf if horizon is None else check_number("horizon", horizon, last,
+                                                            why="the last publish or later")
     off = np.concatenate([[0.0], np.cumsum(policy.delays())])
     n, m = len(t), len(off)
     k = np.zeros(n, np.int64)                     # index of the first attempt that can succeed
@@ -490,6 +565,22 @@ def simulate_delivery(publish, *, policy: DeliveryPolicy = HTTP_DEFAULT, endpoin
                           dict(policy=policy, endpoint_down=wins, dlq=bool(dlq)))
 
 
+def _per_subscription(name: str, value, n: int, check) -> list:
+    """One value, or a list of one value per subscription; ``check(name, v)`` checks each."""
+    try:
+        nd = np.ndim(value) if not isinstance(value, (str, bytes, dict)) and value is not None else 0
+    except ValueError:
+        nd = -1
+    if nd == 0:
+        check(name, value)
+        return [value] * n
+    if nd != 1 or len(value) != n:
+        raise ValueError(f"{name} must be one value or one per subscription ({n}), got {value!r:.80}")
+    for v in value:
+        check(name, v)
+    return list(value)
+
+
 # --- fan-out to SQS queues -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FanOutResult:
@@ -507,14 +598,17 @@ class FanOutResult:
         return int((~self.match.any(axis=1)).sum())
 
     def books(self) -> dict:
-        """``published x matching subscriptions == delivered + dlq + lost + pending`` (SQS endpoints
-        are up: every delivery arrives at once), then what each queue did with its copies."""
+        """``deliveries == delivered + dlq + lost + pending``: one delivery per published message and
+        matching subscription (SQS endpoints are up: every delivery arrives at once), and
+        ``published == matched + unmatched``. What each queue did with its copies:
+        :meth:`queue_books` (each queue's own books balance too)."""
         copies = int(self.match.sum())
-        out = {"published": len(self.publish), "deliveries": copies, "delivered": copies, "dlq": 0, "lost": 0,
-               "pending": 0, "unmatched": self.unmatched}
-        for s, q in zip(self.subscriptions, self.queues):
-            out[s.name] = q.books()
-        return out
+        return {"published": len(self.publish), "deliveries": copies, "delivered": copies, "dlq": 0, "lost": 0,
+                "pending": 0, "matched": len(self.publish) - self.unmatched, "unmatched": self.unmatched}
+
+    def queue_books(self) -> dict:
+        """Each subscription's queue's books, by subscription name."""
+        return {s.name: q.books() for s, q in zip(self.subscriptions, self.queues)}
 
 
 def simulate_fan_out(publish, messages, subscriptions, *, horizon: float, consumers=1, mean_duration=1.0,
@@ -522,20 +616,26 @@ def simulate_fan_out(publish, messages, subscriptions, *, horizon: float, consum
     """Publish ``messages`` (attribute dicts) at ``publish``; each SQS subscription's queue gets the
     matching ones and is drained by its own consumers (``labsim.sqs.simulate_queue``): one publish,
     one copy per matching queue, each queue at its own pace. ``consumers`` and ``mean_duration``:
-    one value, or one per subscription."""
+    one value, or one per subscription (``consumers`` may be an array, ``mean_duration`` may be an
+    array)."""
     from . import sqs
-    t = check_array("publish", publish, 0.0, horizon, hi_open=True)
+    horizon = check_number("horizon", horizon, 0, sqs.MAX_HORIZON_S, lo_open=True, why=sqs.MODEL_BOUND)
+    t = sqs._check_times("publish", publish, horizon)
+    messages = _check_messages(messages)
     if len(messages) != len(t):
-        raise ValueError(f"messages must hold one attribute dict per publish ({len(t)}), got {len(messages)}")
-    subs = tuple(subscriptions)
+        raise ValueError(f"messages must hold one attribute dict per publish ({len(t):,}), got {len(messages):,}")
+    subs = _check_subscriptions(subscriptions)
     for s in subs:
-        if not isinstance(s, Subscription) or s.protocol != "sqs":
-            raise ValueError(f"simulate_fan_out takes SQS subscriptions, got {s!r:.80}")
+        if s.protocol != "sqs":
+            raise ValueError(f"subscriptions: simulate_fan_out takes SQS subscriptions, got {s!r:.80}")
+    seed = check_int("seed", seed, 0, why="a seed")
     n = len(subs)
-    cons = list(consumers) if np.ndim(consumers) else [consumers] * n
-    durs = list(mean_duration) if np.ndim(mean_duration) else [mean_duration] * n
-    if len(cons) != n or len(durs) != n:
-        raise ValueError("consumers and mean_duration must be one value or one per subscription")
+    cons = _per_subscription("consumers", consumers, n,
+                             lambda k, v: check_int(k, v, 1, sqs.MAX_CONSUMERS, why=sqs.MODEL_BOUND))
+    durs = _per_subscription("mean_duration", mean_duration, n,
+                             lambda k, v: check_number(k, v, 0, sqs.MAX_MEAN_DURATION_S, lo_open=True,
+                                                       why="the mean processing time per message, at most "
+                                                           "15 minutes"))
     m = fan_out(subs, messages)
     qs = tuple(sqs.simulate_queue(t[m[:, j]], horizon=horizon, consumers=cons[j], mean_duration=durs[j],
                                   seed=seed + j) for j in range(n))

@@ -89,7 +89,7 @@ import numpy as np
 
 from . import traffic
 from .tokenbucket import TokenBucket, admit
-from .validation import check_array, check_choice, check_int, check_number
+from .validation import check_array, check_choice, check_grid, check_int, check_number
 
 # --- AWS numbers, each with its source -------------------------------------------------------
 _SQS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
@@ -147,6 +147,21 @@ ESM_WAIT_TIME_S = 20
 MAX_CONSUMERS = 1_000
 MAX_SERVERS = 100
 MAX_GROUPS = 100_000
+#: Events one run of the event loop may take beyond 10 per message (receives, polls, redeliveries):
+#: a guard against runs that would take hours (short polls every millisecond for days, a message
+#: redelivered every microsecond), not a budget: 5 million events are 10 to 40 s of CPU.
+MAX_LOOP_EVENTS = 5_000_000
+MODEL_BOUND = "a bound of the model, to keep one run short"
+#: Mean processing time per message: the model's range (at most 15 minutes, Lambda's longest run).
+MAX_MEAN_DURATION_S = 900
+#: Lognormal processing times: coefficient of variation (standard deviation / mean), model's range.
+MAX_DURATION_CV = 10
+#: The longest run the queue models simulate (not an AWS limit).
+MAX_HORIZON_S = 30 * 86_400
+#: mmc_replications: messages per replication, and messages in all replications together (about
+#: a second of CPU).
+MIN_MMC_MESSAGES = 100
+MAX_MMC_MESSAGES_TOTAL = 2_000_000
 QUEUE_TYPES = ("standard", "fifo")
 
 
@@ -349,17 +364,22 @@ def _drain_heap(a: np.ndarray, dur: np.ndarray, c: int, horizon: float = math.in
     return np.array(starts), np.array(prevs), free
 
 
+def _check_drain(arrivals, durations, consumers):
+    a = check_array("arrivals", arrivals)
+    d = check_array("durations", durations, sorted_=False)
+    c = check_int("consumers", consumers, 1, MAX_CONSUMERS, why=MODEL_BOUND)
+    if len(d) != len(a):
+        raise ValueError(f"durations must have one value per value of arrivals ({len(a):,}), got {len(d):,}")
+    return a, d, c
+
+
 def drain(arrivals, durations, consumers: int):
     """Start times of a first-in-first-out queue drained by ``consumers`` workers.
 
     Each message starts at ``max(arrival, earliest free consumer)`` and holds its consumer for
     its duration. Fixed durations use the exact vectorised Lindley form, others a heap loop.
     """
-    a = check_array("arrivals", arrivals)
-    d = check_array("durations", durations, sorted_=False)
-    c = check_int("consumers", consumers, 1, MAX_CONSUMERS)
-    if len(d) != len(a):
-        raise ValueError(f"durations must have one value per arrival ({len(a)}), got {len(d)}")
+    a, d, c = _check_drain(arrivals, durations, consumers)
     if len(d) and np.all(d == d[0]):
         return _drain_fixed(a, float(d[0]), c)[0]
     return _drain_heap(a, d, c)[0]
@@ -367,9 +387,10 @@ def drain(arrivals, durations, consumers: int):
 
 def drain_loop(arrivals, durations, consumers: int) -> np.ndarray:
     """Reference for tests: one message at a time, a heap of free times (no shortcuts)."""
-    free = [0.0] * int(consumers)
+    a, dur, c = _check_drain(arrivals, durations, consumers)
+    free = [0.0] * c
     out = []
-    for x, d in zip(np.asarray(arrivals, float).tolist(), np.asarray(durations, float).tolist()):
+    for x, d in zip(a.tolist(), dur.tolist()):
         f = heapq.heappop(free)
         s = max(x, f)
         out.append(s)
@@ -746,6 +767,7 @@ def _run(enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers,
     na, ai = len(arr), 0
     pending = -1.0            # a dispatch is owed at this time (state changes at one instant first)
     inf = math.inf
+    steps, max_steps = 0, MAX_LOOP_EVENTS + 10 * n
     while True:
         if pending >= 0:
             nt = arr_t[ai] if ai < na else inf
@@ -775,6 +797,10 @@ def _run(enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers,
         t, _, _, kind, a, b = pop(h)
         if t > H:
             break
+        steps += 1
+        if steps > max_steps:
+            raise ValueError(_too_long(max_steps, t, H, short, vt, bool(n) and vt < max(durl),
+                                       poll_interval, f_short))
         if kind == _END_EV:
             w, rid = a, b
             items, okf, rt = batches.pop(rid)
@@ -896,6 +922,19 @@ def _run(enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers,
             (run_m, run_s, run_e))
 
 
+def _too_long(steps, t, H, short, vt, bounce, poll_interval, f_short) -> str:
+    """The message for a run that needs more events than its bound (:data:`MAX_LOOP_EVENTS`)."""
+    tips = ["a shorter horizon"]
+    if short:
+        tips.append(f"a longer poll_interval (now {poll_interval:g} s) or a larger short_poll_fraction "
+                    f"(now {f_short:g})")
+    if bounce:
+        tips.append(f"a visibility_timeout longer than the processing times (now {vt:g} s)")
+    return (f"horizon={H:g} s is out of reach: the run passed {steps:,} events (polls, receives, "
+            f"redeliveries) at {t:g} s, the model's bound against runs that would take hours: try "
+            + ", or ".join(tips))
+
+
 def _plain(enq, dur, c, wait, H):
     """The plain configuration through :func:`drain`: same outputs as :func:`_run`."""
     n = len(enq)
@@ -932,15 +971,34 @@ def _plain(enq, dur, c, wait, H):
 # --- public models ----------------------------------------------------------------------------------
 def group_ids(n: int, groups: int, rng) -> np.ndarray:
     """``n`` message group IDs drawn uniformly from ``groups`` groups (at least 1)."""
+    n = check_int("n", n, 0, traffic.MAX_REQUESTS, why="messages in one run")
     groups = check_int("groups", groups, 1, MAX_GROUPS, why="a FIFO message needs a message group ID")
-    return traffic.make_rng(rng).integers(0, groups, int(n)) if groups > 1 else np.zeros(int(n), int)
+    rng = _generator(rng, "rng")
+    return rng.integers(0, groups, n) if groups > 1 else np.zeros(n, int)
+
+
+def _generator(value, name: str) -> np.random.Generator:
+    """A seed (a whole number >= 0) or a numpy Generator, as a Generator; errors name ``name``."""
+    if isinstance(value, np.random.Generator):
+        return value
+    return traffic.make_rng(check_int(name, value, 0, why="a seed, or a numpy Generator"))
+
+
+def _check_times(name: str, value, horizon: float) -> np.ndarray:
+    """Sorted times in ``[0, horizon)`` (sends, publishes); the error names ``horizon`` too when a
+    time is at or after it."""
+    t = check_array(name, value, 0.0)
+    if len(t) and t[-1] >= horizon:
+        raise ValueError(f"{name} has a value at or after the horizon ({t[-1]:g} s): every one must come "
+                         f"before horizon={horizon:g} s")
+    return t
 
 
 def _common(arrivals, horizon, queue_type, visibility_timeout, delay, retention, max_receive_count,
             duration_kind, mean_duration, duration_cv, failure_prob, poison, groups, group, dedup_ids,
             send_batch, fifo_burst, duplicate_prob, servers, seed):
-    horizon = check_number("horizon", horizon, 0, 30 * 86_400, lo_open=True)
-    t = check_array("arrivals", arrivals, 0.0, horizon, hi_open=True)
+    horizon = check_number("horizon", horizon, 0, MAX_HORIZON_S, lo_open=True, why=MODEL_BOUND)
+    t = _check_times("arrivals", arrivals, horizon)
     fifo = check_choice("queue_type", queue_type, QUEUE_TYPES) == "fifo"
     vt = check_number("visibility_timeout", visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT_S,
                       why="SQS allows 0 s to 12 hours (43,200 s)")
@@ -951,34 +1009,47 @@ def _common(arrivals, horizon, queue_type, visibility_timeout, delay, retention,
         "max_receive_count", max_receive_count, 1, MAX_RECEIVE_COUNT,
         why="the redrive policy's maxReceiveCount is 1 to 1,000")
     check_choice("duration_kind", duration_kind, traffic.DURATION_KINDS)
+    mean_duration = check_number("mean_duration", mean_duration, 0, MAX_MEAN_DURATION_S, lo_open=True,
+                                 why="the mean processing time per message, at most 15 minutes")
+    duration_cv = check_number("duration_cv", duration_cv, 0, MAX_DURATION_CV, lo_open=True,
+                               why="the lognormal processing times' standard deviation / mean")
     p = check_number("failure_prob", failure_prob, 0, 1)
     send_batch = check_int("send_batch", send_batch, 1, MAX_SEND_BATCH, why="a send batch holds 1 to 10 messages")
-    fifo_burst = check_int("fifo_burst", fifo_burst, 1, 100_000)
+    fifo_burst = check_int("fifo_burst", fifo_burst, 1, 100_000, why="a modelling assumption: the FIFO call "
+                           "limit's burst, in calls")
     q = check_number("duplicate_prob", duplicate_prob, 0, 1, hi_open=True)
-    servers = check_int("servers", servers, 1, MAX_SERVERS)
-    rng = traffic.make_rng(seed)
+    servers = check_int("servers", servers, 1, MAX_SERVERS, why="a modelling assumption: SQS's servers")
+    rng = traffic.make_rng(check_int("seed", seed, 0, why="a seed"))
     n = len(t)
     dur = traffic.durations(duration_kind, mean_duration, n, rng, duration_cv)
     if np.ndim(poison) == 0:
         frac = check_number("poison", poison, 0, 1, why="the share of poison messages")
         pois = rng.random(n) < frac if frac > 0 else np.zeros(n, bool)
     else:
-        pois = np.asarray(poison, bool)
-        if pois.shape != (n,):
-            raise ValueError(f"poison must be a fraction or one flag per message ({n}), got shape {pois.shape}")
+        raw = np.asarray(poison)
+        if raw.shape != (n,):
+            raise ValueError(f"poison must be a fraction or one flag per message ({n:,}), got shape {raw.shape}")
+        if raw.dtype != bool and not (raw.dtype.kind in "iuf" and np.isin(raw, (0, 1)).all()):
+            raise ValueError("poison must be a fraction or one flag per message: True/False (or 1/0) each")
+        pois = raw.astype(bool)
     if group is not None:
-        g = np.asarray(group)
-        if g.shape != (n,) or (n and (g.min() < 0 or np.any(g != np.round(g)))):
-            raise ValueError(f"group must hold one whole number >= 0 per message ({n})")
+        g = check_array("group", group, 0, MAX_GROUPS - 1, sorted_=False)
+        if len(g) != n or np.any(g != np.round(g)):
+            raise ValueError(f"group must hold one whole number from 0 to {MAX_GROUPS - 1:,} per message ({n:,})")
         g = g.astype(int)
     else:
         g = group_ids(n, groups, rng)
     if dedup_ids is not None:
         if not fifo:
             raise ValueError("dedup_ids is not allowed on a standard queue: deduplication IDs are FIFO only")
-        dedup_ids = np.asarray(dedup_ids)
+        try:
+            dedup_ids = np.asarray(dedup_ids)
+            hash(tuple(dedup_ids.tolist())) if dedup_ids.ndim == 1 else None
+        except (TypeError, ValueError):
+            raise ValueError(f"dedup_ids must hold one ID (a string or a number) per message ({n:,}), "
+                             f"got {dedup_ids!r:.80}") from None
         if dedup_ids.shape != (n,):
-            raise ValueError(f"dedup_ids must hold one ID per message ({n}), got shape {dedup_ids.shape}")
+            raise ValueError(f"dedup_ids must hold one ID per message ({n:,}), got shape {dedup_ids.shape}")
     srv = rng.integers(0, servers, n) if (servers > 1 and not fifo) else np.zeros(n, int)
     enq, pre, calls, thr_calls = _sends(t, fifo, send_batch, FIFO_CALLS_PER_S, fifo_burst, dedup_ids)
     return dict(t=t, horizon=horizon, fifo=fifo, vt=vt, delay=delay, retention=retention, mrc=mrc, p=p,
@@ -1028,18 +1099,23 @@ def simulate_queue(arrivals, *, horizon: float, consumers: int = 1, queue_type: 
     c = _common(arrivals, horizon, queue_type, visibility_timeout, delay, retention, max_receive_count,
                 duration_kind, mean_duration, duration_cv, failure_prob, poison, groups, group, dedup_ids,
                 send_batch, fifo_burst, duplicate_prob, servers, seed)
-    consumers = check_int("consumers", consumers, 1, MAX_CONSUMERS)
+    consumers = check_int("consumers", consumers, 1, MAX_CONSUMERS, why=MODEL_BOUND)
     wait = check_int("wait_time_seconds", wait_time_seconds, 0, MAX_WAIT_TIME_S,
                      why="WaitTimeSeconds is 0 (short polling) or 1 to 20 (long polling)")
     cap = check_int("max_messages", max_messages, 1, MAX_RECEIVE_MESSAGES,
                     why="ReceiveMessage returns 1 to 10 messages")
     f = check_number("short_poll_fraction", short_poll_fraction, 0, 1, lo_open=True,
                      why="a modelling assumption: the share of servers a short poll samples")
-    pi = check_number("poll_interval", poll_interval, 0, 60, lo_open=True)
+    pi = check_number("poll_interval", poll_interval, 0, 60, lo_open=True,
+                      why="a modelling assumption: a short poller's pause after an empty answer, s")
     check_choice("engine", engine, ("auto", "loop"))
     down = (math.inf, math.inf)
     if consumer_down is not None:
-        if np.shape(consumer_down) != (2,):
+        try:
+            shape = np.shape(consumer_down)
+        except ValueError:
+            shape = None
+        if shape != (2,):
             raise ValueError(f"consumer_down must be a pair (t0, t1) of times, got {consumer_down!r:.80}")
         d0 = check_number("consumer_down[0]", consumer_down[0], 0, c["horizon"])
         d1 = check_number("consumer_down[1]", consumer_down[1], d0, 1e12,
@@ -1130,18 +1206,35 @@ def mmc_replications(c: int, load: float, messages: int, reps: int, *, mean_dura
     horizon. Returns one row per replication: share of messages that waited, mean wait (s), and
     time-average number of messages waiting on the kept window.
     """
-    c = check_int("consumers", c, 1, MAX_CONSUMERS)
-    rate = check_number("load", load, 0, c, lo_open=True, hi_open=True) / mean_duration
-    horizon = check_int("messages", messages, 1, traffic.MAX_REQUESTS) / rate
-    warm = check_number("warmup_share", warmup_share, 0, 1, hi_open=True) * horizon
+    c = check_int("c", c, 1, MAX_CONSUMERS, why="the number of consumers, a bound of the model")
+    load = check_number("load", load, 0, c, lo_open=True, hi_open=True,
+                        why=f"the offered load in Erlangs: below c={c:,} consumers, or the queue grows without end")
+    mean_duration = check_number("mean_duration", mean_duration, 0, MAX_MEAN_DURATION_S, lo_open=True,
+                                 why="the mean processing time per message, at most 15 minutes")
+    messages = check_int("messages", messages, MIN_MMC_MESSAGES, MAX_MMC_MESSAGES_TOTAL // 2,
+                         why="expected messages per replication")
+    reps = check_int("reps", reps, 2, MAX_MMC_MESSAGES_TOTAL // messages,
+                     why=f"messages x reps is at most {MAX_MMC_MESSAGES_TOTAL:,}, about a second of CPU")
+    warmup_share = check_number("warmup_share", warmup_share, 0, 1, hi_open=True)
+    seed = check_int("seed", seed, 0, why="a seed")
+    rate = load / mean_duration
+    horizon = messages / rate
+    if not 0 < horizon <= MAX_HORIZON_S:
+        raise ValueError(f"messages={messages:,}, load={load:g} and mean_duration={mean_duration:g} s make a "
+                         f"replication {horizon:.3g} s long (messages x mean_duration / load): allowed more than 0 "
+                         f"to {MAX_HORIZON_S:,} s (30 days), the queue model's range")
+    warm = warmup_share * horizon
     out = []
-    for i in range(check_int("reps", reps, 2, 10_000)):
+    for i in range(reps):
         # distinct streams for the arrivals and the processing times of every replication
         t = traffic.poisson(rate, horizon, 2 * (seed + i))
         r = simulate_queue(t, horizon=horizon, consumers=c, duration_kind="exponential",
                            mean_duration=mean_duration, visibility_timeout=MAX_VISIBILITY_TIMEOUT_S,
                            seed=2 * (seed + i) + 1)
         m = (r.enqueue >= warm) & np.isfinite(r.first_receive)
+        if not m.any():
+            raise ValueError(f"replication {i} kept no message after its warm-up: raise messages={messages:,} "
+                             f"or lower warmup_share={warmup_share:g}")
         w = r.first_receive[m] - r.enqueue[m]
         # each message waits on [enqueue, first receive): clip to the kept window and add up
         s = np.clip(r.enqueue, warm, horizon)
@@ -1152,7 +1245,11 @@ def mmc_replications(c: int, load: float, messages: int, reps: int, *, mean_dura
 
 def esm_concurrency_cap(t, maximum_concurrency: int | None = None):
     """Most concurrent batches the mapping can have reached ``t`` seconds after messages appeared:
-    5, plus 300 per minute spread evenly, up to 1,250 or MaximumConcurrency."""
-    top = ESM_MAX_CONCURRENCY if maximum_concurrency is None else maximum_concurrency
-    t = np.asarray(t, float)
+    5, plus 300 per minute spread evenly, up to 1,250 or MaximumConcurrency.
+
+    ``t`` may be an array (times >= 0, any order)."""
+    top = ESM_MAX_CONCURRENCY if maximum_concurrency is None else check_int(
+        "maximum_concurrency", maximum_concurrency, MIN_MAXIMUM_CONCURRENCY, MAX_MAXIMUM_CONCURRENCY,
+        why="ScalingConfig MaximumConcurrency is 2 to 1,000")
+    t = check_grid("t", t, 0)
     return np.minimum(ESM_INITIAL_BATCHES + np.floor(t * ESM_STEP_PER_MINUTE / 60.0 + 1e-9), top)

@@ -40,6 +40,9 @@ MAX_BURST = 10_000_000
 #: Refill rates this module simulates (tokens per second): from one token in about 12 days to a
 #: billion a second, so 1 / rate and rate x time stay far from overflow and underflow.
 MIN_RATE, MAX_RATE = 1e-6, 1e9
+#: Largest weighted bucket (tokens, e.g. bytes): the weighted engine is a loop over requests, so
+#: its cost does not grow with the bucket; tokens stay whole-number exact in a float below 2^53.
+MAX_WEIGHTED_BURST = 1e15
 #: Below this bucket size the blocks are too small to pay for numpy's per-call cost, and
 #: :func:`admit` runs the one-at-a-time loop instead (same decisions; profiled crossover).
 LOOP_BELOW = 48
@@ -202,6 +205,8 @@ def max_in_window(times, window: float) -> int:
 # with numpy first) cannot refuse any subset of them either, and is left out of the loop.
 
 def _check_weights(name, w, n, burst):
+    if w is None:
+        raise ValueError(f"{name} must hold one weight per arrival (tokens it needs), got None")
     w = check_array(name, w, 0.0, burst, sorted_=False)
     if len(w) != n:
         raise ValueError(f"{name} must have one weight per arrival: got {len(w):,} for {n:,} arrivals")
@@ -216,12 +221,31 @@ def _never_refuses_weighted(t, w, rate: float, b: float, m: int = 8) -> bool:
     than b + rate L (the same argument), so a full bucket admits every arrival."""
     if w.sum() <= b - 1:
         return True
-    k = (t * (m * rate / b)).astype(np.int64)
+    scale = m * rate / b
+    if t[-1] * scale > 2.0**52:                     # bin numbers would lose precision: run the bucket
+        return False
+    k = (t * scale).astype(np.int64)
+    if k[-1] - k[0] > 4 * len(k) + 1_024:           # sparse bins: weigh each window by search instead
+        cw = np.concatenate([[0.0], np.cumsum(w)])
+        return bool((cw[np.searchsorted(k, k + m, side="right")] - cw[:-1]).max() <= b - 1)
     c = np.bincount(k - k[0], weights=w)
     if len(c) <= m + 1:
         return bool(c.sum() <= b - 1)
     cs = np.concatenate([[0.0], np.cumsum(c)])
     return bool((cs[m + 1:] - cs[:-(m + 1)]).max() <= b - 1)
+
+
+def _bucket_specs(buckets) -> list:
+    """``buckets`` as a list of (weights, rate, burst, initial), or a ValueError naming it."""
+    what = "buckets must be a list of (weights, rate, burst[, initial]) tuples"
+    if isinstance(buckets, (str, bytes, np.ndarray)) or not isinstance(buckets, (list, tuple)):
+        raise ValueError(f"{what}, got {buckets!r:.80}")
+    out = []
+    for i, spec in enumerate(buckets):
+        if not isinstance(spec, (list, tuple)) or len(spec) not in (3, 4):
+            raise ValueError(f"{what}: buckets[{i}] is {spec!r:.80}")
+        out.append((spec[0], spec[1], spec[2], spec[3] if len(spec) == 4 else None))
+    return out
 
 
 def admit_all(arrivals, buckets) -> np.ndarray:
@@ -236,13 +260,9 @@ def admit_all(arrivals, buckets) -> np.ndarray:
     t = check_array("arrivals", arrivals)
     n = len(t)
     live = []
-    for spec in buckets:
-        if len(spec) not in (3, 4):
-            raise ValueError(f"a bucket is (weights, rate, burst[, initial]), got {spec!r:.80}")
-        weights, rate, burst = spec[:3]
-        initial = spec[3] if len(spec) == 4 else None
-        rate = check_number("rate", rate, 0, lo_open=True)
-        burst = check_number("burst", burst, 1, MAX_BURST)
+    for weights, rate, burst, initial in _bucket_specs(buckets):
+        rate = check_number("rate", rate, MIN_RATE, MAX_RATE, why="tokens per second")
+        burst = check_number("burst", burst, 1, MAX_BURST if weights is None else MAX_WEIGHTED_BURST)
         initial = burst if initial is None else check_number("initial", initial, 0, burst)
         w = np.ones(n) if weights is None else _check_weights("weights", weights, n, burst)
         if initial == burst and n and _never_refuses_weighted(t, w, rate, burst):
@@ -305,6 +325,8 @@ def _joint_loop(t, live) -> np.ndarray:
 def admit_weighted(arrivals, weights, rate: float, burst: float, initial: float | None = None) -> np.ndarray:
     """Admission mask of one bucket in which arrival i needs ``weights[i]`` tokens (a limit on
     bytes: a record of s bytes takes s tokens). Same rules and tie rule as :func:`admit`."""
+    if weights is None:
+        raise ValueError("weights must hold one weight per arrival (tokens it needs), got None")
     return admit_all(arrivals, [(weights, rate, burst) if initial is None else (weights, rate, burst, initial)])
 
 
@@ -333,11 +355,20 @@ class WeightedTokenBucket:
 
 def admit_all_loop(arrivals, buckets) -> list:
     """The decisions of :func:`admit_all` from explicit token levels, one request at a time.
-    Pass exact numbers (``fractions.Fraction``) to get exact decisions to compare with."""
+    Pass exact numbers (``fractions.Fraction``) to get exact decisions to compare with: the
+    values are checked as floats (the ranges of :func:`admit_all`) and used as given."""
+    check_array("arrivals", arrivals)
+    arrivals = list(arrivals)
+    n = len(arrivals)
     bs = []
-    for spec in buckets:
-        weights, rate, burst = spec[:3]
-        initial = spec[3] if len(spec) == 4 else None
+    for weights, rate, burst, initial in _bucket_specs(buckets):
+        check_number("rate", rate, MIN_RATE, MAX_RATE, why="tokens per second")
+        b = check_number("burst", burst, 1, MAX_BURST if weights is None else MAX_WEIGHTED_BURST)
+        if initial is not None:
+            check_number("initial", initial, 0, b)
+        if weights is not None:
+            _check_weights("weights", weights, n, b)
+            weights = list(weights)
         bs.append((weights, WeightedTokenBucket(rate, burst, initial)))
     out = []
     for i, a in enumerate(arrivals):
@@ -353,9 +384,13 @@ def admit_all_loop(arrivals, buckets) -> list:
 
 def max_weight_in_window(times, weights, window: float) -> float:
     """Most total weight of ``times`` (sorted) inside any closed window of length ``window``."""
-    t = np.asarray(times, dtype=float)
+    t = check_array("times", times, None)
+    w = check_array("weights", weights, 0, None, sorted_=False)
+    if len(w) != len(t):
+        raise ValueError(f"weights must have one weight per time: got {len(w):,} for {len(t):,} times")
+    window = check_number("window", window, 0)
     if len(t) == 0:
         return 0.0
-    cw = np.concatenate([[0.0], np.cumsum(np.asarray(weights, dtype=float))])
+    cw = np.concatenate([[0.0], np.cumsum(w)])
     end = np.searchsorted(t, t + window, side="right")
     return float((cw[end] - cw[np.arange(len(t))]).max())

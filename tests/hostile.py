@@ -33,6 +33,8 @@ from numbers import Real
 
 import numpy as np
 
+from labsim.sns import Subscription
+
 SKIP = ("labsim.plots", "labsim.labs", "labsim.bench", "labsim.validation")
 
 # --- valid values for required parameters, by name (any module may use them) ------------------------
@@ -51,7 +53,29 @@ REQUIRED = {
     "mean_duration": 1.0, "duration": 0.1, "c": 10, "load": 5.0, "time_in_system": 2.0,
     "arrival_rate": 4.0, "p": 0.3, "retries": 2, "concurrencies": [1, 10], "item_kb": 100.0,
     "weights": np.ones(len(ARRIVALS)), "buckets": [(None, 2.0, 3)],
+    # kinesis (labsim.kinesis): partition keys, the open shards' hash-key ranges, hash halves
+    "keys": np.array([3, 1, 4, 1]), "n_keys": 10, "skew": 0.5, "key": 1, "suffixes": 3, "index": 0,
+    "efo": False, "ranges": ((0, 2**127 - 1), (2**127, 2**128 - 1)),
+    "hi": np.array([0, 2**63 - 1, 2**63, 2**64 - 1], np.uint64), "lo": np.array([5, 0, 2**64 - 1, 7], np.uint64),
+    # labsim.sns: filter policies, messages (one attribute dict per publish), subscriptions
+    "policy": {"event": ["order_placed"]}, "message": {"event": "order_placed"},
+    "publish": np.array(ARRIVALS), "messages": [{"event": e} for e in ("order_placed", "order_shipped",
+                                                                        "order_placed", "order_cancelled")],
+    "subscriptions": [Subscription("placed", filter_policy={"event": ["order_placed"]})],
 }
+
+
+def _appflow_required() -> dict:
+    """appflow: a CRM of four accounts (one test account, one invalid email), four edits, a flow, a result."""
+    from labsim import appflow
+    acc = appflow.Accounts(np.array([False, True, False, False]), np.array([False, False, True, False]))
+    t, a = np.array([100.0, 5_000.0, 5_000.0, 40_000.0]), np.array([0, 1, 0, 3])
+    flow = appflow.Flow()
+    return {"accounts": acc, "flow": flow, "change_time": t, "change_account": a,
+            "r": appflow.simulate_flow(flow, acc, t, a)}
+
+
+REQUIRED.update(_appflow_required())
 #: Cheaper values than the defaults for a few functions (the sweep makes hundreds of calls).
 CHEAPER = {
     "labsim.retry.contention_sweep": dict(n_values=(10, 20), strategies=("exponential", "full_jitter"),
@@ -59,6 +83,11 @@ CHEAPER = {
     "labsim.awslambda.simulate_sync": dict(rate=1_000.0, horizon=5.0),
     "labsim.retry.simulate_independent_failures": dict(n_calls=1_000),
     "labsim.batch.wall_time_curve": dict(concurrencies=[1, 10]),
+    # kinesis: its own kinds of keys; a partition key is a string
+    "labsim.kinesis.make_keys": dict(kind="zipf"),
+    "labsim.kinesis.md5_hash_key": dict(key="customer-1"),
+    "labsim.tokenbucket.max_weight_in_window": dict(weights=[1.0, 2.0]),     # one per time of REQUIRED's times
+    "labsim.sqs.mmc_replications": dict(messages=200, reps=2),
 }
 
 

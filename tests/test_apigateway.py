@@ -256,7 +256,7 @@ def test_endpoint_latency_model():
 @pytest.mark.parametrize("call,name,value", [
     (lambda: Throttle(-1.0, 10), "rate", -1.0),
     (lambda: ag.simulate_bucket(rate=-5.0), "rate", -5.0),
-    (lambda: UsagePlan("free", -2.0, 10), "free.rate", -2.0),
+    (lambda: UsagePlan("free", -2.0, 10), "rate", -2.0),
     (lambda: simulate_throttling([0.0], keys=[0], plans=[UsagePlan("gold", 20_000.0, 100)]), "gold.rate", 20_000),
     (lambda: simulate_throttling([0.0], keys=[0], plans=[UsagePlan("gold", 100.0, 6_000)]), "gold.burst", 6_000),
     (lambda: simulate_throttling([0.0], keys=[0], plans=[UsagePlan("p", 3_000.0, 100)],
@@ -268,8 +268,8 @@ def test_endpoint_latency_model():
     (lambda: ag.check_endpoint("HTTP", "edge-optimized"), "endpoint_type", "edge-optimized"),
     (lambda: ag.check_endpoint("SOAP", "regional"), "api_type", "SOAP"),
     (lambda: simulate_throttling([0.0], keys=[0], plans=[UsagePlan("p", 1.0, 1)], api_type="HTTP"), "plans", 1),
-    (lambda: UsagePlan("p", 1.0, 1, 100, "YEAR"), "p.period", "YEAR"),
-    (lambda: UsagePlan("p", 1.0, 1, 100, "DAY", 101), "p.offset", 101),
+    (lambda: UsagePlan("p", 1.0, 1, 100, "YEAR"), "period", "YEAR"),
+    (lambda: UsagePlan("p", 1.0, 1, 100, "DAY", 101), "offset", 101),
     (lambda: ag.check_integration_timeout(30.0), "integration_timeout", 30),
     (lambda: ag.check_integration_timeout(0.01), "integration_timeout", 0.01),
     (lambda: ag.check_integration_timeout(60.0, "edge-optimized", raised=True), "integration_timeout", 60),
@@ -297,3 +297,55 @@ def test_lab_defaults_are_the_ones_the_chapter_states():
                                                   stage_rate=10_000, free_quota_left=100, refund=False)
     assert labs.endpoint_lab().values() == dict(region="us-east-1", endpoint_type="edge-optimized", connection="new",
                                                 target_ms=200)
+
+
+# --- hostile input (issue 9): each case was a crash, a silent acceptance or an unnamed error --------------------
+_PLAN = UsagePlan("p", 10.0, 5)
+
+
+@pytest.mark.parametrize("call,name", [
+    (lambda: UsagePlan("free", math.nan, 10), r"^rate=nan .*usage plan 'free'"),          # named 'free.rate'
+    (lambda: UsagePlan("free", 5e-324, 10), "^rate="),                  # accepted, then failed inside the bucket
+    (lambda: UsagePlan("p", 1.0, 1, 10**30), "^quota="),                # accepted, then OverflowError in the mask
+    (lambda: UsagePlan(None, 1.0, 1), "^name="),                        # any name was accepted
+    (lambda: Throttle(1e12, 1), "^rate="),                              # accepted, then failed inside the bucket
+    (lambda: simulate_throttling([0.0, 1.0], keys=[0, math.nan], plans=[_PLAN]), "^keys"),     # cast to int64
+    (lambda: simulate_throttling([0.0, 1.0], keys=[0, 10**30], plans=[_PLAN]), "^keys"),      # OverflowError
+    (lambda: simulate_throttling([0.0, 1.0], keys=["a", "b"], plans=[_PLAN]), "^keys"),       # numpy's error
+    (lambda: simulate_throttling([0.0, 1.0], methods=[0.5, 1.0]), "^methods"),                 # truncated to 0
+    (lambda: simulate_throttling([0.0], stage="abc"), "^stage="),                               # AttributeError
+    (lambda: simulate_throttling([0.0], regional=5), "^regional="),                             # AttributeError
+    (lambda: simulate_throttling([0.0], account=np.array([1.0, 2.0])), "^account="),            # truth value
+    (lambda: simulate_throttling([0.0], method_limits="abc"), "^method_limits="),              # dict('abc')
+    (lambda: simulate_throttling([0.0], method_limits={0: 5}), r"^method_limits\[0\]="),
+    (lambda: simulate_throttling([0.0], params=1.0), "^params="),                              # TypeError
+    (lambda: simulate_throttling([0.0], plans=math.nan), "^plans="),                           # TypeError
+    (lambda: simulate_throttling([0.0], refund="no"), "^refund="),                             # silently True
+    (lambda: ag.simulate_usage_plans(refund=math.nan), "^refund="),                            # silently True
+    (lambda: ag.check_integration_timeout(60.0, "regional", raised="no"), "^raised="),        # silently True
+    (lambda: ag.round_trip_ms(math.nan, 1.3), "^km="),                                          # returned NaN
+    (lambda: ag.round_trip_ms(100.0, 10**400), "^stretch="),                                    # OverflowError
+    (lambda: ag.distance_km("Mars", "Tokyo"), "^a="),                                           # KeyError
+    (lambda: ag.request_latency_ms("Tokyo", "us-east-1", "private"), "^endpoint_type='private'"),  # returned NaN
+    (lambda: ag.simulate_bucket(traffic_rate=math.nan), "^traffic_rate="),                      # named 'rate'
+    (lambda: ag.simulate_bucket(horizon=1e12), "^horizon="),            # named a product of rate and horizon
+    (lambda: ag.simulate_usage_plans(other_apis_rate=-1), "^other_apis_rate="),                 # named 'rate'
+    (lambda: ag.simulate_usage_plans(stage_rate=1e12), "^stage_rate="),                         # named 'burst'
+    (lambda: ag.simulate_usage_plans(stage_rate=5e-324), "^stage_rate="),                       # named 'rate'
+    (lambda: ag.simulate_usage_plans(horizon=60.0), "^horizon="),       # minutes of CPU with refunds
+])
+def test_hostile_values_are_refused_by_name(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+def test_private_endpoint_medians_are_masked_not_nan():
+    """The clients that cannot reach a private endpoint have no median (masked), the VPC client has one;
+    the per-request books still count them as unreachable."""
+    r = ag.simulate_endpoints(endpoint_type="private")
+    m = r.median["private"]
+    vpc = r.clients.index(ag.IN_VPC)
+    assert np.ma.isMaskedArray(m) and np.isfinite(m).all()
+    assert list(np.ma.getmaskarray(m)) == [i != vpc for i in range(len(r.clients))]
+    assert m[vpc] == ag.request_latency_ms(ag.IN_VPC, "us-east-1", "private")
+    assert not np.ma.isMaskedArray(r.latency) and r.books()["unreachable"] == len(r.latency) - 200

@@ -1,5 +1,7 @@
 """AppFlow: triggers, transfer modes, task counts, books that balance, staleness, bad parameters."""
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -83,12 +85,13 @@ def test_task_types_and_triggers_are_awss():
     (lambda: Flow(trigger="hourly"), "trigger"),
     (lambda: Flow(trigger="event", source_emits_events=False), "trigger"),
     (lambda: Flow(mode="delta"), "mode"),
-    (lambda: Flow(tasks=("Map", "Encrypt")), "task type"),
+    (lambda: Flow(tasks=("Map", "Encrypt")), r"tasks\[1\]"),
     (lambda: day(api_rate=-1), "api_rate"),
     (lambda: day(changes_per_hour=-5), "changes_per_hour"),
     (lambda: day(page_size=0), "page_size"),
     (lambda: day(interval_min=0), "interval_min"),
-    (lambda: af.make_accounts(0), "accounts"),
+    (lambda: af.make_accounts(0), "n="),
+    (lambda: day(accounts=0), "accounts"),
 ])
 def test_bad_parameters_name_themselves(call, name):
     with pytest.raises(ValueError, match=name):
@@ -99,3 +102,38 @@ def test_lab_defaults_are_the_ones_the_chapter_states():
     from labsim import labs
     assert labs.appflow_lab().values() == dict(interval_min=60, changes_per_hour=120, api_rate=5, page_size=200,
                                                bad_email_pct=3, books="scheduled incremental")
+
+
+# --- hostile input (issue 9): each case was a crash, a silent acceptance or an unnamed error --------------------
+def _acc(n=3):
+    return af.Accounts(np.zeros(n, bool), np.zeros(n, bool))
+
+
+@pytest.mark.parametrize("call,name", [
+    (lambda: Flow(tasks=None), "^tasks="),                                       # TypeError
+    (lambda: Flow(tasks="Map"), "^tasks="),                                      # iterated the letters
+    (lambda: Flow(source=None), "^source="),                                     # accepted
+    (lambda: Flow(source_emits_events="no"), "^source_emits_events="),           # silently True
+    (lambda: af.make_accounts(0), "^n="),                                        # named 'accounts'
+    (lambda: af.day_of_changes(10.0, 5), "^accounts="),                          # AttributeError
+    (lambda: af.mean_lag_hours("x"), "^r="),                                     # AttributeError
+    (lambda: af.simulate_flow("x", _acc(), [1.0], [0]), "^flow="),               # AttributeError
+    (lambda: af.simulate_flow(Flow(), _acc(), [1.0, 2.0], [0, 7]), "^change_account"),          # IndexError
+    (lambda: af.simulate_flow(Flow(), _acc(), [1.0, 2.0], [0, math.nan]), "^change_account"),   # cast to int64
+    (lambda: af.simulate_flow(Flow(), _acc(), [1.0, math.nan], [0, 1]), "^change_time"),        # accepted
+    (lambda: af.simulate_flow(Flow(), _acc(), [1.0, 2.0], [0]), "^change_account"),             # IndexError
+    (lambda: af.simulate_flow(Flow(trigger="on_demand"), _acc(), [1.0], [0], run_times=[math.nan]),
+     "^run_times"),                                                              # NaN run accepted silently
+    (lambda: af.simulate_flow(Flow(trigger="on_demand"), _acc(), [1.0], [0], run_times="abc"), "^run_times"),
+    (lambda: af.simulate_flow(Flow(trigger="on_demand"), _acc(), [1.0], [0], interval=math.nan), "^interval="),
+    (lambda: af.simulate_flow(Flow(), _acc(), [1.0], [0], horizon=1e12), "^horizon="),  # np.arange of 1e8 runs
+    (lambda: labs_appflow().appflow_model(60, 120, 5, 200, 3, books="all"), "^books="),     # accepted
+])
+def test_hostile_values_are_refused_by_name(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+def labs_appflow():
+    from labsim.labs import appflow
+    return appflow

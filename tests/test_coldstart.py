@@ -37,7 +37,7 @@ def params(draw, init=None, reuse=None):
         duration_kind=draw(st.sampled_from(traffic.DURATION_KINDS)),
         init_duration=draw(st.sampled_from([0.0, 0.3, 2.0])) if init is None else init,
         provisioned=draw(st.integers(0, min(cap, 12))),
-        idle_timeout=draw(st.sampled_from([0.0, 0.5, 5.0, 60.0, math.inf])),
+        idle_timeout=draw(st.sampled_from([0.0, 0.5, 5.0, 60.0, coldstart.MAX_IDLE_TIMEOUT_S])),
         reuse=draw(st.sampled_from(coldstart.REUSE_POLICIES)) if reuse is None else reuse,
         concurrency_limit=limit,
         reserved=reserved,
@@ -101,15 +101,15 @@ def test_same_seed_same_result(p):
 @pytest.mark.parametrize("limit", [1_000, 6])
 @pytest.mark.parametrize("seed", range(3))
 def test_never_reclaimed_matches_the_sync_models_cold_starts(kind, limit, seed):
-    """idle_timeout = inf, no provisioned concurrency, no INIT delay: a cold start is exactly a
-    new maximum of running executions, as in ``awslambda.simulate_sync`` (same arrivals, same
-    durations; with limit 6 some requests are throttled, by the same rule in both models). The
+    """idle_timeout a week (never reclaimed within the run), no provisioned concurrency, no INIT
+    delay: a cold start is exactly a new maximum of running executions, as in
+    ``awslambda.simulate_sync`` (same arrivals, same durations; with limit 6 some requests are throttled, by the same rule in both models). The
     environments model has no requests-per-second cap, so the sync model runs without it."""
     arr = traffic.spike(40.0, 400.0, 4.0, 2.0, 12.0, traffic.make_rng(100 + seed))
     kw = dict(arrivals=arr, mean_duration=0.05, duration_kind=kind, concurrency_limit=limit, horizon=12.0, seed=seed)
     sync = awslambda.simulate_sync(duration_cv=0.5, rate_cap=False, **kw)
     env = coldstart.simulate_environments(duration_cv=0.5, init_duration=0.0, provisioned=0,
-                                          idle_timeout=math.inf, **kw)
+                                          idle_timeout=coldstart.MAX_IDLE_TIMEOUT_S, **kw)
     np.testing.assert_array_equal(env.duration, sync.duration)
     np.testing.assert_array_equal(env.outcome == Outcome.THROTTLED, sync.outcome == Outcome.THROTTLED)
     np.testing.assert_array_equal(env.cold, sync.cold_start)
@@ -307,4 +307,40 @@ def test_error_messages_name_the_aws_rule():
     # Edge values are accepted: provisioned = reserved, = limit - 100, idle 0 and never.
     coldstart.simulate_environments(reserved=50, provisioned=50, horizon=1.0)
     coldstart.simulate_environments(provisioned=900, idle_timeout=0.0, horizon=1.0)
-    coldstart.simulate_environments(idle_timeout=math.inf, init_duration=10.0, horizon=1.0)
+    coldstart.simulate_environments(idle_timeout=coldstart.MAX_IDLE_TIMEOUT_S, init_duration=10.0, horizon=1.0)
+
+
+# --- hostile input found by the sweep (issue 9) ------------------------------------------------------------
+def test_idle_timeout_is_finite_and_a_week_means_never():
+    """idle_timeout=math.inf used to be accepted and left inf in the result's params."""
+    with pytest.raises(ValueError, match=r"^idle_timeout=inf is out of range: allowed 0 to 604,800"):
+        coldstart.simulate_environments(idle_timeout=math.inf, horizon=10.0)
+    r = coldstart.simulate_environments(arrivals=[0.0, 1_000.0], durations=[1.0, 1.0],
+                                        idle_timeout=coldstart.MAX_IDLE_TIMEOUT_S, horizon=2_000.0)
+    assert r.cold_starts == 1 and np.isinf(r.env_reclaimed).all()
+
+
+def test_parameters_are_refused_by_their_own_names():
+    """duration_cv was refused as 'cv', arrivals=nan as an AxisError, traffic shapes as 'traffic'."""
+    with pytest.raises(ValueError, match=r"^duration_cv=-1 is out of range"):
+        coldstart.simulate_environments(duration_cv=-1, horizon=10.0)
+    with pytest.raises(ValueError, match=r"^arrivals must be a 1-D array of numbers"):
+        coldstart.simulate_environments(arrivals=math.nan, horizon=10.0)
+    with pytest.raises(ValueError, match=r"^durations has a value that is not finite"):
+        coldstart.simulate_environments(arrivals=[0.0, 1.0], durations=[1.0, math.nan], horizon=10.0)
+    with pytest.raises(ValueError, match=r"^shape='abc' is not allowed"):
+        coldstart.rate_curve("abc", 1.0, 10.0, [0.0])
+    with pytest.raises(ValueError, match=r"^rate=nan"):
+        coldstart.rate_curve("steady", math.nan, 10.0, [0.0])      # was an array of NaN
+    with pytest.raises(ValueError, match=r"^rate=None is not a number"):
+        coldstart.p_cold_single(None, 1.0)                          # was a TypeError
+
+
+def test_a_run_is_capped_at_a_million_expected_requests():
+    """The cap names rate and horizon, for each shape's mean rate (the spike adds 19/60)."""
+    with pytest.raises(ValueError, match=r"^rate=100,000 is out of range: allowed 0 to 277\.778 .*horizon=3,600 s"):
+        coldstart.simulate_environments(rate=1e5, horizon=3_600.0)
+    top = coldstart.MAX_REQUESTS / (coldstart.SHAPE_MEAN_FACTOR["spike"] * 3_600.0)
+    with pytest.raises(ValueError, match=r"^rate="):
+        coldstart.arrivals_for("spike", top * 1.01, 3_600.0, 0)
+    assert coldstart.SHAPE_MEAN_FACTOR["daily"] == pytest.approx(0.575)

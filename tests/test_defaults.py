@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from labsim import awslambda, lambda_async, retry, tokenbucket, traffic
+from labsim import awslambda, capstone, lambda_async, retry, tokenbucket, traffic
 from labsim.retry import RetryBudget, RetryPolicy
 
 
@@ -41,6 +41,13 @@ DOCUMENTED = [
                                          horizon=10.0, duration=0.1, concurrency_limit=50, rtt=0.01, seed=0)),
     (retry.simulate_contention, dict(n_clients=50, policy=RetryPolicy("full_jitter", 0.005, 2.0, 100),
                                      network_delay=0.01, network_sd=0.002, until_success=False, seed=0)),
+    (capstone.simulate_pipeline, dict(design="sync", base_rate=10.0, spike_multiplier=10.0, spike_start=10.0,
+                                      spike_length=10.0, traffic_length=40.0, horizon=70.0, customers=200,
+                                      stage_rate=1_000.0, stage_burst=500, reserved_concurrency=10, mean_duration=0.2,
+                                      memory_mb=512, batch_size=10, batching_window=0.0, maximum_concurrency=None,
+                                      shards=2, parallelization_factor=5, max_retry_attempts=2,
+                                      visibility_timeout=30.0, max_receive_count=3, order_bytes=1_024, poison=0.0,
+                                      seed=0)),
 ]
 
 

@@ -469,3 +469,86 @@ def test_steady_initial_fill_empties_only_overloaded_shards():
     assert full.shard_rates()[1][hot] > acc[hot] + 150              # the first second's burst
     with pytest.raises(ValueError, match="initial_fill='full'"):
         k.simulate_stream(t, keys, 200, 4, initial_fill="full")
+
+
+# --- hostile input found by the sweep (issue 9): each of these was a crash or a silent wrong answer --------
+def test_flags_are_true_or_false_not_truthy():
+    """bisect="no" used to turn bisecting on, efo="False" to mean fan-out: strings are truthy."""
+    with pytest.raises(ValueError, match=r"^bisect='no' is not allowed: choose True or False"):
+        k.simulate_stream([0.0, 1.0], [1, 2], lambda_consumer=True, bisect="no")
+    with pytest.raises(ValueError, match=r"^efo='False' is not allowed"):
+        k.propagation_delay(2, "False")
+    with pytest.raises(ValueError, match=r"^lambda_consumer=nan"):
+        k.simulate_stream([0.0, 1.0], [1, 2], lambda_consumer=math.nan)
+    with pytest.raises(ValueError, match=r"^bad must hold one True or False per arrival"):
+        k.simulate_stream([0.0, 1.0], [1, 2], bad=[2, 0])
+
+
+def test_ranges_and_hash_halves_are_refused_by_name():
+    """Ranges that are not pairs of whole numbers were a TypeError; a negative half an OverflowError."""
+    with pytest.raises(ValueError, match=r"^ranges must be a sequence of \(start, end\) pairs"):
+        k.check_ranges(math.nan)
+    with pytest.raises(ValueError, match=r"ranges\[0\] is \(0, 3\.4"):
+        k.check_ranges([(0, 2.0 ** 128)])
+    with pytest.raises(ValueError, match=r"^ranges has 1,001 shards"):
+        k.check_ranges([(0, 0)] * 1_001)
+    with pytest.raises(ValueError, match=r"^hi has a value out of range \(-1\)"):
+        k.route_hashes([-1], [0], k.even_split(2))
+    with pytest.raises(ValueError, match=r"^lo must be a 1-D array .* got shape \(1, 1\)"):
+        k.route_hashes([1], [[1]], k.even_split(2))
+    with pytest.raises(ValueError, match=r"^at=inf is not a hash key"):
+        k.split_shard(k.even_split(2), 0, math.inf)
+    with pytest.raises(ValueError, match=r"^at=True is not a hash key"):
+        k.split_shard(k.even_split(2), 0, True)
+    with pytest.raises(ValueError, match=r"^ranges has 1,000 shards already"):
+        k.split_shard(k.even_split(1_000), 0)
+
+
+def test_a_partition_key_is_a_string():
+    """md5_hash_key(None) used to hash the string 'None'."""
+    for bad in (None, math.nan, 7, b"abc"):
+        with pytest.raises(ValueError, match=r"^key=.* is not a partition key"):
+            k.md5_hash_key(bad)
+    with pytest.raises(ValueError, match=r"^keys must be strings or whole numbers"):
+        k.route([1.0, math.nan], k.even_split(2))
+
+
+def test_sub_keys_do_not_wrap_in_a_small_integer_dtype():
+    """uint8 keys used to get sub-keys 1,001 and 1,002 as 233 and 234 (wrapped), silently."""
+    keys = np.array([0, 1, 0, 0, 0, 0], np.uint8)
+    out = k.spread_key(keys, 0, 3, 1_000, 1)
+    assert out.dtype == np.int64
+    assert set(out.tolist()) <= {0, 1, 1_001, 1_002} and out[1] == 1
+    with pytest.raises(ValueError, match=r"^key=1,000 is out of range: allowed 0 to 999"):
+        k.spread_key(keys, 1_000, 3, 1_000, 1)
+    with pytest.raises(ValueError, match=r"^rng=-1 is out of range"):
+        k.make_keys("uniform", 3, 10, 0.0, -1)
+
+
+def test_the_longest_documented_burst_runs():
+    """burst_seconds=60 (allowed) made a 60 MiB bytes bucket, refused by the token bucket as 'burst'."""
+    r = k.simulate_stream([0.0, 1.0], [1, 2], 1_024, 1, burst_seconds=60)
+    assert r.accepted.all() and r.params["burst_seconds"] == 60
+
+
+def test_lab_models_refuse_by_the_readers_names():
+    """fanout='EFO' used to run with shared throughput, silently; keys=None was an AttributeError."""
+    from labsim.labs import kinesis as lab
+    with pytest.raises(ValueError, match=r"^fanout='EFO' is not allowed: choose one of 'shared', 'efo'"):
+        lab.consumers_model(2, "EFO", 800)
+    with pytest.raises(ValueError, match=r"^applications=0 is out of range"):
+        lab.consumers_model(0, "shared", 800)
+    with pytest.raises(ValueError, match=r"^keys=None is not allowed"):
+        lab.hot_shard_model(4, None, 3_000, 200, 1)
+    with pytest.raises(ValueError, match=r"^keys='hot:2' is out of range"):
+        lab.hot_shard_model(4, "hot:2", 3_000, 200, 1)
+    with pytest.raises(ValueError, match=r"^size=0 is out of range"):
+        lab.hot_shard_model(4, "hot:0.3", 3_000, 0, 1)
+    with pytest.raises(ValueError, match=r"^bisect='no' is not allowed"):
+        lab.poison_model(-1, -1, "no", 1, "SQS")
+
+
+def test_a_run_holds_at_most_max_records():
+    t = np.linspace(0.0, 10.0, k.MAX_RECORDS + 1)
+    with pytest.raises(ValueError, match=r"^arrivals holds 500,001 records: allowed 500,000 or less"):
+        k.simulate_stream(t, np.zeros(len(t), int))

@@ -311,3 +311,83 @@ def test_kinesis_reader_resumes_from_its_checkpoint():
     assert r.count(kinesis.Fate.PROCESSED) == len(t)
     w = (t >= 600) & (t < 1_800)
     assert (rd[w] >= 1_800).all()
+
+
+# --- hostile input found by the sweep (issue 9): each is refused by name -----------------------------
+def test_delivery_policy_checks_managed_and_stores_whole_counts():
+    with pytest.raises(ValueError, match="^managed="):
+        sns.DeliveryPolicy(managed="yes")
+    p = sns.DeliveryPolicy(num_retries=np.float64(5), num_no_delay_retries=np.float64(1.0), min_delay=2, max_delay=8)
+    assert type(p.num_retries) is int and type(p.num_no_delay_retries) is int and len(p.delays()) == 5
+    with pytest.raises(ValueError, match="max_delay=3,600 s.*3,600 s for an HTTP/S endpoint"):
+        sns.DeliveryPolicy(num_retries=3, min_delay=20, max_delay=3_600)
+    with pytest.raises(ValueError, match="^max_delay=20 .*min_delay=3,600 s"):
+        sns.DeliveryPolicy(min_delay=3_600)
+
+
+def test_subscription_checks_name_dlq_and_names_filter_policy():
+    with pytest.raises(ValueError, match="^name="):
+        sns.Subscription(None)
+    with pytest.raises(ValueError, match="^dlq="):
+        sns.Subscription("q", dlq=1)
+    with pytest.raises(ValueError, match="^filter_policy of subscription 'q'"):
+        sns.Subscription("q", filter_policy="abc")
+
+
+def test_matches_refuses_a_string_message_and_an_unchecked_policy():
+    with pytest.raises(ValueError, match="^message must be a dict"):
+        matches({"event": ["abc"]}, "abc")                  # was searched as a string: 'event' in 'abc'
+    with pytest.raises(ValueError, match="numeric"):
+        matches({"n": [{"numeric": ">"}]}, {"n": N(3)})      # crashed with a TypeError
+    with pytest.raises(ValueError, match="message attribute 'n'"):
+        matches({"n": [{"numeric": [">", 1]}]}, {"n": {"Type": "Number", "Value": "x"}})
+    with pytest.raises(ValueError, match="^scope="):
+        sns.combinations({"a": ["x"]}, "abc")
+
+
+def test_fan_out_checks_subscriptions_and_messages():
+    with pytest.raises(ValueError, match="^subscriptions must be"):
+        sns.fan_out("abc", [{}])
+    with pytest.raises(ValueError, match="^messages must be"):
+        sns.fan_out([sns.Subscription("q")], [[1.0]])
+
+
+def test_fan_out_books_are_counts_that_balance():
+    t = np.array([1.0, 2.0, 3.0])
+    r = sns.simulate_fan_out(t, [{"a": "x"}, {"a": "y"}, {"b": "z"}],
+                             [sns.Subscription("X", filter_policy={"a": ["x"]}), sns.Subscription("all")],
+                             horizon=10.0)
+    b = r.books()
+    assert all(isinstance(v, int) for v in b.values())
+    assert b["published"] == b["matched"] + b["unmatched"] == 3 and b["deliveries"] == 4
+    assert r.queue_books()["X"]["sent"] == 1 and r.queue_books()["all"]["sent"] == 3
+
+
+def test_simulate_fan_out_checks_horizon_seed_and_per_queue_values():
+    args = (np.array([1.0]), [{"a": "x"}], [sns.Subscription("q")])
+    with pytest.raises(ValueError, match="^horizon="):
+        sns.simulate_fan_out(*args, horizon="abc")
+    with pytest.raises(ValueError, match="^seed="):
+        sns.simulate_fan_out(*args, horizon=10.0, seed="abc")
+    with pytest.raises(ValueError, match="^consumers="):
+        sns.simulate_fan_out(args[0][:0], [], [], horizon=10.0, consumers=math.nan)
+
+
+def test_simulate_delivery_refuses_a_number_for_endpoint_down():
+    with pytest.raises(ValueError, match="^endpoint_down must be a list"):
+        sns.simulate_delivery([1.0], endpoint_down=math.nan)
+
+
+def test_the_sns_and_outage_lab_models_check_their_controls_by_name():
+    from labsim.labs import overview, sns as lab
+    p = list(lab.DELIVERY_PRESETS)[0]
+    with pytest.raises(ValueError, match="^policy='abc'"):                  # was a KeyError
+        lab.delivery_model(20, "abc", False)
+    with pytest.raises(ValueError, match="^down_minutes=None"):             # was a TypeError
+        lab.delivery_model(None, p, False)
+    with pytest.raises(ValueError, match="^queue_b=1"):
+        lab.fanout_model("placed", 1, "cancelled", 1.0)
+    with pytest.raises(ValueError, match="^retention='1 week'"):
+        overview.outage_model(30, p, False, "1 week")
+    with pytest.raises(ValueError, match="^down_minutes=True"):             # was accepted as 1 minute
+        overview.outage_model(True, p, False, "1 hour")

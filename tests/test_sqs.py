@@ -430,3 +430,79 @@ def test_sqs_outcomes_feed_the_shared_flow_panel_and_balance():
     fig, ax = plots.figure()
     plots.sqs_flow(ax, r)                                           # raises if the books do not balance
     assert f"sent: {r.offered:,}" in " ".join(t.get_text() for t in ax.texts)
+
+
+# --- hostile input found by the sweep (issue 9): each is refused by name -----------------------------
+def test_processing_time_parameters_are_named_not_traffics_mean_and_cv():
+    for kw, name in ((dict(mean_duration=math.nan), "mean_duration"), (dict(duration_cv=0), "duration_cv")):
+        with pytest.raises(ValueError, match=rf"^{name}="):
+            sqs.simulate_queue([1.0], horizon=10.0, duration_kind="lognormal", **kw)
+        with pytest.raises(ValueError, match=rf"^{name}="):
+            sqs.simulate_lambda_sqs([1.0], horizon=10.0, duration_kind="lognormal", **kw)
+
+
+def test_a_send_after_a_tiny_horizon_names_the_horizon():
+    with pytest.raises(ValueError, match=r"horizon=1e-06 s"):
+        sqs.simulate_queue([0.5, 1.0], horizon=1e-6)
+
+
+def test_drain_loop_validates_like_drain():
+    for bad in ([1.0, math.nan], None, 3.0):
+        with pytest.raises(ValueError, match="arrivals"):
+            sqs.drain_loop(bad, [1.0, 1.0], 1)
+    for c in (0, True, math.inf):
+        with pytest.raises(ValueError, match="consumers="):
+            sqs.drain_loop([1.0], [1.0], c)
+    with pytest.raises(ValueError, match="arrivals"):            # a length mismatch names both
+        sqs.drain([1.0], [1.0, 2.0], 1)
+
+
+def test_group_ids_checks_n_and_rng_even_with_one_group():
+    with pytest.raises(ValueError, match="^rng="):
+        sqs.group_ids(5, 1, "abc")
+    with pytest.raises(ValueError, match="^n="):
+        sqs.group_ids(1e12, 3, 0)
+
+
+def test_esm_concurrency_cap_refuses_nan_times_and_a_bad_maximum():
+    with pytest.raises(ValueError, match="^t has a value that is not finite"):
+        sqs.esm_concurrency_cap([1.0, math.nan])
+    with pytest.raises(ValueError, match="^maximum_concurrency="):
+        sqs.esm_concurrency_cap(10.0, math.nan)
+    assert sqs.esm_concurrency_cap(0.0, 2) == 2 and sqs.esm_concurrency_cap(np.float64(60.0)) == 305
+
+
+def test_mmc_replications_never_returns_nan_and_names_c():
+    with pytest.raises(ValueError, match="^c=0 "):
+        sqs.mmc_replications(0, 0.5, 200, 2)
+    with pytest.raises(ValueError, match="^messages=1 "):          # a replication of one message kept none
+        sqs.mmc_replications(10, 5.0, 1, 2)
+    with pytest.raises(ValueError, match="messages=200, load=1e-300"):   # rate 0: an endless replication
+        sqs.mmc_replications(10, 1e-300, 200, 2)
+    with pytest.raises(ValueError, match="^reps=100 .*2,000,000"):       # messages x reps bounds the CPU
+        sqs.mmc_replications(10, 5.0, 100_000, 100)
+    assert np.isfinite(sqs.mmc_replications(10, 5.0, 100, 2, warmup_share=0.5)).all()
+
+
+def test_group_ids_out_of_range_are_refused_before_allocating_a_list_per_group():
+    with pytest.raises(ValueError, match="^group has a value out of range"):
+        sqs.simulate_queue([1.0, 2.0], horizon=10.0, queue_type="fifo", group=[0, 1e9])
+    with pytest.raises(ValueError, match="^poison must be"):
+        sqs.simulate_queue([1.0, 2.0], horizon=10.0, poison=[1.0, math.nan])
+
+
+def test_an_endless_short_polling_run_is_refused_by_horizon(monkeypatch):
+    monkeypatch.setattr(sqs, "MAX_LOOP_EVENTS", 1_000)
+    with pytest.raises(ValueError, match=r"^horizon=86,?400 s is out of reach.*poll_interval"):
+        sqs.simulate_queue([1.0], horizon=86_400.0, wait_time_seconds=0, servers=100, short_poll_fraction=1e-9,
+                           poll_interval=0.001)
+
+
+def test_the_sqs_lab_models_check_their_controls_by_name():
+    from labsim.labs import sqs as lab
+    with pytest.raises(ValueError, match="^quiet_share=nan"):              # was accepted: no message at all
+        lab.polling_model(0, 5, math.nan, 0.5)
+    with pytest.raises(ValueError, match="^max_receive_count=None"):       # was taken as "no DLQ"
+        lab.visibility_model(20, 30, None, 0.02)
+    with pytest.raises(ValueError, match="^batch_size='abc'"):             # was a TypeError
+        lab.lambda_sqs_model("abc", 0, 0, False, 0.0)

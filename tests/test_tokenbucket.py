@@ -194,3 +194,39 @@ def test_max_in_window_small_cases():
     assert max_in_window([5.0], 0.0) == 1
     assert max_in_window([0.0, 1.0, 1.0, 2.5], 1.0) == 3          # closed window [0, 1]
     assert max_in_window([-3.0, -2.5, 7.0], 0.5) == 2            # any times, negative too
+
+
+# --- the weighted buckets against hostile input (issue 9) ---------------------------------------------
+def test_weighted_bucket_with_far_apart_arrivals_does_not_allocate_the_bins():
+    """Arrivals 5e9 s apart at 1,000 tokens/s used to ask numpy for 194 TiB of bins (MemoryError);
+    at 1e9 tokens/s the bin numbers overflowed int64 (a ValueError from bincount)."""
+    assert tb.admit_weighted([0.0, 5e9], [1.0, 1.0], 1e3, 1.5).tolist() == [True, True]
+    assert tb.admit_weighted([0.0, 1e12], [1.0, 1.0], 1e9, 2).tolist() == [True, True]
+    assert tb.admit_weighted([0.0, 0.0, 1e12], [1.0, 1.0, 1.0], 1e-3, 1.5).tolist() == [True, False, True]
+
+
+def test_weighted_bucket_parameters_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"^rate=1,000,000,000,000 is out of range: allowed 1e-06 to 1,000,000,000"):
+        tb.admit_weighted([0.0, 1.0], [1.0, 1.0], 1e12, 3)
+    with pytest.raises(ValueError, match=r"^weights must hold one weight per arrival .* got None"):
+        tb.admit_weighted([0.0, 1.0], None, 1.0, 3)
+    with pytest.raises(ValueError, match=r"^buckets must be a list of \(weights, rate, burst\[, initial\]\) tuples"):
+        tb.admit_all([0.0, 1.0], None)
+    with pytest.raises(ValueError, match=r"buckets\[1\] is 5"):
+        tb.admit_all([0.0, 1.0], [(None, 1.0, 3), 5])
+    with pytest.raises(ValueError, match=r"^arrivals has a value that is not finite"):
+        tb.admit_all_loop([0.0, math.nan], [(None, 1.0, 3)])
+    # a weighted bucket may hold more than MAX_BURST tokens (bytes): 60 s of 1 MiB/s
+    big = tb.admit_all([0.0, 1.0, 1.5], [(np.array([3e7, 3e7, 3e7]), 1_048_576.0, 62_914_560.0)])
+    assert big.tolist() == [True, True, False]
+
+
+def test_max_weight_in_window_checks_its_arrays():
+    """Fewer weights than times was an IndexError, a NaN weight a NaN answer."""
+    with pytest.raises(ValueError, match=r"^weights must have one weight per time: got 2 for 3 times"):
+        tb.max_weight_in_window([0.0, 1.0, 2.0], [1.0, 2.0], 1.0)
+    with pytest.raises(ValueError, match=r"^weights has a value that is not finite"):
+        tb.max_weight_in_window([0.0, 1.0], [1.0, math.nan], 1.0)
+    with pytest.raises(ValueError, match=r"^window=nan"):
+        tb.max_weight_in_window([0.0, 1.0], [1.0, 1.0], math.nan)
+    assert tb.max_weight_in_window([0.0, 1.0, 2.5], [1.0, 2.0, 4.0], 1.0) == 4.0

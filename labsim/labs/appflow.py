@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from .. import appflow as af, plots
+from ..validation import check_choice
 from .base import Lab, dropdown as _drop, int_slider as _int, register
 
 __all__ = ["appflow_lab"]
 
 
 def appflow_model(interval_min, changes_per_hour, api_rate, page_size, bad_email_pct, books):
+    check_choice("books", books, tuple(af.LAB_FLOWS))
     return af.simulate_day(interval_min=interval_min, changes_per_hour=changes_per_hour, api_rate=api_rate,
                            page_size=page_size, bad_email_pct=bad_email_pct)
 

@@ -3,10 +3,13 @@ enhanced fan-out), and a poison record under Lambda's event source mapping."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import kinesis, plots, traffic
 from ..kinesis import DESTINATION_GETS, Fate
+from ..validation import check_choice, check_int, check_number
 from .base import Lab, checkbox as _check, dropdown as _drop, int_slider as _int, register
 
 __all__ = ["hot_shard_lab", "consumers_lab", "poison_lab"]
@@ -21,10 +24,39 @@ KEY_CHOICES = [("uniform over 1,000 keys", "uniform:0"), ("Zipf, s = 1", "zipf:1
 SIZES = [("200 bytes", 200), ("2 KiB", 2_048), ("5 KiB", 5_120), ("25 KiB", 25_600)]
 
 
+#: Highest record rate the lab models: 80,000 records/s over 5 s, well inside the model's
+#: ``MAX_RECORDS`` (a run stays near a second).
+HOT_MAX_RATE = 80_000
+
+
+def parse_keys(keys):
+    """The lab's key distribution ``"kind:skew"`` (e.g. ``"hot:0.3"``) as (kind, skew)."""
+    parts = keys.split(":") if isinstance(keys, str) else []
+    kind = parts[0] if len(parts) == 2 else None
+    if kind not in kinesis.KEY_KINDS:
+        raise ValueError(f"keys={keys!r:.80} is not allowed: choose 'uniform:0', 'zipf:S' (S, the Zipf "
+                         f"exponent, 0 to 5) or 'hot:P' (P, the hot key's share, 0 to 1), e.g. "
+                         + ", ".join(repr(v) for _, v in KEY_CHOICES))
+    try:
+        skew = float(parts[1])
+    except ValueError:
+        skew = math.nan
+    hi, what = (1, "the hot key's share of the records") if kind == "hot" else (5, "the Zipf exponent")
+    if not (math.isfinite(skew) and 0 <= skew <= hi):
+        raise ValueError(f"keys={keys!r:.80} is out of range: the number after '{kind}:' must be 0 to {hi} ({what})")
+    return kind, skew
+
+
 def hot_shard_model(shards, keys, rate, size, suffixes):
-    kind, skew = keys.split(":")
+    kind, skew = parse_keys(keys)
+    shards = check_int("shards", shards, 1, kinesis.MAX_SHARDS,
+                       why="a stream needs at least 1 shard; the model's limit")
+    rate = check_number("rate", rate, 0, HOT_MAX_RATE,
+                        why="records per second; the lab's limit keeps a run near a second")
+    size = check_number("size", size, 1, kinesis.MAX_RECORD_BYTES, why="bytes; a record is at most 1 MiB by default")
+    suffixes = check_int("suffixes", suffixes, 1, 1_000)
     t = traffic.poisson(rate, HOT_HORIZON, 1)
-    k = kinesis.make_keys(kind, len(t), HOT_KEYS, float(skew), 2)
+    k = kinesis.make_keys(kind, len(t), HOT_KEYS, skew, 2)
     k = kinesis.spread_key(k, 0, suffixes, HOT_KEYS, 3)
     return kinesis.simulate_stream(t, k, size, shards, initial_fill="steady", horizon=HOT_HORIZON)
 
@@ -55,11 +87,20 @@ def hot_shard_lab() -> Lab:
 
 # --- 2. Consumers -------------------------------------------------------------------------------------
 CONSUMER_HORIZON = 30.0
-APP_NAMES = ["archive", "process"] + [f"app {i}" for i in range(3, 11)]
+APP_NAMES = ["archive", "process"] + [f"app {i}" for i in range(3, kinesis.EFO_MAX_CONSUMERS_ADVANTAGE + 1)]
 FANOUT = [("shared throughput (standard)", "shared"), ("enhanced fan-out", "efo")]
 
 
+#: Highest write rate the lab models: 10 x a shard's 1,000 records/s (most are then throttled).
+CONSUMER_MAX_RATE = 10_000
+
+
 def consumers_model(applications, fanout, rate):
+    applications = check_int("applications", applications, 1, kinesis.EFO_MAX_CONSUMERS_ADVANTAGE,
+                             why="enhanced fan-out allows 20 consumers per stream, 50 with On-demand Advantage")
+    fanout = check_choice("fanout", fanout, [v for _, v in FANOUT])
+    rate = check_number("rate", rate, 0, CONSUMER_MAX_RATE,
+                        why="records per second; the lab's limit is 10 times a shard's write limit")
     t = traffic.constant(rate, CONSUMER_HORIZON)
     keys = np.arange(len(t)) % 100
     return kinesis.simulate_stream(t, keys, 1_024, 1, consumers=applications, efo=fanout == "efo",

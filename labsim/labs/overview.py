@@ -9,12 +9,14 @@ from .. import kinesis, plots, sqs, traffic
 from .base import Lab, checkbox as _check, dropdown as _drop, int_slider as _int, register
 from .sns import DELIVERY_PRESETS
 from .. import sns
+from ..validation import check_bool, check_choice, check_number
 
 __all__ = ["outage_lab", "RETENTIONS"]
 
 OUTAGE_SEND_S = 7_200.0
 OUTAGE_HORIZON_S = 10_800.0
 OUTAGE_AT_S = 600.0
+OUTAGE_MAX_DOWN_MIN = (OUTAGE_HORIZON_S - OUTAGE_AT_S) / 60.0
 OUTAGE_RATE = 0.1                     # messages per second
 SQS_PROCESSING_S = 0.5
 #: SQS retention choices: the default (4 days) down to the minimum (60 s).
@@ -23,6 +25,11 @@ RETENTIONS = {"4 days (default)": sqs.DEFAULT_RETENTION_S, "1 hour": 3_600, "15 
 
 
 def outage_model(down_minutes, policy, dlq, retention):
+    down_minutes = check_number("down_minutes", down_minutes, 0, OUTAGE_MAX_DOWN_MIN,
+                                why="the consumer is back before the lab's 3-hour horizon")
+    check_choice("policy", policy, DELIVERY_PRESETS)
+    check_bool("dlq", dlq)
+    check_choice("retention", retention, RETENTIONS)
     t = traffic.poisson(OUTAGE_RATE, OUTAGE_SEND_S, 31)
     down = (OUTAGE_AT_S, OUTAGE_AT_S + 60.0 * down_minutes)
     a = sns.simulate_delivery(t, policy=DELIVERY_PRESETS[policy], endpoint_down=[down], dlq=dlq,

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import plots, sns, traffic
 from ..sns import Fate
+from ..validation import check_bool, check_choice, check_number
 from .base import Lab, checkbox as _check, dropdown as _drop, int_slider as _int, register
 
 __all__ = ["fanout_lab", "delivery_lab", "POLICY_PRESETS", "DELIVERY_PRESETS", "orders"]
@@ -23,6 +24,7 @@ POLICY_PRESETS = {
 }
 FANOUT_SEND_S = 600.0
 FANOUT_HORIZON_S = 900.0
+FANOUT_MAX_RATE = 10.0
 QUEUE_NAMES = ("A", "B", "C")
 QUEUE_DURATIONS = (0.5, 4.0, 1.0)     # seconds per message: each queue's own pace
 STORES = ("eu-west", "eu-north", "us-east", "ap-south")
@@ -52,6 +54,11 @@ def orders(rate: float, seed: int = 11):
 
 
 def fanout_model(queue_a, queue_b, queue_c, rate):
+    for name, v in (("queue_a", queue_a), ("queue_b", queue_b), ("queue_c", queue_c)):
+        check_choice(name, v, POLICY_PRESETS)
+    rate = check_number("rate", rate, 0, FANOUT_MAX_RATE,
+                        why=f"orders per second: the lab's range (at most {FANOUT_MAX_RATE * FANOUT_SEND_S:,.0f} "
+                            "orders, to keep one run short)")
     t, msgs = orders(rate)
     subs = [sns.Subscription(nm, filter_policy=POLICY_PRESETS[p]) for nm, p in zip(QUEUE_NAMES, (queue_a, queue_b, queue_c))]
     return sns.simulate_fan_out(t, msgs, subs, horizon=FANOUT_HORIZON_S, mean_duration=list(QUEUE_DURATIONS))
@@ -89,9 +96,14 @@ DELIVERY_PRESETS = {
 DELIVERY_SEND_S = 1_800.0
 DELIVERY_HORIZON_S = 7_200.0
 DOWN_AT_S = 300.0
+DELIVERY_MAX_DOWN_MIN = (DELIVERY_HORIZON_S - DOWN_AT_S) / 60.0
 
 
 def delivery_model(down_minutes, policy, dlq):
+    down_minutes = check_number("down_minutes", down_minutes, 0, DELIVERY_MAX_DOWN_MIN,
+                                why="the endpoint is back before the lab's 2-hour horizon")
+    check_choice("policy", policy, DELIVERY_PRESETS)
+    check_bool("dlq", dlq)
     t = traffic.poisson(0.2, DELIVERY_SEND_S, 21)
     down = (DOWN_AT_S, DOWN_AT_S + 60.0 * down_minutes)
     return sns.simulate_delivery(t, policy=DELIVERY_PRESETS[policy], endpoint_down=[down], dlq=dlq,

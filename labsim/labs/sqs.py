@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import plots, sqs, traffic
 from ..sqs import MessageOutcome as MO
+from ..validation import check_int, check_number
 from .base import Lab, checkbox as _check, dropdown as _drop, float_slider as _float, int_slider as _int, register
 
 __all__ = ["polling_lab", "visibility_lab", "fifo_lab", "lambda_sqs_lab"]
@@ -17,6 +18,7 @@ POLL_CYCLE_S = 120.0
 POLL_HORIZON_S = 600.0
 POLL_BUSY_RATE = 2.0          # messages per second while busy
 POLL_INTERVAL_S = 0.05        # a short-polling consumer asks again 50 ms after an empty answer
+POLL_MAX_QUIET = 0.9
 
 
 def polling_arrivals(quiet_share: float, seed: int = 1) -> np.ndarray:
@@ -26,6 +28,8 @@ def polling_arrivals(quiet_share: float, seed: int = 1) -> np.ndarray:
 
 
 def polling_model(wait_time_seconds, consumers, quiet_share, short_poll_fraction):
+    quiet_share = check_number("quiet_share", quiet_share, 0, POLL_MAX_QUIET,
+                               why="the lab's range: at least a tenth of each 2-minute cycle is busy")
     return sqs.simulate_queue(polling_arrivals(quiet_share), horizon=POLL_HORIZON_S, consumers=consumers,
                               wait_time_seconds=wait_time_seconds, mean_duration=0.2, servers=4,
                               short_poll_fraction=short_poll_fraction, poll_interval=POLL_INTERVAL_S, seed=2)
@@ -51,7 +55,7 @@ def polling_lab() -> Lab:
     """WaitTimeSeconds, consumers and quiet periods: empty receives, requests and latency."""
     return Lab({"wait_time_seconds": _int("WaitTimeSeconds", 0, 0, sqs.MAX_WAIT_TIME_S),
                 "consumers": _int("consumers", 5, 1, 20),
-                "quiet_share": _float("quiet share of the time", 0.5, 0.0, 0.9, 0.1),
+                "quiet_share": _float("quiet share of the time", 0.5, 0.0, POLL_MAX_QUIET, 0.1),
                 "short_poll_fraction": _float("short poll samples (assumption)", 0.5, 0.1, 1.0, 0.1)},
                polling_model, polling_view, "Where every message went, and requests per million messages by kind")
 
@@ -62,6 +66,8 @@ VIS_HORIZON_S = 1_200.0
 
 
 def visibility_model(mean_duration, visibility_timeout, max_receive_count, poison):
+    max_receive_count = check_int("max_receive_count", max_receive_count, NO_DLQ, sqs.MAX_RECEIVE_COUNT,
+                                  why=f"{NO_DLQ} is no DLQ; the redrive policy's maxReceiveCount is 1 to 1,000")
     t = traffic.poisson(0.5, 600.0, 3)
     return sqs.simulate_queue(t, horizon=VIS_HORIZON_S, consumers=20, mean_duration=mean_duration,
                               duration_kind="lognormal", duration_cv=0.5, visibility_timeout=visibility_timeout,
@@ -138,6 +144,12 @@ def lambda_sqs_window(batch_size, batching_window):
 
 
 def lambda_sqs_model(batch_size, batching_window, maximum_concurrency, report_batch_item_failures, failure_prob):
+    batch_size = check_int("batch_size", batch_size, 1, sqs.MAX_BATCH_SIZE_STANDARD,
+                           why="BatchSize is 1 to 10,000 for standard queues")
+    batching_window = check_number("batching_window", batching_window, 0, sqs.MAX_BATCHING_WINDOW_S,
+                                   why="MaximumBatchingWindowInSeconds is 0 to 300")
+    maximum_concurrency = check_int("maximum_concurrency", maximum_concurrency, NO_MAX, sqs.MAX_MAXIMUM_CONCURRENCY,
+                                    why=f"{NO_MAX} is none; ScalingConfig MaximumConcurrency is 2 to 1,000")
     t = np.sort(traffic.make_rng(7).uniform(0.0, 5.0, LAMBDA_MESSAGES))
     return sqs.simulate_lambda_sqs(t, horizon=LAMBDA_HORIZON_S, batch_size=batch_size,
                                    batching_window=lambda_sqs_window(batch_size, batching_window),

@@ -14,3 +14,4 @@ from .sns import *  # noqa: F401,F403  (chapters 5 and 7: the outage lab; SNS fa
 from .kinesis import *  # noqa: F401,F403  (Kinesis: hot shards, consumers, a poison record)
 from .appflow import *  # noqa: F401,F403  (AppFlow: a CRM day moved to S3 by three flows)
 from .apigateway import *  # noqa: F401,F403  (API Gateway: bucket, usage plans, endpoint types)
+from .capstone import *  # noqa: F401,F403  (the capstone: one flash sale, three designs)

@@ -1,0 +1,102 @@
+"""labsim.plots.render: the labs' faster text drawing gives the same figure as matplotlib's own."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import numpy as np
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from PIL import Image
+
+from labsim import labs, plots
+from labsim.plots import render
+
+matplotlib.use("Agg")
+
+
+def pixels(fig, canvas) -> np.ndarray:
+    fig.subplots_adjust(left=0.08, right=0.92, bottom=0.15, top=0.9, wspace=0.35)
+    fig.set_dpi(plots.base.DPI)            # so text boxes measured after drawing are in its pixels
+    canvas(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=plots.base.DPI)
+    return np.asarray(Image.open(buf)).astype(int)
+
+
+def text_figure(label="throttled fraction"):
+    fig, ax = plots.figure()
+    ax.plot([0, 1, 2], [0, 3, 1])
+    ax.set_title("Concurrency over time")
+    ax.set_ylabel(label)                  # rotated 90 degrees
+    ax.text(1, 2, "$\\lambda = 5$")       # mathtext: matplotlib's own path
+    ax.legend(["running executions"])
+    return fig
+
+
+def text_mask(fig, shape, margin=2) -> np.ndarray:
+    """Pixels within ``margin`` of any visible string's box, as matplotlib itself places it."""
+    renderer = fig.canvas.get_renderer()
+    mask = np.zeros(shape[:2], bool)
+    for t in fig.findobj(matplotlib.text.Text):
+        if not t.get_visible() or not t.get_text():
+            continue
+        box = t.get_window_extent(renderer)
+        top, bottom = shape[0] - box.y1, shape[0] - box.y0
+        mask[max(int(top) - margin, 0):int(np.ceil(bottom)) + margin,
+             max(int(box.x0) - margin, 0):int(np.ceil(box.x1)) + margin] = True
+    return mask
+
+
+@pytest.mark.parametrize("lab_name", ["concurrency_lab", "usage_plan_lab", "appflow_lab", "fanout_lab"])
+def test_lab_figure_matches_matplotlib_drawing_but_for_text_edges(lab_name):
+    lab = labs.LABS[lab_name]()
+    values = lab.values()
+    result = lab.model(**values)
+    ours = pixels(lab.view(result, **values)[0], render.FastCanvas)
+    fig = lab.view(result, **values)[0]
+    theirs = pixels(fig, FigureCanvasAgg)
+    assert ours.shape == theirs.shape
+    differ = np.abs(ours - theirs).max(axis=2) > 0
+    # Measured 2.4% to 5.1% over the 24 labs: text starting at a whole pixel instead of a
+    # fraction of one. A misplaced or missing string would change far more than 8%.
+    assert differ.mean() < 0.08
+    # ... and only there: no differing pixel lies outside the strings' boxes (2 px margin).
+    outside = differ & ~text_mask(fig, theirs.shape)
+    assert not outside.any(), f"{outside.sum()} pixels differ away from text"
+
+
+def test_cached_text_draws_the_same_pixels_as_a_fresh_renderer():
+    render._RENDERERS.clear()
+    first = pixels(text_figure(), render.FastCanvas)        # fills the caches
+    again = pixels(text_figure(), render.FastCanvas)        # drawn from them
+    render._RENDERERS.clear()
+    fresh = pixels(text_figure(), render.FastCanvas)
+    assert np.array_equal(first, again) and np.array_equal(first, fresh)
+
+
+def test_a_changed_string_is_drawn_anew_not_from_the_cache():
+    a = pixels(text_figure("throttled fraction"), render.FastCanvas)
+    b = pixels(text_figure("delivered fraction"), render.FastCanvas)
+    assert not np.array_equal(a, b)
+
+
+def test_text_layout_equals_matplotlibs_own():
+    """The renderer's cached line metrics give the same text boxes as matplotlib computes."""
+    fig = text_figure()
+    fig.subplots_adjust(left=0.08, right=0.92, bottom=0.15, top=0.9, wspace=0.35)
+    theirs = FigureCanvasAgg(fig).get_renderer()
+    ours = render.FastTextRenderer(*theirs.get_canvas_width_height(), fig.dpi)
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_text()]
+    assert len(texts) >= 4
+    for t in texts:
+        a, b = t._get_layout(theirs), t._get_layout(ours)
+        assert np.allclose(a[0].bounds, b[0].bounds, rtol=0, atol=1e-9), t.get_text()
+        assert [w for _, w, _ in a[1]] == [w for _, w, _ in b[1]], t.get_text()
+
+
+def test_the_labs_render_through_the_fast_canvas():
+    fig = text_figure()
+    plots.to_png(fig)
+    assert isinstance(fig.canvas, render.FastCanvas)
