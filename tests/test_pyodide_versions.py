@@ -4,7 +4,7 @@ Pyodide 314.0.6 (the core the lite site serves, lite/package.json) ships its own
 numpy, matplotlib and their dependencies, at versions that differ from requirements.txt's pins
 (matplotlib 3.10.8, not 3.11.2). This test reads those versions from the npm package's
 ``pyodide-lock.json`` and runs tests/test_labs.py (every lab, every control: a new figure and
-summary) in ONE extra environment on this machine's CPython: a virtual environment that holds just
+summary) and tests/test_render.py (the labs' text drawing) in ONE extra environment on this machine's CPython: a virtual environment that holds just
 the packages whose Pyodide version differs (PyPI's wheels of the same versions) and sees the
 project's .venv behind them for everything else (pytest, ipywidgets, labsim itself).
 
@@ -33,6 +33,9 @@ from lite_site import PYODIDE_NPM, lock_closure  # noqa: E402
 
 #: What labsim imports at run time from Pyodide's lock (with their dependencies).
 ROOTS = ["numpy", "matplotlib"]
+#: The widget tests, and labsim.plots.render's (it hooks matplotlib's Agg text drawing, the part
+#: most likely to differ between matplotlib 3.10 and 3.11).
+WIDGET_TESTS = ["tests/test_labs.py", "tests/test_render.py"]
 
 
 def pyodide_versions() -> dict:
@@ -84,7 +87,7 @@ def test_widget_tests_pass_with_pyodides_versions(tmp_path):
     t_env = time.perf_counter() - t0
 
     t0, cpu0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run([str(py), "-m", "pytest", "tests/test_labs.py", "-q", "-n", "2", "-p", "no:cacheprovider",
+    proc = subprocess.run([str(py), "-m", "pytest", *WIDGET_TESTS, "-q", "-n", "2", "-p", "no:cacheprovider",
                            "-o", "addopts=", "--durations=0", "--durations-min=1000"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     took = time.perf_counter() - t0
