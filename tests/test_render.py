@@ -101,3 +101,19 @@ def test_the_labs_render_through_the_fast_canvas():
     fig = text_figure()
     plots.to_png(fig)
     assert isinstance(fig.canvas, render.FastCanvas)
+
+
+@pytest.mark.parametrize("lab_name", ["concurrency_lab", "fanout_lab", "capstone_lab"])
+def test_to_png_equals_savefig_pixel_for_pixel(lab_name):
+    """to_png draws the canvas once and encodes its buffer: the same image savefig gives."""
+    lab = labs.LABS[lab_name]()
+    values = lab.values()
+    result = lab.model(**values)
+    ours = np.asarray(Image.open(io.BytesIO(plots.to_png(lab.view(result, **values)[0]))))
+    fig = lab.view(result, **values)[0]
+    fig.subplots_adjust(left=0.08, right=0.92, bottom=0.15, top=0.9, wspace=0.35)
+    render.FastCanvas(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=plots.base.DPI)
+    theirs = np.asarray(Image.open(buf))
+    assert ours.shape == theirs.shape and np.array_equal(ours, theirs)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import io
 
 import matplotlib
+import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullLocator
+from PIL import Image
 
 from .render import FastCanvas
 
@@ -36,11 +38,17 @@ def figure(ncols: int = 1, nrows: int = 1, *, size=WIDE, **subplot_kw):
 
 
 def to_png(fig: Figure, dpi: int = DPI) -> bytes:
-    """Render a figure to PNG bytes (what labs show)."""
+    """Render a figure to PNG bytes (what labs show).
+
+    The canvas is drawn once and its pixels go straight to Pillow: the same image as
+    ``fig.savefig(format="png", dpi=dpi)`` pixel for pixel (tests/test_render.py), without
+    savefig's second pass over the figure's settings (about 4 ms an update, profiled)."""
     fig.subplots_adjust(left=0.08, right=0.92, bottom=0.15, top=0.9, wspace=0.35)
-    FastCanvas(fig)                      # less time on text (see .render)
+    fig.set_dpi(dpi)
+    canvas = FastCanvas(fig)             # less time on text (see .render)
+    canvas.draw()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
+    Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buf, format="png", compress_level=1)
     return buf.getvalue()
 
 
