@@ -94,8 +94,6 @@ SYNC_PAYLOAD_MB = 6
 ASYNC_PAYLOAD_MB = 1
 #: Simulation bound on the account limit (AWS raises limits on request; we stop here).
 MAX_ACCOUNT_LIMIT = 100_000
-#: Simulation bound on the lognormal durations' coefficient of variation.
-MAX_DURATION_CV = 10
 SCALING_MODELS = ("none", "burst", "per_function")
 
 FUNCTION, OTHER = 0, 1
@@ -416,11 +414,8 @@ def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration
     module docstring). ``engine`` is for tests: ``"general"`` forces the event loop.
     """
     horizon = check_number("horizon", horizon, 0, 3_600, lo_open=True)
-    mean_duration = check_number("mean_duration", mean_duration, 0, MAX_TIMEOUT_S, lo_open=True,
-                                 why="Lambda's maximum timeout is 900 s")
-    check_choice("duration_kind", duration_kind, traffic.DURATION_KINDS)
-    duration_cv = check_number("duration_cv", duration_cv, 0, MAX_DURATION_CV, lo_open=True,
-                               why="the lognormal durations' standard deviation / mean")
+    duration_kind, mean_duration, duration_cv = traffic._check_durations(duration_kind, mean_duration, duration_cv,
+                                                                        max_mean=MAX_TIMEOUT_S)
     limit = check_int("concurrency_limit", concurrency_limit, 1, MAX_ACCOUNT_LIMIT,
                       why="the account concurrency limit; AWS's default is 1,000 per Region")
     if reserved is not None:

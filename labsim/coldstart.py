@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import traffic
-from .awslambda import DEFAULT_ACCOUNT_LIMIT, MAX_ACCOUNT_LIMIT, MAX_DURATION_CV, MAX_TIMEOUT_S, MIN_UNRESERVED
+from .awslambda import DEFAULT_ACCOUNT_LIMIT, MAX_ACCOUNT_LIMIT, MAX_TIMEOUT_S, MIN_UNRESERVED
 from .outcomes import Outcome
 from .validation import check_array, check_choice, check_grid, check_int, check_number
 
@@ -283,11 +283,8 @@ def simulate_environments(rate: float = 2.0, mean_duration: float = 0.1, *, traf
     within the run). See the module docstring for the model and its assumptions.
     """
     traffic_shape, rate, horizon = _check_traffic(traffic_shape, rate, horizon, "traffic_shape")
-    mean_duration = check_number("mean_duration", mean_duration, 0, MAX_TIMEOUT_S, lo_open=True,
-                                 why="Lambda's maximum timeout is 900 s")
-    check_choice("duration_kind", duration_kind, traffic.DURATION_KINDS)
-    duration_cv = check_number("duration_cv", duration_cv, 0, MAX_DURATION_CV, lo_open=True,
-                               why="the coefficient of variation of lognormal durations")
+    duration_kind, mean_duration, duration_cv = traffic._check_durations(duration_kind, mean_duration, duration_cv,
+                                                                        max_mean=MAX_TIMEOUT_S)
     init_duration = check_number("init_duration", init_duration, 0, MAX_INIT_S,
                                  why="Lambda limits an on-demand environment's INIT phase to 10 s")
     idle_timeout = check_number("idle_timeout", idle_timeout, 0, MAX_IDLE_TIMEOUT_S,

@@ -154,8 +154,6 @@ MAX_LOOP_EVENTS = 5_000_000
 MODEL_BOUND = "a bound of the model, to keep one run short"
 #: Mean processing time per message: the model's range (at most 15 minutes, Lambda's longest run).
 MAX_MEAN_DURATION_S = 900
-#: Lognormal processing times: coefficient of variation (standard deviation / mean), model's range.
-MAX_DURATION_CV = 10
 #: The longest run the queue models simulate (not an AWS limit).
 MAX_HORIZON_S = 30 * 86_400
 #: mmc_replications: messages per replication, and messages in all replications together (about
@@ -1008,11 +1006,9 @@ def _common(arrivals, horizon, queue_type, visibility_timeout, delay, retention,
     mrc = None if max_receive_count is None else check_int(
         "max_receive_count", max_receive_count, 1, MAX_RECEIVE_COUNT,
         why="the redrive policy's maxReceiveCount is 1 to 1,000")
-    check_choice("duration_kind", duration_kind, traffic.DURATION_KINDS)
-    mean_duration = check_number("mean_duration", mean_duration, 0, MAX_MEAN_DURATION_S, lo_open=True,
-                                 why="the mean processing time per message, at most 15 minutes")
-    duration_cv = check_number("duration_cv", duration_cv, 0, MAX_DURATION_CV, lo_open=True,
-                               why="the lognormal processing times' standard deviation / mean")
+    duration_kind, mean_duration, duration_cv = traffic._check_durations(
+        duration_kind, mean_duration, duration_cv, max_mean=MAX_MEAN_DURATION_S,
+        why_mean="the mean processing time per message, at most 15 minutes")
     p = check_number("failure_prob", failure_prob, 0, 1)
     send_batch = check_int("send_batch", send_batch, 1, MAX_SEND_BATCH, why="a send batch holds 1 to 10 messages")
     fifo_burst = check_int("fifo_burst", fifo_burst, 1, 100_000, why="a modelling assumption: the FIFO call "

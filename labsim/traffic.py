@@ -14,6 +14,8 @@ from .validation import check_array, check_choice, check_grid, check_int, check_
 MAX_REQUESTS = 5_000_000
 #: Largest number of durations one call may draw (a batch job's items).
 MAX_DURATIONS = 10_000_000
+#: Simulation bound on the lognormal durations' coefficient of variation (standard deviation / mean).
+MAX_DURATION_CV = 10
 
 DURATION_KINDS = ("fixed", "exponential", "lognormal")
 
@@ -118,6 +120,23 @@ def ramp(start_rate: float, end_rate: float, horizon: float, rng) -> np.ndarray:
     horizon = check_number("horizon", horizon, 0, lo_open=True)
     _check_expected((start_rate + end_rate) / 2 * horizon, "(start_rate + end_rate) / 2 x horizon")
     return piecewise_linear([0.0, horizon], [start_rate, end_rate], rng)
+
+
+def _check_durations(duration_kind: str, mean_duration: float, duration_cv: float, *, max_mean: float = 900.0,
+                    why_mean: str = "Lambda's maximum timeout is 900 s"):
+    """The three parameters a model draws :func:`durations` from, validated the same way in every
+    model that takes them: ``(duration_kind, mean_duration, duration_cv)``. Package-internal (the
+    models pass ``max_mean`` and ``why_mean``; readers never call it).
+
+    ``mean_duration`` is in ``(0, max_mean]`` (``why_mean`` says why in the error);
+    ``duration_cv`` in ``(0, MAX_DURATION_CV]``, checked whatever the kind, so a bad value is
+    refused even where fixed or exponential durations ignore it.
+    """
+    check_choice("duration_kind", duration_kind, DURATION_KINDS)
+    mean_duration = check_number("mean_duration", mean_duration, 0, max_mean, lo_open=True, why=why_mean)
+    duration_cv = check_number("duration_cv", duration_cv, 0, MAX_DURATION_CV, lo_open=True,
+                               why="the lognormal durations' standard deviation / mean")
+    return duration_kind, mean_duration, duration_cv
 
 
 def durations(kind: str, mean: float, n: int, rng, cv: float = 1.0) -> np.ndarray:
