@@ -101,5 +101,4 @@ class FastCanvas(FigureCanvasAgg):
                 _RENDERERS.clear()
             _RENDERERS[key] = FastTextRenderer(w, h, self.figure.dpi)
         self.renderer = _RENDERERS[key]
-        self._lastKey = key
         return self.renderer
