@@ -117,3 +117,54 @@ def test_to_png_equals_savefig_pixel_for_pixel(lab_name):
     fig.savefig(buf, format="png", dpi=plots.base.DPI)
     theirs = np.asarray(Image.open(buf))
     assert ours.shape == theirs.shape and np.array_equal(ours, theirs)
+
+
+def walk(lab):
+    """Every value of every control, one after another (each change on top of the last), then
+    every control back to its default: (control, value) pairs."""
+    from test_labs import options_of
+    defaults = lab.values()
+    steps = []
+    for name, w in lab.controls.items():
+        steps += [(name, v) for v in options_of(w) if v != defaults[name]]
+    steps += [(name, v) for name, v in defaults.items()]
+    return steps
+
+
+def png_pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)))
+
+
+@pytest.mark.parametrize("lab_name", list(labs.LABS))
+def test_a_recycled_figure_draws_what_a_new_one_draws(lab_name):
+    """A lab draws each update on its last figure (plots.Recycler): through every value of
+    every control, the image must equal the one drawn on a new figure, pixel for pixel."""
+    lab = labs.LABS[lab_name]()
+    drawn_on = {id(fig) for fig, _ in lab.recycler.figures.values()}
+    reused = 0
+    for name, value in walk(lab):
+        lab.controls[name].value = value          # the lab updates, on its recycled figure
+        values = lab.values()
+        fresh = plots.to_png(lab.view(lab.result, **values)[0])
+        ours, theirs = png_pixels(lab.png), png_pixels(fresh)
+        assert ours.shape == theirs.shape and np.array_equal(ours, theirs), (
+            f"{lab_name}: after {name}={value!r} the recycled figure differs from a new one in "
+            f"{int((ours != theirs).any(axis=-1).sum()) if ours.shape == theirs.shape else 'shape'} pixels")
+        now = {id(fig) for fig, _ in lab.recycler.figures.values()}
+        reused += bool(now) and now == drawn_on
+        drawn_on = now
+    assert reused == len(walk(lab)), f"{lab_name}: the figure was new in {len(walk(lab)) - reused} updates"
+
+
+def test_recycler_reuses_the_figure_and_its_ticks_and_new_figures_outside_it():
+    lab = labs.LABS["concurrency_lab"]()
+    (fig, axes), = lab.recycler.figures.values()
+    ticks = [list(ax.xaxis.majorTicks) for ax in np.ravel(axes)]
+    lab.update()
+    (fig2, axes2), = lab.recycler.figures.values()
+    assert fig2 is fig and [list(ax.xaxis.majorTicks)[:len(t)] for ax, t in zip(np.ravel(axes2), ticks)] == ticks
+    assert plots.figure()[0] is not plots.figure()[0]          # no recycler: always a new figure
+    lab.recycler.figures[next(iter(lab.recycler.figures))][0].add_axes((0, 0, 0.1, 0.1))
+    lab.update()                                               # the view's figure gained axes:
+    (fig3, _), = lab.recycler.figures.values()                 # not reused, a new one made
+    assert fig3 is not fig

@@ -3,7 +3,7 @@
 One module per part of the book; shared pieces in :mod:`labsim.plots.base`.
 """
 
-from .base import ROLE, figure, flow, flows, plain_log_ticks, to_png  # noqa: F401
+from .base import ROLE, Recycler, figure, flow, flows, plain_log_ticks, to_png  # noqa: F401
 from .lambda_basics import batch_figure, concurrency_figure, neighbour_figure, scaling_figure  # noqa: F401
 from .invocations import *  # noqa: F401,F403  (chapter 2: invocation models)
 from .coldstart import *  # noqa: F401,F403  (chapter 3.1: cold starts and provisioned concurrency)

@@ -76,10 +76,7 @@ def delivery_figure(r: DeliveryResult, down) -> Figure:
 def outage_figure(sns_r: DeliveryResult, sqs_r, kin_r, down, horizon, retention: str = "") -> Figure:
     """Left: where every message went for each service (three flow panels). Right: the delay from
     publish to delivery (SNS) or to being read (SQS, Kinesis), by publish time."""
-    fig = Figure(figsize=(10, 4.4))
-    gs = fig.add_gridspec(1, 2, width_ratios=[2, 3], wspace=0.45)
-    af = fig.add_subplot(gs[0, 0])
-    ar = fig.add_subplot(gs[0, 1])
+    fig, (af, ar) = figure(2, size=(10, 4.4), gridspec_kw={"width_ratios": [2, 3], "wspace": 0.45})
     qb = sqs_r.books()
     kb = kin_r.books()
     flows(af, [("SNS push to HTTP", len(sns_r.publish), sns_outcomes(sns_r)),
