@@ -7,13 +7,13 @@ twin axes where a second panel will do, plain tick labels rather than mathtext.
 
 from __future__ import annotations
 
-import io
+import struct
+import zlib
 
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullLocator
-from PIL import Image
 
 from .render import FastCanvas
 
@@ -118,16 +118,35 @@ def figure(ncols: int = 1, nrows: int = 1, *, size=WIDE, **subplot_kw):
 def to_png(fig: Figure, dpi: int = DPI) -> bytes:
     """Render a figure to PNG bytes (what labs show).
 
-    The canvas is drawn once and its pixels go straight to Pillow: the same image as
-    ``fig.savefig(format="png", dpi=dpi)`` pixel for pixel (tests/test_render.py), without
+    The canvas is drawn once and its pixels are encoded by :func:`png_bytes`: the same image
+    as ``fig.savefig(format="png", dpi=dpi)`` pixel for pixel (tests/test_render.py), without
     savefig's second pass over the figure's settings (about 4 ms an update, profiled)."""
     fig.subplots_adjust(left=0.08, right=0.92, bottom=0.15, top=0.9, wspace=0.35)
     fig.set_dpi(dpi)
     canvas = FastCanvas(fig)             # less time on text (see .render)
     canvas.draw()
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buf, format="png", compress_level=1)
-    return buf.getvalue()
+    return png_bytes(np.asarray(canvas.buffer_rgba()))
+
+
+def _chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+
+def png_bytes(rgba: np.ndarray) -> bytes:
+    """A lossless PNG of an (height, width, 4) uint8 RGBA array: no row filter, zlib level 1.
+
+    Pillow's encoder tries five row filters on every row; on a lab figure (flat colours, white
+    background) filtering buys nothing in size (the same 30 to 40 kB) and costs 4 to 5 ms an
+    update, profiled: this takes about 3 ms against Pillow's 7 to 11."""
+    rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
+    if rgba.ndim != 3 or rgba.shape[2] != 4:
+        raise ValueError(f"rgba must be a (height, width, 4) array; got shape {rgba.shape}")
+    h, w, _ = rgba.shape
+    rows = np.zeros((h, 1 + 4 * w), np.uint8)      # each row: filter type 0, then its pixels
+    rows[:, 1:] = rgba.reshape(h, 4 * w)
+    header = struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0)   # 8-bit RGBA, deflate, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header)
+            + _chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)) + _chunk(b"IEND", b""))
 
 
 def plain_log_ticks(*axes) -> None:
