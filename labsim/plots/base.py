@@ -79,11 +79,14 @@ def _reuse(fig: Figure, axes) -> bool:
     fig.set_dpi(matplotlib.rcParams["figure.dpi"])         # as a new figure has, until to_png
     for ax in fig.axes:
         ticking = (ax.xaxis, ax.yaxis)
+        background = ax.patch
         for axis in ticking:
             axis.reset_ticks = _keep_ticks                   # Axes.clear would make new ones
+            axis.set_clip_path = _keep_ticks                 # ... and clip them to a new patch
         try:
             with matplotlib.rc_context(_FAST_RC):
                 ax.clear()
+            ax.patch = background                            # the patch the kept ticks clip to
             # A cleared spine places itself (and resets its axis's ticks) the first time it is
             # asked for its transform; on a new Axes that happens while the first ticks are
             # made. Ask now, or it happens inside the view, after the view styled the ticks.
@@ -91,12 +94,13 @@ def _reuse(fig: Figure, axes) -> bool:
                 spine.get_spine_transform()
         finally:
             for axis in ticking:
-                del axis.reset_ticks
+                del axis.reset_ticks, axis.set_clip_path
     return True
 
 
-def _keep_ticks():
-    """Stands in for ``Axis.reset_ticks`` while a recycled figure is cleared."""
+def _keep_ticks(*args, **kwargs):
+    """Stands in for ``Axis.reset_ticks`` and ``Axis.set_clip_path`` while a recycled figure
+    is cleared: its ticks stay as they are, clipped to the Axes' background patch, kept too."""
 
 
 def figure(ncols: int = 1, nrows: int = 1, *, size=WIDE, **subplot_kw):
