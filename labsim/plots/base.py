@@ -190,15 +190,15 @@ def flow(ax, sent: int, outcomes, *, what: str = "items", title: str | None = No
     ax.barh([1], [max(sent, 0)], color=ROLE["function"], height=0.6)
     ax.text(0, 1, f" sent: {int(sent):,} {what}", va="center", ha="left", fontsize=8, color="white"
             if sent else "black")
-    left = 0
     width = max(int(sent), 1)
-    for lbl, n, role in outcomes:
-        if n == 0:
-            continue
-        ax.barh([0], [n], left=left, color=ROLE[role], height=0.6, edgecolor="white", linewidth=0.5)
+    shown = [(lbl, n, role) for lbl, n, role in outcomes if n]
+    lefts = np.cumsum([0] + [n for _, n, _ in shown])
+    if shown:                            # one call for every segment: each call costs ~1 ms
+        ax.barh(np.zeros(len(shown)), [n for _, n, _ in shown], left=lefts[:-1],
+                color=[ROLE[role] for _, _, role in shown], height=0.6, edgecolor="white", linewidth=0.5)
+    for (lbl, n, _), left in zip(shown, lefts):
         if n >= 0.08 * width:
             ax.text(left + n / 2, 0, f"{lbl}\n{n:,}", ha="center", va="center", fontsize=7)
-        left += n
     small = [f"{lbl}: {n:,}" for lbl, n, _ in outcomes if 0 < n < 0.08 * width]
     zero = [lbl for lbl, n, _ in outcomes if n == 0]
     note = "; ".join(small + ([", ".join(zero) + ": 0"] if zero else []))
@@ -225,13 +225,14 @@ def flows(ax, rows, *, what: str = "items", title: str | None = None) -> None:
         total = sum(n for _, n, _ in outcomes)
         if total != int(sent):
             raise ValueError(f"the books do not balance for {name}: {int(sent):,} sent, {total:,} in final outcomes")
-        left = 0
-        for lbl, n, role in outcomes:
-            if n:
-                ax.barh([y], [n], left=left, color=ROLE[role], height=0.6, edgecolor="white", linewidth=0.5)
-                if n >= 0.12 * width:
-                    ax.text(left + n / 2, y, f"{lbl} {n:,}", ha="center", va="center", fontsize=7)
-                left += n
+        shown = [(lbl, n, role) for lbl, n, role in outcomes if n]
+        lefts = np.cumsum([0] + [n for _, n, _ in shown])
+        if shown:
+            ax.barh(np.full(len(shown), y), [n for _, n, _ in shown], left=lefts[:-1],
+                    color=[ROLE[role] for _, _, role in shown], height=0.6, edgecolor="white", linewidth=0.5)
+        for (lbl, n, _), left in zip(shown, lefts):
+            if n >= 0.12 * width:
+                ax.text(left + n / 2, y, f"{lbl} {n:,}", ha="center", va="center", fontsize=7)
         small = ", ".join(f"{lbl} {n:,}" for lbl, n, _ in outcomes if n < 0.12 * width)
         names.append(name)
         ax.text(0, y + 0.36, f"{name}: {int(sent):,} sent" + (f" ({small})" if small else ""),
