@@ -184,3 +184,21 @@ def test_png_bytes_is_lossless_for_any_rgba_image(shape):
 def test_png_bytes_refuses_what_is_not_rgba():
     with pytest.raises(ValueError, match=r"rgba must be a \(height, width, 4\) array; got shape \(2, 2, 3\)"):
         plots.base.png_bytes(np.zeros((2, 2, 3), np.uint8))
+
+
+@pytest.mark.parametrize("fill", [True, False])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_stairs_helper_gives_matplotlibs_patch_and_data_limits(fill, seed):
+    """plots.base.stairs computes the data limits from the vertices in one call; matplotlib
+    walks the path: the same limits, the same path, the same autoscaled view."""
+    rng = np.random.default_rng(seed)
+    values = rng.normal(0, 50, 40) if seed else rng.integers(0, 9, 40).astype(float)
+    edges = np.sort(rng.uniform(-5, 100, 41))
+    ours_fig, ours = plots.figure()
+    theirs_fig, theirs = plots.figure()
+    a = plots.base.stairs(ours, values, edges, fill=fill, color="C1")
+    b = theirs.stairs(values, edges, fill=fill, color="C1")
+    assert np.array_equal(a.get_path().vertices, b.get_path().vertices)
+    assert np.allclose(ours.dataLim.get_points(), theirs.dataLim.get_points(), rtol=0, atol=1e-12)
+    assert ours.get_xlim() == theirs.get_xlim() and ours.get_ylim() == theirs.get_ylim()
+    assert "_update_patch_limits" not in vars(ours)          # the Axes is left as it was

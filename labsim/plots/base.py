@@ -153,6 +153,24 @@ def png_bytes(rgba: np.ndarray) -> bytes:
             + _chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)) + _chunk(b"IEND", b""))
 
 
+def stairs(ax, values, edges, **kwargs):
+    """``ax.stairs(values, edges, **kwargs)``, the same patch and the same data limits, faster.
+
+    Matplotlib finds a patch's data limits by walking its path one segment at a time in
+    Python, about 0.1 ms per 10 steps (profiled: 10 ms of a lab update for two 160-bin
+    histograms). A step outline is straight segments only, so its limits are the extremes of
+    its vertices: this hands those to ``update_datalim`` in one call."""
+    def limits(patch):
+        path = patch.get_path()
+        keep = np.ones(len(path.vertices), bool) if path.codes is None else path.codes != path.CLOSEPOLY
+        ax.update_datalim((patch.get_transform() - ax.transData).transform(path.vertices[keep]))
+    ax._update_patch_limits = limits
+    try:
+        return ax.stairs(values, edges, **kwargs)
+    finally:
+        del ax._update_patch_limits
+
+
 def plain_log_ticks(*axes) -> None:
     """Plain number tick labels and no minor ticks on log axes (both are slow to lay out)."""
     for axis in axes:
