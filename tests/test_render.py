@@ -186,19 +186,42 @@ def test_png_bytes_refuses_what_is_not_rgba():
         plots.base.png_bytes(np.zeros((2, 2, 3), np.uint8))
 
 
-@pytest.mark.parametrize("fill", [True, False])
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_stairs_helper_gives_matplotlibs_patch_and_data_limits(fill, seed):
-    """plots.base.stairs computes the data limits from the vertices in one call; matplotlib
-    walks the path: the same limits, the same path, the same autoscaled view."""
+def _draw_patches(ax, seed):
+    """Bars (some empty), steps filled and not, spans, a polygon with a NaN, a circle."""
+    from matplotlib.patches import Circle, Polygon
     rng = np.random.default_rng(seed)
     values = rng.normal(0, 50, 40) if seed else rng.integers(0, 9, 40).astype(float)
     edges = np.sort(rng.uniform(-5, 100, 41))
-    ours_fig, ours = plots.figure()
-    theirs_fig, theirs = plots.figure()
-    a = plots.base.stairs(ours, values, edges, fill=fill, color="C1")
-    b = theirs.stairs(values, edges, fill=fill, color="C1")
-    assert np.array_equal(a.get_path().vertices, b.get_path().vertices)
-    assert np.allclose(ours.dataLim.get_points(), theirs.dataLim.get_points(), rtol=0, atol=1e-12)
+    ax.stairs(values, edges, fill=True, color="C1")
+    ax.stairs(values * 2, edges, color="C2")
+    ax.bar(np.arange(6), [0, 3, -2, 0, 7, 1], bottom=[0, 1, 0, 0, 2, 0])
+    ax.barh([1, 2], [0, 0], height=0)                      # empty bars: ignored by both
+    ax.axvspan(3, 9, alpha=0.1)
+    ax.axhspan(-70, -60, alpha=0.1)
+    ax.add_patch(Polygon([[0, 0], [np.nan, 5], [200, 3]]))  # NaN: matplotlib's own walk
+    ax.add_patch(Circle((150, 40), 12))                     # curves: matplotlib's own walk
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("yscale", ["linear", "log"])
+def test_straight_patch_limits_equal_matplotlibs(seed, yscale):
+    """plots.figure's Axes take the data limits of straight-segment patches from their
+    vertices in one call; matplotlib walks each segment: the same limits, minpos included, and
+    the same autoscaled view, whatever the patches."""
+    from matplotlib.figure import Figure
+    ours = plots.figure()[1]
+    theirs = Figure().subplots()
+    assert "_update_patch_limits" in vars(ours) and "_update_patch_limits" not in vars(theirs)
+    walked = {}
+    for name, ax in (("ours", ours), ("theirs", theirs)):
+        ax.set_yscale(yscale)
+        with pytest.MonkeyPatch.context() as mp:           # count matplotlib's segment walks
+            real = matplotlib.path.Path.iter_bezier
+            walked[name] = []
+            mp.setattr(matplotlib.path.Path, "iter_bezier",
+                       lambda self, **kw: (walked[name].append(len(self.vertices)), real(self, **kw))[1])
+            _draw_patches(ax, seed)
+    assert len(walked["ours"]) == 2 and len(walked["theirs"]) > 10   # ours: the NaN polygon, the circle
+    assert np.array_equal(ours.dataLim.get_points(), theirs.dataLim.get_points())
+    assert np.array_equal(ours.dataLim.minpos, theirs.dataLim.minpos)
     assert ours.get_xlim() == theirs.get_xlim() and ours.get_ylim() == theirs.get_ylim()
-    assert "_update_patch_limits" not in vars(ours)          # the Axes is left as it was

@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from .. import tokenbucket
 from ..apigateway import (ACCOUNT, ENDPOINT_TYPES, LEVELS, PASSED, QUOTA, STAGE, USAGE_PLAN, LatencyResult,
                           ThrottleResult)
-from .base import BLUE, GREY, ORANGE, RED, ROLE, figure, flow, stairs
+from .base import BLUE, GREY, ORANGE, RED, ROLE, figure, flow
 
 __all__ = ["bucket_figure", "usage_plan_figure", "endpoint_figure", "throttle_outcomes"]
 
@@ -41,8 +41,8 @@ def bucket_figure(result: ThrottleResult) -> Figure:
     edges = np.linspace(0.0, result.horizon, 81)
     ok = result.rate_series(edges, PASSED)
     no = result.rate_series(edges, STAGE)
-    stairs(ax1, ok + no, edges, fill=True, color=ROLE["throttled"], label="429")
-    stairs(ax1, ok, edges, fill=True, color=ROLE["processed"], label="passed")
+    ax1.stairs(ok + no, edges, fill=True, color=ROLE["throttled"], label="429")
+    ax1.stairs(ok, edges, fill=True, color=ROLE["processed"], label="passed")
     ax1.axhline(lim.rate, color=ROLE["limit"], ls="--", lw=1, label=f"rate {lim.rate:,g}/s")
     ax1.set(xlabel="time (s)", ylabel="requests per second", title="Passed and refused over time")
     ax1.legend(loc="upper left", fontsize=7)

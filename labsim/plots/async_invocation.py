@@ -9,7 +9,7 @@ from ..idempotency import IdempotencyResult
 from ..lambda_async import (DESTINATION_AND_DLQ, DLQ, FAILURE_DESTINATION, LOST, PENDING, SUCCESS_DESTINATION,
                             SUCCESS_NO_DESTINATION, WHERE_NAMES, AsyncResult)
 from ..theory import retry_success_probability
-from .base import BLUE, GREEN, GREY, ORANGE, PURPLE, RED, figure, stairs
+from .base import BLUE, GREEN, GREY, ORANGE, PURPLE, RED, figure
 
 __all__ = ["async_figure", "idempotency_figure"]
 
@@ -73,8 +73,8 @@ def idempotency_figure(result: IdempotencyResult, store: bool = True, points: in
     skip = (d < ttl) if store else np.zeros(len(d), bool)
     before, _ = np.histogram(d[skip], edges)
     after, _ = np.histogram(d[~skip], edges)
-    stairs(ax2, before, edges, fill=True, color=BLUE, alpha=0.6, label="skipped (key still valid)")
-    stairs(ax2, after, edges, fill=True, color=RED, alpha=0.8, label="charged again")
+    ax2.stairs(before, edges, fill=True, color=BLUE, alpha=0.6, label="skipped (key still valid)")
+    ax2.stairs(after, edges, fill=True, color=RED, alpha=0.8, label="charged again")
     ax2.axvline(ttl, color="black", ls="--", lw=1, label="key TTL")
     ax2.set(xlabel="duplicate arrives after first delivery (min)", ylabel="duplicates",
             title="Duplicates against the key's TTL")

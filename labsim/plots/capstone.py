@@ -6,7 +6,7 @@ import numpy as np
 
 from ..capstone import (DESIGN_NAMES, FAILED_ERROR, FAILED_THROTTLED, SUBSCRIPTIONS, OrderState, PairState,
                         PipelineResult)
-from .base import CYCLE, GREY, ROLE, figure, flows, stairs
+from .base import CYCLE, GREY, ROLE, figure, flows
 
 __all__ = ["pipeline_rows", "pipeline_figure", "designs_figure"]
 
@@ -94,7 +94,7 @@ def designs_figure(results: dict):
         b = np.clip(np.searchsorted(edges, r.arrival[m], side="right") - 1, 0, len(edges) - 2)
         worst = np.zeros(len(edges) - 1)
         np.maximum.at(worst, b, r.done[m] - r.arrival[m])
-        stairs(a1, worst, edges, color=CYCLE[k], lw=1.5, label=d)
+        a1.stairs(worst, edges, color=CYCLE[k], lw=1.5, label=d)
     p = next(iter(results.values())).params
     a1.axvspan(p["spike_start"], p["spike_start"] + p["spike_length"], color=GREY, alpha=0.15, lw=0)
     a1.set_xlabel("order arrived at (s); grey: the sale")

@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from ..coldstart import ON_DEMAND, SPIKE_LENGTH, SPIKE_START, ColdStartResult
-from .base import BLUE, GREEN, GREY, PURPLE, figure, stairs
+from .base import BLUE, GREEN, GREY, PURPLE, figure
 
 __all__ = ["coldstart_figure", "lifecycle_figure", "latency_tail"]
 
@@ -94,7 +94,7 @@ def coldstart_figure(result: ColdStartResult, points: int = 361) -> Figure:
         ax1.fill_between(minutes, 0, p, color=PROVISIONED_FILL, alpha=0.45, lw=0, label=f"provisioned environments ({p})")
     ax1.fill_between(minutes, p, p + on_demand, step="post", color=ENVIRONMENTS, alpha=0.3, lw=0,
                      label="on-demand environments")
-    stairs(ax1, _peak_per_bin(r, g), minutes, color=RUNNING, lw=0.8, label="running executions (peak)")
+    ax1.stairs(_peak_per_bin(r, g), minutes, color=RUNNING, lw=0.8, label="running executions (peak)")
     tc = r.arrival[r.cold] / 60
     top = max(float((p + on_demand).max()), float(r.peak_demand()), 1.0)
     ax1.plot(tc, np.full(len(tc), 1.08 * top), "|", color=COLD, ms=8, label=f"cold starts ({len(tc):,})")

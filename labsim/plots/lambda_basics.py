@@ -9,7 +9,7 @@ from .. import theory
 from ..awslambda import CONCURRENCY, FUNCTION, OTHER, RATE, RPS_PER_CONCURRENCY, SyncResult, burst_cap, per_function_cap
 from ..batch import BatchResult
 from ..outcomes import Outcome
-from .base import BLUE, GREEN, GREY, ORANGE, RED, figure, plain_log_ticks, stairs
+from .base import BLUE, GREEN, GREY, ORANGE, RED, figure, plain_log_ticks
 
 
 def _grid(result: SyncResult, points: int = 400) -> np.ndarray:
@@ -94,9 +94,9 @@ def batch_figure(result: BatchResult, curve_c, curve_wall) -> Figure:
     fig, (ax1, ax2) = figure(2)
     ok = result.outcome == Outcome.SUCCEEDED
     edges = np.arange(result.invocations + 1) - 0.5
-    stairs(ax1, np.where(ok, result.work, 0.0), edges, fill=True, color=BLUE, label="finished")
+    ax1.stairs(np.where(ok, result.work, 0.0), edges, fill=True, color=BLUE, label="finished")
     if not ok.all():
-        stairs(ax1, np.where(ok, 0.0, result.work), edges, fill=True, color=RED, label="timed out")
+        ax1.stairs(np.where(ok, 0.0, result.work), edges, fill=True, color=RED, label="timed out")
     ax1.axhline(result.timeout, color=RED, ls="--", lw=1, label=f"timeout {result.timeout:g} s")
     ax1.set(xlabel="invocation", ylabel="work (s)", title="Work per invocation")
     ax1.legend(loc="lower right", fontsize=8)

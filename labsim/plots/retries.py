@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..retry import ClientRetryResult, ContentionSweep
-from .base import BLUE, CYCLE, GREY, ORANGE, RED, figure, plain_log_ticks, stairs
+from .base import BLUE, CYCLE, GREY, ORANGE, RED, figure, plain_log_ticks
 
 __all__ = ["retry_storm_figure", "contention_figure", "STRATEGY_LABELS"]
 
@@ -38,8 +38,8 @@ def retry_storm_figure(r: ClientRetryResult, bins: int = 160) -> Figure:
     edges = np.linspace(0.0, top, bins + 1)
     first = r.attempt_rate(edges, retries=False)
     again = r.attempt_rate(edges, retries=True)
-    stairs(ax1, first + again, edges, fill=True, color=ORANGE, alpha=0.6, label="retries")
-    stairs(ax1, first, edges, fill=True, color=BLUE, alpha=0.8, label="first attempts")
+    ax1.stairs(first + again, edges, fill=True, color=ORANGE, alpha=0.6, label="retries")
+    ax1.stairs(first, edges, fill=True, color=BLUE, alpha=0.8, label="first attempts")
     serve = p["concurrency_limit"] / p["duration"]
     ax1.axhline(serve, color=RED, ls="--", lw=1, label=f"Lambda can serve {serve:,.0f}/s")
     ax1.set(xlabel="time (s)", ylabel="attempts per second", title="Load on the function", xlim=(0, top))

@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..sns import FATE_NAMES, FATE_ROLES, DeliveryResult, Fate, FanOutResult
-from .base import CYCLE, GREY, ROLE, figure, flow, flows, stairs
+from .base import CYCLE, GREY, ROLE, figure, flow, flows
 
 __all__ = ["sns_outcomes", "fanout_figure", "delivery_figure", "outage_figure"]
 
@@ -57,8 +57,8 @@ def delivery_figure(r: DeliveryResult, down) -> Figure:
     at = r.attempt_times()
     first = r.publish
     edges = np.arange(0, r.horizon + 60, 60.0)
-    stairs(a2, np.histogram(at, edges)[0], edges / 60, color=ROLE["throttled"], label="all attempts")
-    stairs(a2, np.histogram(first, edges)[0], edges / 60, color=ROLE["function"], label="first attempts")
+    a2.stairs(np.histogram(at, edges)[0], edges / 60, color=ROLE["throttled"], label="all attempts")
+    a2.stairs(np.histogram(first, edges)[0], edges / 60, color=ROLE["function"], label="first attempts")
     t0, t1 = down
     if t1 > t0:
         a2.axvspan(t0 / 60, t1 / 60, color=ROLE["lost"], alpha=0.12, label="endpoint down")

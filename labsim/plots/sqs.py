@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..sqs import FIFO_CALLS_PER_S, MessageOutcome, QueueResult, esm_concurrency_cap
-from .base import BLUE, GREEN, GREY, ORANGE, PURPLE, RED, figure, flow, plain_log_ticks, stairs
+from .base import BLUE, GREEN, GREY, ORANGE, PURPLE, RED, figure, flow, plain_log_ticks
 
 __all__ = ["sqs_outcomes", "sqs_flow", "polling_figure", "visibility_figure", "fifo_figure", "lambda_sqs_figure", "mmc_figure"]
 
@@ -89,8 +89,8 @@ def fifo_figure(r: QueueResult, offered_rate: float) -> Figure:
     acc, _ = np.histogram(r.enqueue[np.isfinite(r.enqueue)], edges)
     dele, _ = np.histogram(r.delete_time[np.isfinite(r.delete_time)], edges)
     w = np.diff(edges)
-    stairs(ax2, acc / w, edges, color=GREY, label="accepted by SQS")
-    stairs(ax2, dele / w, edges, color=GREEN, label="processed and deleted")
+    ax2.stairs(acc / w, edges, color=GREY, label="accepted by SQS")
+    ax2.stairs(dele / w, edges, color=GREEN, label="processed and deleted")
     ax2.axhline(offered_rate, color=BLUE, lw=1, ls=":", label=f"offered {offered_rate:,.0f}/s")
     if r.params["queue_type"] == "fifo":
         lim = FIFO_CALLS_PER_S * r.params["send_batch"]
