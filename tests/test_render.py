@@ -225,3 +225,22 @@ def test_straight_patch_limits_equal_matplotlibs(seed, yscale):
     assert np.array_equal(ours.dataLim.get_points(), theirs.dataLim.get_points())
     assert np.array_equal(ours.dataLim.minpos, theirs.dataLim.minpos)
     assert ours.get_xlim() == theirs.get_xlim() and ours.get_ylim() == theirs.get_ylim()
+
+
+def test_to_png_works_out_each_axis_ticks_once_and_leaves_the_axes_as_they_were():
+    """Drawing an axis asks for its ticks three times; to_png answers from the first (same
+    image: the recycled-figure and savefig tests) and removes its stand-ins afterwards."""
+    fig, (a, b) = plots.figure(2)
+    a.plot([0, 1, 2], [3, 1, 2])
+    b.bar([0, 1], [1, 2])
+    calls = []
+    with pytest.MonkeyPatch.context() as mp:
+        real = matplotlib.axis.Axis._update_ticks
+        mp.setattr(matplotlib.axis.Axis, "_update_ticks", lambda self: (calls.append(self), real(self))[1])
+        plots.to_png(fig)
+        assert sorted(map(id, calls)) == sorted(id(x) for ax in (a, b) for x in (ax.xaxis, ax.yaxis))
+        calls.clear()
+        fig.savefig(io.BytesIO(), format="png")             # matplotlib's own draw: three times
+        assert len(calls) == 3 * 4
+    assert not any(k in vars(x) for ax in (a, b) for x in (ax.xaxis, ax.yaxis)
+                   for k in ("_update_ticks", "_get_ticklabel_bboxes"))

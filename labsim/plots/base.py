@@ -131,8 +131,38 @@ def to_png(fig: Figure, dpi: int = DPI) -> bytes:
     fig.subplots_adjust(left=0.08, right=0.92, bottom=0.15, top=0.9, wspace=0.35)
     fig.set_dpi(dpi)
     canvas = FastCanvas(fig)             # less time on text (see .render)
-    canvas.draw()
+    axes = [axis for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)]
+    for axis in axes:
+        _work_out_ticks_once(axis)
+    try:
+        canvas.draw()
+    finally:
+        for axis in axes:
+            del axis._update_ticks, axis._get_ticklabel_bboxes
     return png_bytes(np.asarray(canvas.buffer_rgba()))
+
+
+def _work_out_ticks_once(axis) -> None:
+    """For one draw: ``axis`` works out its ticks and their labels' boxes once, not three times.
+
+    Drawing an axis asks for its ticks (locator, formatter, positions) three times, profiled:
+    to draw them, to place the axis label, and for the spine's extent; and for the labels'
+    boxes twice. Nothing they depend on changes while the figure draws, so the first answer
+    is kept until the draw ends (``to_png`` removes these overrides)."""
+    update, boxes = axis._update_ticks, axis._get_ticklabel_bboxes
+    kept = {}
+
+    def update_once():
+        if "ticks" not in kept:
+            kept["ticks"] = update()
+        return kept["ticks"]
+
+    def boxes_once(ticks, renderer):
+        key = (tuple(map(id, ticks)), id(renderer))
+        if key not in kept:
+            kept[key] = boxes(ticks, renderer)
+        return kept[key]
+    axis._update_ticks, axis._get_ticklabel_bboxes = update_once, boxes_once
 
 
 def _chunk(tag: bytes, data: bytes) -> bytes:
