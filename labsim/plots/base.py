@@ -210,7 +210,8 @@ def _straight_patch_limits(ax):
         if codes is not None and codes[-1] == path.CLOSEPOLY:
             v = v[:-1]                              # its vertex is ignored; it ends at the start
         trf = patch.get_transform()
-        updatex, updatey = trf.contains_branch_separately(ax.transData)
+        split = getattr(trf, "contains_branch_separately", None) or trf.contains_branch_seperately  # < 3.11
+        updatex, updatey = split(ax.transData)
         if updatex or updatey:
             ax.update_datalim((trf - ax.transData).transform(v), updatex=updatex, updatey=updatey)
     return update
