@@ -137,3 +137,14 @@ def test_hostile_values_are_refused_by_name(call, name):
 def labs_appflow():
     from labsim.labs import appflow
     return appflow
+
+
+def test_lab_text_says_no_edit_landed_rather_than_nan_minutes(monkeypatch):
+    """mean_lag_hours is NaN when no edit reached S3; the summary says so in words."""
+    from labsim.labs import appflow as lab_appflow
+    lab = lab_appflow.appflow_lab()
+    values = lab.values()
+    assert "nan" not in lab.summary.value and "mean lag" in lab.summary.value
+    monkeypatch.setattr(af, "mean_lag_hours", lambda r: float("nan"))
+    _, text = lab.view(lab.result, **values)
+    assert "nan" not in text and text.count("no edit reached S3") == len(lab.result)

@@ -506,3 +506,19 @@ def test_the_sqs_lab_models_check_their_controls_by_name():
         lab.visibility_model(20, 30, None, 0.02)
     with pytest.raises(ValueError, match="^batch_size='abc'"):             # was a TypeError
         lab.lambda_sqs_model("abc", 0, 0, False, 0.0)
+
+
+def test_polling_lab_text_with_nothing_processed_says_so(monkeypatch):
+    """The summary divides by messages processed and averages latencies: with none it says so
+    in words instead of dividing by a stand-in 1 or printing nan."""
+    from labsim.labs import sqs as lab_sqs
+    lab = lab_sqs.polling_lab()
+    values = lab.values()
+    r = lab.result
+    _, text = lab.view(r, **values)
+    assert "requests per million messages processed" in text and "mean <b>" in text
+    monkeypatch.setattr(type(r), "count", lambda *a, **k: 0)
+    monkeypatch.setattr(type(r), "receive_latency", lambda self: np.array([]))
+    monkeypatch.setattr(lab_sqs.plots, "polling_figure", lambda r: None)   # its books would not balance
+    _, text = lab.view(r, **values)
+    assert "no message processed" in text and "no message received" in text and "nan" not in text

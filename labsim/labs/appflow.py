@@ -18,8 +18,9 @@ def appflow_model(interval_min, changes_per_hour, api_rate, page_size, bad_email
 def appflow_view(res, interval_min, changes_per_hour, api_rate, page_size, bad_email_pct, books):
     parts = []
     for name, r in res.items():
+        lag = af.mean_lag_hours(r)                   # NaN when no edit reached S3
         parts.append(f"{name}: <b>{r.records_transferred:,}</b> records written, <b>{r.api_calls:,}</b> API calls, "
-                     f"mean lag {60 * af.mean_lag_hours(r):.1f} min")
+                     + (f"mean lag {60 * lag:.1f} min" if lag == lag else "no edit reached S3"))
     b = res[books]
     text = (f"Every {interval_min} min; {changes_per_hour:,} edits/hour on average; SaaS API {api_rate} calls/s, "
             f"{page_size:,} records per call (assumptions); {bad_email_pct}% invalid emails. " + "; ".join(parts)

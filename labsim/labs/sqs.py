@@ -36,7 +36,7 @@ def polling_model(wait_time_seconds, consumers, quiet_share, short_poll_fraction
 
 
 def polling_view(r, wait_time_seconds, consumers, quiet_share, short_poll_fraction):
-    n = max(r.count(MO.DELETED), 1)
+    n = r.count(MO.DELETED)
     lat = r.receive_latency()
     mode = "short polling" if wait_time_seconds == 0 else f"long polling, WaitTimeSeconds {wait_time_seconds}"
     text = (f"{mode}, {consumers} consumers, quiet {quiet_share:.0%} of each 2 minutes, short polls sample "
@@ -44,9 +44,10 @@ def polling_view(r, wait_time_seconds, consumers, quiet_share, short_poll_fracti
             f"<b>{r.receives:,}</b> receives of which <b>{r.empty_receives:,}</b> empty "
             f"({100 * r.empty_receives / max(r.receives, 1):.0f}%), {r.messages_per_receive:.3f} messages per "
             f"receive; "
-            f"<b>{r.requests * 1e6 / n / 1e6:,.1f} M</b> requests per million messages; "
-            f"latency added by polling: mean <b>{1e3 * lat.mean():.0f} ms</b>, "
-            f"p95 {1e3 * np.percentile(lat, 95):.0f} ms.")
+            + (f"<b>{r.requests / n:,.1f} M</b> requests per million messages processed; " if n else
+               f"{r.requests:,} requests and no message processed; ")
+            + (f"latency added by polling: mean <b>{1e3 * lat.mean():.0f} ms</b>, "
+               f"p95 {1e3 * np.percentile(lat, 95):.0f} ms." if len(lat) else "no message received."))
     return plots.polling_figure(r), text
 
 
