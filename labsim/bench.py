@@ -6,7 +6,8 @@ when other programs share the machine, so compare it with the wall p95 to tell a
 a busy machine), and the model alone. Then the synchronous model's throughput at 10^5 and 10^6
 requests, the token bucket at 10^5 requests, and the synchronous model against an idiomatic SimPy
 model of the same loss system (``simpy.Resource``, one process per request), timed in the same
-run, median of 5 (SimPy is a test-only dependency: ``tests/requirements.txt``).
+run, median of 5 (SimPy is a test-only dependency: ``tests/requirements.txt``). The ``host``
+column says whether a lab's samples fell in a slow phase of the machine (see :func:`host_probe`).
 
 Targets: every update p95 <= 100 ms; ``simulate_sync`` (no scaling model) at 10^5 requests at
 least 150x SimPy with fixed durations and 55x with exponential ones; the bucket at 10^5 requests
@@ -123,17 +124,40 @@ def simpy_ratio(duration_kind: str, repeat: int = 5):
     return a, b, b / a
 
 
+def host_probe() -> float:
+    """Seconds for a fixed piece of pure-Python work (about 5 ms on the CI machine at full speed).
+
+    The host this runs on has slow phases of a few seconds in which the same code takes up to
+    twice as long, in wall and in CPU time alike (a virtual machine does not see the cycles it
+    is denied). The probe, run before and after each lab's samples, says whether they fell in
+    one: ``host`` is the fastest probe of the run over the slower of the lab's two."""
+    t0 = time.perf_counter()
+    x = 0
+    for i in range(100_000):
+        x += i * i
+    return time.perf_counter() - t0
+
+
 def main(repeat: int = 20) -> None:
     import matplotlib
     matplotlib.use("Agg")
     width = max(len(n) for n in labs.LABS) + 2
-    print(f"{'lab':<{width}}{'update median':>15}{'update p95':>12}{'cpu p95':>10}{'model median':>14}")
+    rows = []
     for name, factory in labs.LABS.items():
         lab = factory()
+        before = host_probe()
         upd, cpu = _times(lab.update, repeat)
         mod, _ = _times(lambda: lab.model(**lab.values()), repeat)   # exactly what the lab runs
+        rows.append((name, upd, cpu, mod, before, host_probe()))
+    fastest = min(min(r[4], r[5]) for r in rows)
+    print(f"{'lab':<{width}}{'update median':>15}{'update p95':>12}{'cpu p95':>10}{'model median':>14}{'host':>7}")
+    for name, upd, cpu, mod, before, after in rows:
+        speed = fastest / max(before, after)
         print(f"{name:<{width}}{1e3 * np.median(upd):>12.1f} ms{1e3 * np.percentile(upd, 95):>9.1f} ms"
-              f"{1e3 * np.percentile(cpu, 95):>7.1f} ms{1e3 * np.median(mod):>11.1f} ms")
+              f"{1e3 * np.percentile(cpu, 95):>7.1f} ms{1e3 * np.median(mod):>11.1f} ms{speed:>7.2f}"
+              + ("  (slow phase of the host)" if speed < 0.8 else ""))
+    print(f"host: the run's fastest probe ({1e3 * fastest:.1f} ms of fixed work) over the slower of the probes "
+          "just before and after the lab's samples; 1.00 is the host at full speed")
     for kind in ("fixed", "exponential"):
         for n in (10 ** 5, 10 ** 6):
             horizon = n / 5_000
