@@ -78,25 +78,30 @@ def _reuse(fig: Figure, axes) -> bool:
         return False
     fig.texts.clear()
     fig.set_dpi(matplotlib.rcParams["figure.dpi"])         # as a new figure has, until to_png
-    for ax in fig.axes:
-        ticking = (ax.xaxis, ax.yaxis)
-        background = ax.patch
-        for axis in ticking:
-            axis.reset_ticks = _keep_ticks                   # Axes.clear would make new ones
-            axis.set_clip_path = _keep_ticks                 # ... and clip them to a new patch
-        try:
-            with matplotlib.rc_context(_FAST_RC):
-                ax.clear()
-            ax.patch = background                            # the patch the kept ticks clip to
-            # A cleared spine places itself (and resets its axis's ticks) the first time it is
-            # asked for its transform; on a new Axes that happens while the first ticks are
-            # made. Ask now, or it happens inside the view, after the view styled the ticks.
-            for spine in ax.spines.values():
-                spine.get_spine_transform()
-        finally:
-            for axis in ticking:
-                del axis.reset_ticks, axis.set_clip_path
+    with matplotlib.rc_context(_FAST_RC):                    # once: it copies every rcParam
+        for ax in fig.axes:
+            _clear_keeping_ticks(ax)
     return True
+
+
+def _clear_keeping_ticks(ax) -> None:
+    """``ax.clear()``, but the ticks and the background patch they are clipped to stay."""
+    ticking = (ax.xaxis, ax.yaxis)
+    background = ax.patch
+    for axis in ticking:
+        axis.reset_ticks = _keep_ticks                       # Axes.clear would make new ones
+        axis.set_clip_path = _keep_ticks                     # ... and clip them to a new patch
+    try:
+        ax.clear()
+        ax.patch = background                                # the patch the kept ticks clip to
+        # A cleared spine places itself (and resets its axis's ticks) the first time it is
+        # asked for its transform; on a new Axes that happens while the first ticks are made.
+        # Ask now, or it happens inside the view, after the view styled the ticks.
+        for spine in ax.spines.values():
+            spine.get_spine_transform()
+    finally:
+        for axis in ticking:
+            del axis.reset_ticks, axis.set_clip_path
 
 
 def _keep_ticks(*args, **kwargs):
