@@ -629,3 +629,35 @@ def test_per_source_counts_add_up():
     for k in both:
         assert both[k] == fn[k] + ot[k], k
     assert fn["throttled"] == fn["throttled_rate"] + fn["throttled_concurrency"] + fn["throttled_scaling"]
+
+
+_S, _C = awslambda.SCALING, awslambda.CONCURRENCY
+
+
+@pytest.mark.parametrize("scaling,region,rate,kind,limit,reserved,horizon,refusals", [
+    ("burst", "other", 1_200.0, "fixed", 3_000, None, 75.0, {_S}),           # the burst, then +500 a minute
+    ("burst", "other", 1_200.0, "exponential", 3_000, None, 75.0, {_S}),
+    ("burst", "other", 1_500.0, "fixed", 1_000, None, 75.0, {_S, _C}),       # the burst, then the account limit
+    ("burst", "us-east-2", 900.0, "fixed", 1_000, 700, 30.0, {_C}),          # the reserved pool fills first
+    ("per_function", "us-east-1", 1_800.0, "fixed", 3_000, None, 20.0, {_S}),    # 1,000 per 10 s binds
+    ("per_function", "us-east-1", 1_800.0, "exponential", 3_000, None, 20.0, {_S}),
+    ("none", "us-east-1", 1_500.0, "exponential", 1_000, None, 10.0, {_C}),     # pool full only
+])
+def test_one_source_event_loop_equals_the_two_source_loop(scaling, region, rate, kind, limit, reserved, horizon,
+                                                              refusals):
+    """_general runs a leaner loop when every request is the function's own; with one request of
+    the other source appended after everything has ended, it runs the two-source loop: the
+    decisions for the function's requests must be the same, refusals of both kinds included."""
+    rng = traffic.make_rng(7)
+    t = traffic.poisson(rate, horizon, rng)
+    d = traffic.durations(kind, 1.0, len(t), rng)
+    end = t + d
+    pool = (limit, 0) if reserved is None else (reserved, limit - reserved)
+    fifo = kind == "fixed"
+    one = awslambda._general(t, end, np.zeros(len(t), np.int8), pool, scaling, region, limit, fifo=fifo)
+    late = float(end.max()) + 1.0
+    two = awslambda._general(np.append(t, late), np.append(end, late + 1.0), np.append(np.zeros(len(t), np.int8), 1),
+                             pool, scaling, region, limit, fifo=fifo)
+    for a, b in zip(one, two):
+        assert np.array_equal(a, b[:-1])
+    assert set(np.unique(one[2]).tolist()) == {0} | refusals     # the refusals the case is there for
