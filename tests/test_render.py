@@ -244,3 +244,17 @@ def test_to_png_works_out_each_axis_ticks_once_and_leaves_the_axes_as_they_were(
         assert len(calls) == 3 * 4
     assert not any(k in vars(x) for ax in (a, b) for x in (ax.xaxis, ax.yaxis)
                    for k in ("_update_ticks", "_get_ticklabel_bboxes"))
+
+
+def test_a_failed_view_leaves_no_recycler_active_and_its_figure_reusable():
+    recycler = plots.Recycler()
+    with pytest.raises(RuntimeError, match="view failed"):
+        with recycler:
+            fig, ax = plots.figure()
+            ax.plot([0, 1], [1, 0])
+            raise RuntimeError("view failed")
+    assert plots.base._RECYCLER is None
+    assert plots.figure()[0] is not fig                        # outside: a new figure
+    with recycler:
+        again, ax2 = plots.figure()
+    assert again is fig and ax2 is ax and not ax.lines          # inside: the same one, cleared
