@@ -214,6 +214,10 @@ def _straight_patch_limits(ax):
             return                                  # as matplotlib: empty bars do not count
         if codes is not None and codes[-1] == path.CLOSEPOLY:
             v = v[:-1]                              # its vertex is ignored; it ends at the start
+        if patch.get_data_transform() is ax.transData:      # a patch in data coordinates (bars,
+            # steps): what matplotlib's ``patch transform + transData - transData`` comes to
+            ax.update_datalim(patch.get_patch_transform().transform(v))
+            return
         trf = patch.get_transform()
         split = getattr(trf, "contains_branch_separately", None) or trf.contains_branch_seperately  # < 3.11
         updatex, updatey = split(ax.transData)
