@@ -661,3 +661,25 @@ def test_one_source_event_loop_equals_the_two_source_loop(scaling, region, rate,
     for a, b in zip(one, two):
         assert np.array_equal(a, b[:-1])
     assert set(np.unique(one[2]).tolist()) == {0} | refusals     # the refusals the case is there for
+
+
+def test_two_sources_share_the_pool_and_the_burst_and_only_the_function_has_its_own_bucket():
+    """The two-source event loop: an execution of the other functions that ends exactly when one
+    of yours arrives frees its place in the shared pool; under the notes' burst rule both
+    sources' environments count against the one Regional burst; under no scaling model, no
+    request is refused for scaling however fast environments are made."""
+    # ends at 1.0, arrives at 1.0, pool of 1: the place is free (times are exact in binary)
+    adm, _, why = awslambda._general(np.array([0.0, 1.0]), np.array([1.0, 2.0]), np.array([1, 0], np.int8),
+                                     (1, 0), "none", "us-east-1", 1, fifo=True)
+    assert adm.tolist() == [True, True] and why.tolist() == [0, 0]
+    # 300 new environments a second from each source for one second, burst 500 ("other" Region)
+    t = np.arange(600) / 600.0
+    src = (np.arange(600) % 2).astype(np.int8)
+    adm, cold, why = awslambda._general(t, t + 10.0, src, (3_000, 0), "burst", "other", 3_000, fifo=True)
+    assert cold.sum() == 500 and (why == awslambda.SCALING).sum() == 100     # 600 wanted, 500 allowed
+    assert (cold & (src == 0)).sum() == 250 and (cold & (src == 1)).sum() == 250
+    # 1,500 environments in one second, no scaling model: nothing refused for scaling
+    t = np.arange(1_500) / 1_500.0
+    src = (np.arange(1_500) % 4 == 0).astype(np.int8)          # 1,125 of them the function's: > 1,000
+    adm, cold, why = awslambda._general(t, t + 10.0, src, (3_000, 0), "none", "us-east-1", 3_000, fifo=True)
+    assert adm.all() and cold.sum() == 1_500 and not why.any()
