@@ -495,6 +495,7 @@ def test_rate_cap_can_be_switched_off_and_scaling_throttles_have_their_reason():
     (lambda: awslambda.burst_cap([-1.0], "other", 1_000), "t"),
     (lambda: awslambda.burst_cap([1.0], "mars", 1_000), "region"),
     (lambda: awslambda.per_function_cap(1.0, 10**400), "limit"),
+    (lambda: awslambda.per_function_cap([-1.0], 1_000), "t"),         # times start at 0
     (lambda: awslambda.throttle_reason_name(7, False), "reason"),
     (lambda: awslambda.throttle_reason_name(awslambda.RATE, "yes"), "reserved"),
 ])
