@@ -481,6 +481,8 @@ def test_mmc_replications_never_returns_nan_and_names_c():
         sqs.mmc_replications(10, 1e-300, 200, 2)
     with pytest.raises(ValueError, match="^reps=100 .*2,000,000"):       # messages x reps bounds the CPU
         sqs.mmc_replications(10, 5.0, 100_000, 100)
+    with pytest.raises(ValueError, match=r"^reps=1,001 .*allowed 2 to 1,000"):   # each replication costs ~0.3 ms
+        sqs.mmc_replications(10, 5.0, 200, 1_001)
     assert np.isfinite(sqs.mmc_replications(10, 5.0, 100, 2, warmup_share=0.5)).all()
 
 
