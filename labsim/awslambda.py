@@ -335,60 +335,37 @@ def _general(t, end, source, pool_size, scaling, region, limit, fifo=False):
     envs = [0, 0]
     bucket = tokenbucket.TokenBucket(SCALING_ENVS_PER_10S / 10.0, SCALING_ENVS_PER_10S)
     burst0, step = BURST_QUOTAS[region], BURST_STEP_PER_MINUTE
-    tl, el = t.tolist(), end.tolist()
     burst, per_function = scaling == "burst", scaling == "per_function"
+    shared = pool_size[1] == 0            # no reservation: both sources draw from pool 0
+    cap = (pool_size[0], pool_size[0]) if shared else pool_size
+    made = 0                              # environments of both sources (the burst counts both)
     adm, new, full, slow = [], [], [], []  # indices: admitted, cold start, refused: pool full, scaling
-    if not source.any():                  # one source (the scaling lab): the same rules, one pool
-        q, size, made = busy[FUNCTION], pool_size[0], 0
-        for i, a, e in zip(range(n), tl, el):
-            while q and q[0] <= a:
-                pop(q)
-            c = len(q)
-            if c >= size:
-                full.append(i)            # pool full: throttled
-                continue
-            if c >= made:                 # every warm environment busy: need a new one
-                if burst:
-                    if made >= min(limit, burst0 + step * (a // 60.0)):
-                        slow.append(i)
-                        continue
-                elif per_function and not bucket.take(a):
+    for i, a, e, s in zip(range(n), t.tolist(), end.tolist(), source.tolist()):
+        q = busy[s]
+        while q and q[0] <= a:
+            pop(q)
+        in_pool = len(q)
+        if shared:
+            o = busy[1 - s]
+            while o and o[0] <= a:
+                pop(o)
+            in_pool += len(o)
+        if in_pool >= cap[s]:
+            full.append(i)                # pool full: throttled
+            continue
+        if len(q) >= envs[s]:             # every warm environment busy: need a new one
+            if burst:
+                if made >= min(limit, burst0 + step * (a // 60.0)):
                     slow.append(i)
                     continue
-                made += 1
-                new.append(i)
-            push(q, e)
-            adm.append(i)
-    else:
-        sl = source.tolist()
-        shared = pool_size[1] == 0        # no reservation: both sources draw from pool 0
-        for i in range(n):
-            a, s = tl[i], sl[i]
-            q = busy[s]
-            while q and q[0] <= a:
-                pop(q)
-            in_pool = len(q)
-            if shared:
-                o = busy[1 - s]
-                while o and o[0] <= a:
-                    pop(o)
-                in_pool += len(o)
-            if in_pool >= pool_size[0 if shared else s]:
-                full.append(i)            # pool full: throttled
+            elif per_function and s == FUNCTION and not bucket.take(a):
+                slow.append(i)
                 continue
-            if len(busy[s]) >= envs[s]:   # every warm environment busy: need a new one
-                if burst:
-                    if envs[0] + envs[1] >= min(limit, burst0 + step * (a // 60.0)):
-                        slow.append(i)
-                        continue
-                elif per_function and s == FUNCTION:
-                    if not bucket.take(a):
-                        slow.append(i)
-                        continue
-                envs[s] += 1
-                new.append(i)
-            push(busy[s], el[i])
-            adm.append(i)
+            envs[s] += 1
+            made += 1
+            new.append(i)
+        push(q, e)
+        adm.append(i)
     admitted[adm] = True                  # numpy stores once per array, not once per request
     cold[new] = True
     reason[full] = CONCURRENCY

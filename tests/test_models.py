@@ -644,11 +644,11 @@ _S, _C = awslambda.SCALING, awslambda.CONCURRENCY
     ("per_function", "us-east-1", 1_800.0, "exponential", 3_000, None, 20.0, {_S}),
     ("none", "us-east-1", 1_500.0, "exponential", 1_000, None, 10.0, {_C}),     # pool full only
 ])
-def test_one_source_event_loop_equals_the_two_source_loop(scaling, region, rate, kind, limit, reserved, horizon,
+def test_a_later_request_of_the_other_source_changes_no_decision(scaling, region, rate, kind, limit, reserved, horizon,
                                                               refusals):
-    """_general runs a leaner loop when every request is the function's own; with one request of
-    the other source appended after everything has ended, it runs the two-source loop: the
-    decisions for the function's requests must be the same, refusals of both kinds included."""
+    """A request of the other source that arrives after everything has ended changes none of
+    the function's decisions, refusals of both kinds included: the two sources' pools, burst
+    and environments interact only through requests that overlap in time."""
     rng = traffic.make_rng(7)
     t = traffic.poisson(rate, horizon, rng)
     d = traffic.durations(kind, 1.0, len(t), rng)
