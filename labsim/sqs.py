@@ -974,15 +974,8 @@ def group_ids(n: int, groups: int, rng) -> np.ndarray:
     """``n`` message group IDs drawn uniformly from ``groups`` groups (at least 1)."""
     n = check_int("n", n, 0, traffic.MAX_REQUESTS, why="messages in one run")
     groups = check_int("groups", groups, 1, MAX_GROUPS, why="a FIFO message needs a message group ID")
-    rng = _generator(rng, "rng")
+    rng = traffic._rng(rng, "rng")
     return rng.integers(0, groups, n) if groups > 1 else np.zeros(n, int)
-
-
-def _generator(value, name: str) -> np.random.Generator:
-    """A seed (a whole number >= 0) or a numpy Generator, as a Generator; errors name ``name``."""
-    if isinstance(value, np.random.Generator):
-        return value
-    return traffic.make_rng(check_int(name, value, 0, why="a seed, or a numpy Generator"))
 
 
 def _check_times(name: str, value, horizon: float) -> np.ndarray:
