@@ -65,7 +65,7 @@ import numpy as np
 from numbers import Integral
 
 from . import tokenbucket, traffic
-from .validation import check_array, check_bool, check_choice, check_int, check_number
+from .validation import check_array, check_bool, check_choice, check_int, check_number, check_window
 
 # --- AWS numbers ---------------------------------------------------------------------------------
 #: The model's "MB" (see the module docstring: MiB).
@@ -685,12 +685,7 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
         if len(cstart) != consumers:
             raise ValueError(f"consumer_start must hold one time per application: got {len(cstart)} for {consumers}")
     if consumer_down is not None:
-        if isinstance(consumer_down, (str, bytes)) or not hasattr(consumer_down, "__len__") \
-                or len(consumer_down) != 2:
-            raise ValueError(f"consumer_down must be a pair (t0, t1) of times, got {consumer_down!r:.80}")
-        down0 = check_number("consumer_down[0]", consumer_down[0], 0, 1e12)
-        down1 = check_number("consumer_down[1]", consumer_down[1], down0, 1e12,
-                             why="the outage ends at or after it starts")
+        down0, down1 = check_window("consumer_down", consumer_down)
 
     uniq, kidx, hi, lo = hash_keys(karr)
     shard_of_key = route_hashes(hi, lo, ranges) if n else np.zeros(0, np.int64)

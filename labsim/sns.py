@@ -50,7 +50,7 @@ from numbers import Real
 import numpy as np
 
 from .retry import RetryPolicy
-from .validation import check_array, check_bool, check_choice, check_int, check_number
+from .validation import check_array, check_bool, check_choice, check_int, check_number, check_window
 
 _SNS = "https://docs.aws.amazon.com/sns/latest/dg/"
 #: Filter policy limits: 5 keys, 150 combinations, numbers within +-10^9.
@@ -504,16 +504,8 @@ def _check_windows(down):
     out = []
     if down is not None and (isinstance(down, (str, bytes, dict)) or not np.iterable(down)):
         raise ValueError(f"endpoint_down must be a list of pairs (t0, t1), got {down!r:.80}")
-    for w in ([] if down is None else list(down)):
-        try:
-            shape = np.shape(w)
-        except ValueError:
-            shape = None
-        if shape != (2,) or isinstance(w, (str, bytes)):
-            raise ValueError(f"endpoint_down must hold pairs (t0, t1), got {w!r:.80}")
-        a = check_number("endpoint_down start", w[0], 0, 1e12)
-        b = check_number("endpoint_down end", w[1], a, 1e12, why="a window ends at or after it starts")
-        out.append((a, b))
+    for k, w in enumerate([] if down is None else list(down)):
+        out.append(check_window(f"endpoint_down[{k}]", w))
     out.sort()
     for (a0, b0), (a1, b1) in zip(out, out[1:]):
         if a1 < b0:

@@ -89,7 +89,7 @@ import numpy as np
 
 from . import traffic
 from .tokenbucket import TokenBucket, admit
-from .validation import check_array, check_choice, check_grid, check_int, check_number
+from .validation import check_array, check_choice, check_grid, check_int, check_number, check_window
 
 # --- AWS numbers, each with its source -------------------------------------------------------
 _SQS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
@@ -1103,16 +1103,7 @@ def simulate_queue(arrivals, *, horizon: float, consumers: int = 1, queue_type: 
     check_choice("engine", engine, ("auto", "loop"))
     down = (math.inf, math.inf)
     if consumer_down is not None:
-        try:
-            shape = np.shape(consumer_down)
-        except ValueError:
-            shape = None
-        if shape != (2,):
-            raise ValueError(f"consumer_down must be a pair (t0, t1) of times, got {consumer_down!r:.80}")
-        d0 = check_number("consumer_down[0]", consumer_down[0], 0, c["horizon"])
-        d1 = check_number("consumer_down[1]", consumer_down[1], d0, 1e12,
-                          why="the outage ends at or after it starts")
-        down = (d0, d1)
+        down = check_window("consumer_down", consumer_down, c["horizon"])
     params = dict(kind="consumers", queue_type=queue_type, consumers=consumers, wait_time_seconds=wait,
                   max_messages=cap, visibility_timeout=c["vt"], delay=c["delay"], retention=c["retention"],
                   max_receive_count=c["mrc"], duration_kind=duration_kind, mean_duration=mean_duration,

@@ -192,3 +192,17 @@ def check_grid(name: str, value, lo=None, hi=None) -> np.ndarray:
     if isinstance(value, Real) and not isinstance(value, (bool, np.bool_)):
         return np.asarray(check_number(name, value, lo, hi))
     return check_array(name, value, lo, hi, sorted_=False)
+
+
+def check_window(name: str, value, latest_start: float = 1e12) -> tuple:
+    """A pair ``(t0, t1)`` of times with ``0 <= t0 <= latest_start`` and ``t0 <= t1``, as floats: an
+    outage window. Errors name ``name``, or ``name[0]`` / ``name[1]`` for one bad end."""
+    try:
+        shape = np.shape(value)
+    except ValueError:
+        shape = None
+    if shape != (2,) or isinstance(value, (str, bytes)):
+        raise ValueError(f"{name} must be a pair (t0, t1) of times, got {value!r:.80}")
+    t0 = check_number(f"{name}[0]", value[0], 0, latest_start)
+    t1 = check_number(f"{name}[1]", value[1], t0, 1e12, why="the window ends at or after it starts")
+    return t0, t1

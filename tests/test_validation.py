@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from labsim.validation import check_array, check_bool, check_choice, check_int, check_number
+from labsim.validation import check_array, check_bool, check_choice, check_int, check_number, check_window
 
 HUGE = 10**400          # no float can hold it
 
@@ -122,3 +122,17 @@ def test_check_array_accepts_numbers():
     assert check_array("t", [3.0, 1.0], sorted_=False).tolist() == [3.0, 1.0]
     with pytest.raises(ValueError, match=re.escape("allowed 0 to 2 (exclusive)")):
         check_array("t", [2.0], 0, 2, hi_open=True)
+
+
+@pytest.mark.parametrize("value,match", [
+    ("ab", r"^w must be a pair \(t0, t1\) of times"), ((1.0,), r"^w must be a pair"), ([[0, 1]], r"^w must be a pair"),
+    ((-1.0, 2.0), r"^w\[0\]=-1"), ((5.0, 4.0), r"^w\[1\]=4 .*ends at or after it starts"), ((20.0, 30.0), r"^w\[0\]=20"),
+])
+def test_check_window_names_the_pair_or_the_bad_end(value, match):
+    """The one outage-window check SQS, SNS and Kinesis share."""
+    with pytest.raises(ValueError, match=match):
+        check_window("w", value, latest_start=10.0)
+
+
+def test_check_window_returns_floats():
+    assert check_window("w", (np.int64(1), 2)) == (1.0, 2.0)
