@@ -357,14 +357,18 @@ def check(lab_name: str) -> None:
         raise AssertionError("Try this check failed: " + "; ".join(misses))
 
 
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
 def html_text(lab_name: str) -> str:
     """The HTML that :func:`show` displays: each step's title and question, then a closed answer."""
     parts = []
     for i, s in enumerate(_steps(lab_name), 1):
         parts.append(
             f'<div class="labsim-trythis" data-lab="{html.escape(lab_name)}" data-step="{html.escape(s.key)}">'
-            f"<p><strong>Try this {i}: {html.escape(s.title)}.</strong> {html.escape(s.ask)}</p>"
-            f"<details><summary>Answer to Try this {i}</summary><p>{html.escape(s.text())}</p></details>"
+            f"<p><strong>Try this {i}: {_esc(s.title)}.</strong> {_esc(s.ask)}</p>"
+            f"<details><summary>Answer to Try this {i}</summary><p>{_esc(s.text())}</p></details>"
             f"</div>")
     return "\n".join(parts)
 
