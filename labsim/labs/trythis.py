@@ -32,11 +32,12 @@ from numbers import Integral, Real
 from typing import Any, Callable
 
 import ipywidgets as widgets
+import numpy as np
 
 from .base import LABS
 
-__all__ = ["Expect", "Step", "REGISTRY", "MAX_STOPS", "steps", "controls", "defaults", "state",
-           "stops", "validate", "check", "show"]
+__all__ = ["Expect", "Step", "REGISTRY", "MAX_STOPS", "steps", "controls", "defaults", "state", "stops",
+           "slider_stops", "validate", "measure", "check", "html_text", "show"]
 
 #: At most this many stops per slider (issue 23: the static site precomputes every stop).
 MAX_STOPS = 9
@@ -70,6 +71,8 @@ class Expect:
         return isinstance(self.value, Real) and not isinstance(self.value, bool)
 
     def holds(self, measured) -> bool:
+        if isinstance(self.value, bool):
+            return isinstance(measured, (bool, np.bool_)) and bool(measured) == self.value
         if not self.numeric:
             return measured == self.value
         if isinstance(measured, bool) or not isinstance(measured, Real):
@@ -264,13 +267,12 @@ def _used(lab_name: str, name: str) -> list:
 def stops(control, lab_name: str | None = None, name: str | None = None) -> list:
     """The values the static site precomputes for one control, deterministic.
 
-    A slider: its minimum, default and maximum, every value a registered step sets on it, then
-    evenly spaced values on its step grid: the multiples of the smallest round spacing (1, 2, 2.5
-    or 5 times a power of ten) that fit, else eighths of the range rounded to the grid; at most :data:`MAX_STOPS` in all, sorted. A dropdown: all its values, in its order. A
-    checkbox: ``[False, True]``.
+    A slider: see :func:`slider_stops`, with the lab's default and the values its registered
+    steps set on the control. A dropdown: all its values, in its order. A checkbox:
+    ``[False, True]``.
 
-    The step values need to know whose control it is: pass ``lab_name`` and ``name`` (the key in
-    ``lab.controls``), or a control from :func:`controls`, which knows.
+    A slider's stops need to know whose control it is: pass ``lab_name`` and ``name`` (its key in
+    ``lab.controls``), or pass a control from :func:`controls`, which knows.
     """
     if not _is_slider(control):
         return _options(control)
@@ -281,28 +283,36 @@ def stops(control, lab_name: str | None = None, name: str | None = None) -> list
                              "control it is: stops(control, lab_name, name), or take it from "
                              "trythis.controls(lab_name)")
         lab_name, name = tag
-    w = control
-    required = [w.min, defaults(lab_name)[name], w.max] + _used(lab_name, name)
+    return slider_stops(control, defaults(lab_name)[name], _used(lab_name, name), where=f"{lab_name}.{name}")
+
+
+def slider_stops(slider, default, used=(), where: str = "slider") -> list:
+    """A slider's stops: its minimum, ``default`` and maximum, every value in ``used``, then evenly
+    spaced values on its step grid, at most :data:`MAX_STOPS` in all, sorted.
+
+    Evenly spaced: the multiples of the smallest round spacing (1, 2, 2.5 or 5 times a power of
+    ten, a whole number of grid steps) that still fit with the values above; if none fits, eighths
+    of the range rounded to the grid, each the farthest from those already chosen. Raises
+    ``ValueError`` if a value is off the grid, or if the required values alone exceed the limit.
+    """
+    w = slider
     idx = set()
-    for v in required:
+    for v in [w.min, default, w.max, *used]:
         k = _grid_index(w, v)
         if k is None:
-            raise ValueError(f"stops: {lab_name}.{name}={v!r} is not on the slider's grid: allowed "
+            raise ValueError(f"stops: {where}={v!r} is not on the slider's grid: allowed "
                              f"{w.min:g} to {w.max:g} in steps of {w.step:g}")
         idx.add(k)
     if len(idx) > MAX_STOPS:
-        raise ValueError(f"stops: {lab_name}.{name} needs {len(idx)} stops (minimum, default, maximum and "
-                         f"the Try-this values {sorted(set(_used(lab_name, name)))}): allowed at most {MAX_STOPS}; "
-                         f"share values between steps")
+        raise ValueError(f"stops: {where} needs {len(idx)} stops (minimum, default, maximum and the Try-this "
+                         f"values {sorted(set(used))}): allowed at most {MAX_STOPS}; let steps share values")
     last = _grid_index(w, w.max)
-    # Evenly spaced: the multiples of the smallest round spacing (1, 2, 2.5 or 5 times a power of
-    # ten, a whole number of grid steps) that still fit in MAX_STOPS with the values above.
     for spacing in _round_multiples(w.step, last):
         even = {k for k in range(last + 1) if _is_multiple(_grid(w, k), spacing)}
         if len(idx | even) <= MAX_STOPS:
             idx |= even
             break
-    else:                                            # no round spacing fits: eighths, farthest first
+    else:
         even = sorted({round(i * last / (MAX_STOPS - 1)) for i in range(MAX_STOPS)})
         while len(idx) < MAX_STOPS and (free := [k for k in even if k not in idx]):
             idx.add(max(free, key=lambda k: (min(abs(k - j) for j in idx), -k)))
