@@ -189,7 +189,7 @@ steps("endpoint_lab",
       Step(key="private", title="A private endpoint",
            values={"endpoint_type": "private", "connection": "reused"},
            ask="Now choose private. Who is answered?",
-           answer="Only the client inside the VPC ({answered} requests); the other {unreachable} requests, "
+           answer="Only the client inside the VPC ({answered} requests); the other {unreachable:,} requests, "
                   "from the internet, cannot reach the API.",
            measure=lambda r: {"answered": r.books()["under target"] + r.books()["over target"],
                               "unreachable": r.books()["unreachable"]},

@@ -128,8 +128,8 @@ steps("async_lab",
       Step(key="reserved-0", title="Reserved concurrency 0",
            values={"reserved_concurrency": 0},
            ask="Set reserved concurrency to 0. How many events run?",
-           answer="None: all {throttled} events are throttled and go straight to the failure target "
-                  "({to_target} of them).",
+           answer="None: all {throttled} events are throttled, and all {to_target} go straight to the "
+                  "failure target.",
            measure=lambda r: {"throttled": r.books()["throttled"], "to_target": r.books()["failure_destination"],
                               "runs": int(r.runs.sum())},
            expect={"throttled": Expect(601), "to_target": Expect(601), "runs": Expect(0)}),

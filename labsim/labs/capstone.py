@@ -103,7 +103,7 @@ steps("capstone_lab",
            values={"reserved_concurrency": 20},
            ask="The synchronous design loses 534 orders at the defaults. Raise the reserved concurrency to 20. "
                "How many does it lose now?",
-           answer="{lost}.",
+           answer="{lost}: with twice the concurrency, far fewer of the sale's extra orders become errors.",
            measure=lambda r: {"lost": r.lost},
            expect={"lost": Expect(160)}),
       Step(key="reserved-50", title="Enough concurrency for the sale",

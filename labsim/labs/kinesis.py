@@ -240,7 +240,7 @@ steps("hot_shard_lab",
            ask="With the hot key whole again, set the record size to 5 KiB. Which limit binds now, and how "
                "much is throttled?",
            answer="The byte limit, at about {accepted} records per second per shard (1 MiB / 5 KiB): about "
-                  "{throttled:.0%} of all puts are throttled, about three quarters.",
+                  "three quarters of all puts ({throttled:.0%}) are throttled.",
            measure=lambda r: {"accepted": float(r.shard_rates()[1].mean()),
                               "throttled": r.count(_Fate.THROTTLED) / len(r.arrival)},
            expect={"accepted": Expect(205, rel=0.15), "throttled": Expect(0.75, rel=0.15)}))

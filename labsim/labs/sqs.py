@@ -265,7 +265,7 @@ steps("fifo_lab",
            values={},
            ask="At the defaults, a FIFO queue is offered 500 messages per second for 3 s, one message per "
                "send call. How many sends are refused, and how many messages are handled out of order?",
-           answer="{refused} of {offered} sends are refused: the queue takes about {calls_per_s} calls per "
+           answer="{refused} of {offered:,} sends are refused: the queue takes about {calls_per_s} calls per "
                   "second. {out_of_order} are out of order.",
            measure=lambda r: {"refused": r.count(_MO.THROTTLED), "offered": r.offered,
                               "calls_per_s": _steady_send_rate(r), "out_of_order": r.out_of_order()},
@@ -274,7 +274,8 @@ steps("fifo_lab",
       Step(key="batch-10", title="Batched sends",
            values={"send_batch": 10},
            ask="Set messages per send call to 10. How many of the 1,538 messages get in?",
-           answer="All {sent}: ten messages per call is ten times the messages within the same call limit.",
+           answer="All {sent:,}: ten messages per call carry ten times as many messages within the same call "
+                  "limit.",
            measure=lambda r: {"sent": r.sent, "refused": r.count(_MO.THROTTLED)},
            expect={"sent": Expect(1_538), "refused": Expect(0)}),
       Step(key="standard", title="A standard queue",
