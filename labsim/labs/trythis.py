@@ -4,22 +4,25 @@ A lab module registers its steps next to its lab factory::
 
     from .trythis import Expect, Step, steps
 
-    steps("concurrency_lab",
-          Step(key="reserve-150", title="Reserve 150 for the neighbour",
-               values={"reserved": 150},
-               ask="Reserve 150 for the neighbour. What happens to the function under study?",
-               answer="About {throttled:.0%} of its requests are now throttled.",
-               measure=lambda r: {"throttled": r.throttled_fraction()},
-               expect={"throttled": Expect(0.35, rel=0.15)}))
+    steps("neighbour_lab",
+          Step(key="reserve-150", title="Reserve too little",
+               values={"reserved": 150},             # only the controls that differ from the defaults
+               ask="Lower the reservation to 150, below the 200 executions your function needs. "
+                   "Now who is throttled?",
+               answer="Your function: about {yours:.0%} of its requests.",
+               measure=lambda r: {"yours": r.throttled_fraction(FUNCTION)},
+               expect={"yours": Expect(0.26, rel=0.15)}))   # the words' number and tolerance
 
 Three readers use the same entries: the chapter shows them (:func:`show`), the chapter's hidden
-cell checks them (:func:`check`), and the static site turns each into a one-click state
-(:data:`REGISTRY`, :func:`defaults`, :func:`state`, :func:`stops`).
+cell checks them (:func:`check`), and the static site turns each into a one-click state.
+:data:`REGISTRY` maps each lab factory's name (a key of ``labs.LABS``) to its steps in order;
+:func:`state` gives a step's full control values, :func:`defaults` the lab's, :func:`stops` the
+values of one control the site precomputes.
 
 Registering costs nothing: no lab is built until a function here needs its controls
 (:func:`controls`, which builds the lab once and keeps it). Whether a step's values name real
 controls and lie on their stops is therefore checked lazily, by :func:`validate` (which
-:func:`check` and :func:`stops` call).
+:func:`state` and :func:`check` call); :func:`stops` refuses a value off a slider's grid.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import html
 import math
 import re
 from dataclasses import dataclass, field
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any, Callable
 
 import ipywidgets as widgets
@@ -53,8 +56,8 @@ class Expect:
     """The number the words state, and the tolerance the words allow.
 
     A measured ``x`` passes when ``|x - value| <= max(rel * |value|, abs)``: "about" is
-    ``rel=0.15``; a bare count is exact (the default, ``rel=0, abs=0``). A value that is not a
-    number (a string, a boolean) must be equal.
+    ``rel=0.15``; a bare count is exact (the default, ``rel=0, abs=0``). A string must be equal;
+    a boolean must be a boolean (Python's or NumPy's) and equal.
     """
     value: Any
     rel: float = 0.0
