@@ -7,6 +7,7 @@ The labs are built once (``trythis.controls`` caches them) and each check runs o
 """
 
 import dataclasses
+import functools
 import html
 import math
 import re
@@ -149,9 +150,18 @@ def test_values_off_the_control_are_refused(monkeypatch):
 
 
 # --- check ----------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def measured(lab_name) -> dict:
+    """``trythis.check(lab_name)``, run once: step key -> measured quantities."""
+    return trythis.check(lab_name)
+
+
 @pytest.mark.parametrize("lab_name", LAB_NAMES)
 def test_check_passes(lab_name):
-    trythis.check(lab_name)
+    got = measured(lab_name)
+    assert set(got) == {s.key for s in trythis.REGISTRY[lab_name]}
+    for s in trythis.REGISTRY[lab_name]:
+        assert all(s.expect[q].holds(got[s.key][q]) for q in s.expect)
 
 
 def beyond(e: Expect) -> Expect:
@@ -168,19 +178,22 @@ def beyond(e: Expect) -> Expect:
 
 @pytest.mark.parametrize("lab_name", LAB_NAMES)
 def test_check_fails_beyond_the_tolerance(lab_name, monkeypatch):
-    """Every step with one expected number moved past its tolerance: check names each of them."""
-    moved = []
-    for i, s in enumerate(trythis.REGISTRY[lab_name]):
-        q = list(s.expect)[i % len(s.expect)]                 # a different quantity step by step
-        moved.append(dataclasses.replace(s, expect={**s.expect, q: beyond(s.expect[q])}))
-    monkeypatch.setitem(trythis.REGISTRY, lab_name, tuple(moved))
+    """Every expected number moved past its tolerance misses what the model measured; and check
+    itself, given a mutated copy of the lab's first step, fails naming the lab, step and quantity
+    (the model runs once here: the other steps' measurements come from the passing check)."""
+    got = measured(lab_name)
+    for s in trythis.REGISTRY[lab_name]:
+        for q, e in s.expect.items():
+            assert not beyond(e).holds(got[s.key][q]), (lab_name, s.key, q, e, got[s.key][q])
+    first = trythis.REGISTRY[lab_name][0]
+    q = list(first.expect)[-1]
+    mutated = dataclasses.replace(first, expect={**first.expect, q: beyond(first.expect[q])})
+    monkeypatch.setitem(trythis.REGISTRY, lab_name, (mutated,))
     with pytest.raises(AssertionError) as err:
         trythis.check(lab_name)
     msg = str(err.value)
-    for i, s in enumerate(moved):
-        q = list(s.expect)[i % len(s.expect)]
-        assert f"{lab_name} step {s.key!r}: quantity {q!r} measured " in msg, (s.key, q, msg)
-        assert f"expected {s.expect[q].value!r}" in msg
+    assert f"{lab_name} step {first.key!r}: quantity {q!r} measured " in msg, msg
+    assert f"expected {mutated.expect[q].value!r}" in msg and msg.count("quantity") == 1, msg
 
 
 def test_expect_tolerance():

@@ -349,16 +349,17 @@ def measure(lab_name: str, key: str) -> dict:
     return got
 
 
-def check(lab_name: str) -> None:
+def check(lab_name: str) -> dict:
     """Run every step of one lab through its model; every measured quantity must meet its expect.
 
     Raises ``AssertionError`` naming the lab, the step, the quantity, the measured and the
-    expected value, for every quantity that misses (all of them, not only the first).
+    expected value, for every quantity that misses (all of them, not only the first). Returns
+    what was measured: step key -> ``{quantity: value}``.
     """
     validate(lab_name)
-    misses = []
+    misses, measured = [], {}
     for s in _steps(lab_name):
-        got = measure(lab_name, s.key)
+        got = measured[s.key] = measure(lab_name, s.key)
         for q, e in s.expect.items():
             if q not in got:
                 misses.append(f"{lab_name} step {s.key!r}: quantity {q!r} was not measured "
@@ -368,6 +369,7 @@ def check(lab_name: str) -> None:
                               f"expected {e.describe()}")
     if misses:
         raise AssertionError("Try this check failed: " + "; ".join(misses))
+    return measured
 
 
 def _esc(text: str) -> str:
