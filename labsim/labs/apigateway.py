@@ -101,3 +101,96 @@ def endpoint_lab() -> Lab:
                 "target_ms": _int("latency target (ms)", 200, 50, 800, 10)},
                endpoint_model, endpoint_view,
                "Median latency per client for edge-optimized and Regional endpoints, and where every request ended")
+
+
+# --- Try this (the chapter's guided steps; labsim.labs.trythis) -----------------------------------
+import numpy as _np  # noqa: E402
+
+from ..apigateway import ACCOUNT as _ACCOUNT, STAGE as _STAGE  # noqa: E402
+from .trythis import Expect, Step, steps  # noqa: E402  (after the factories: one block per module)
+
+
+def _first_429(r):
+    t = r.arrival[r.refused_at == _STAGE]
+    return float(t[0]) if len(t) else float("nan")
+
+
+steps("bucket_lab",
+      Step(key="burst-1000", title="A bigger bucket",
+           values={"burst": 1_000},
+           ask="At the defaults the spike gets about 1,000 429s. Raise the burst (the bucket's size) to "
+               "1,000. How many 429s now?",
+           answer="About {refused}: the bucket absorbs most of the spike.",
+           measure=lambda r: {"refused": r.count(_STAGE)},
+           expect={"refused": Expect(240, rel=0.15)}),
+      Step(key="steady", title="Steady traffic",
+           values={"shape": "steady"},
+           ask="Back to a bucket of 200, switch the traffic to steady: 100 requests per second on average "
+               "against a rate of 100. How many requests get a 429?",
+           answer="{refused}: the bucket absorbs the random ups and downs around the rate.",
+           measure=lambda r: {"refused": r.count(_STAGE)},
+           expect={"refused": Expect(0)}),
+      Step(key="ramp", title="A ramp",
+           values={"shape": "ramp"},
+           ask="Switch the traffic to ramp. When does the first 429 come?",
+           answer="Only after the traffic has passed the rate and used up the bucket, about {first_s:.0f} "
+                  "seconds in.",
+           measure=lambda r: {"first_s": _first_429(r)},
+           expect={"first_s": Expect(16, rel=0.15)}))
+
+
+def _basic(r):
+    return r.of_key(r.params["names"].index("basic"))
+
+
+steps("usage_plan_lab",
+      Step(key="basic-noisy", title="A noisy basic key",
+           values={"noisy": "basic"},
+           ask="Make basic the noisy client instead of premium. Its plan holds it to 1,000 per second. Does "
+               "anyone get a 429 from the account?",
+           answer="No: {account} requests of this API and {other_apis} of the other APIs are refused by the "
+                  "account, which is never reached.",
+           measure=lambda r: {"account": r.count(_ACCOUNT), "other_apis": r.params["other_refused"][_ACCOUNT]},
+           expect={"account": Expect(0), "other_apis": Expect(0)}),
+      Step(key="refund", title="Tokens given back",
+           values={"refund": True},
+           ask="Back to premium, set a token taken before a later 429 to given back (assumption B). At the "
+               "defaults about 16% of the quiet basic key's requests get a 429. How many now?",
+           answer="About {basic:.0%}: refused requests cost the noisy key nothing, so it keeps pressing on the "
+                  "account at its full 12,000 per second.",
+           measure=lambda r: {"basic": r.throttled_fraction(_basic(r))},
+           expect={"basic": Expect(0.25, rel=0.15)}),
+      Step(key="stage-5000", title="A lower stage limit",
+           values={"stage_rate": 5_000},
+           ask="With assumption A again, lower the stage limit to 5,000 per second. Who gets the 429s now, "
+               "and from which level?",
+           answer="This API's stage refuses requests of every key, about {basic_stage:.0%} of the basic "
+                  "key's; the account refuses nothing ({account} here, {other_apis} for the other APIs).",
+           measure=lambda r: {"basic_stage": r.count(_STAGE, _basic(r)) / r.sent(_basic(r)),
+                              "account": r.count(_ACCOUNT), "other_apis": r.params["other_refused"][_ACCOUNT]},
+           expect={"basic_stage": Expect(0.5, rel=0.15), "account": Expect(0), "other_apis": Expect(0)}))
+
+steps("endpoint_lab",
+      Step(key="regional", title="A Regional endpoint",
+           values={"endpoint_type": "regional"},
+           ask="The API is in US East (N. Virginia), edge-optimized, on new connections. Switch the endpoint "
+               "type to regional. How many requests still meet the 200 ms target?",
+           answer="Far fewer: about {over:.0%} of the requests now miss it, because the handshakes cross the "
+                  "ocean too.",
+           measure=lambda r: {"over": r.books()["over target"] / r.books()["sent"]},
+           expect={"over": Expect(0.65, rel=0.15)}),
+      Step(key="reused", title="Reused connections",
+           values={"endpoint_type": "regional", "connection": "reused"},
+           ask="Keep regional and set the connection to reused. How far apart are Regional and edge now?",
+           answer="A few tens of milliseconds at most (about {gap_ms:.0f} ms for the farthest client): with "
+                  "no handshakes to repeat, the edge saves little.",
+           measure=lambda r: {"gap_ms": float(_np.nanmax(_np.abs(r.median["regional"] - r.median["edge-optimized"])))},
+           expect={"gap_ms": Expect(25, rel=0.15)}),
+      Step(key="private", title="A private endpoint",
+           values={"endpoint_type": "private", "connection": "reused"},
+           ask="Now choose private. Who is answered?",
+           answer="Only the client inside the VPC ({answered} requests); the other {unreachable:,} requests, "
+                  "from the internet, cannot reach the API.",
+           measure=lambda r: {"answered": r.books()["under target"] + r.books()["over target"],
+                              "unreachable": r.books()["unreachable"]},
+           expect={"answered": Expect(200), "unreachable": Expect(1_800)}))

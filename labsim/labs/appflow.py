@@ -41,3 +41,39 @@ def appflow_lab() -> Lab:
                appflow_model, appflow_view,
                "Edits not yet in S3 over the day per flow, records moved with the tasks' counts and API calls, "
                "and where every edit went")
+
+
+# --- Try this (the chapter's guided steps; labsim.labs.trythis) -----------------------------------
+from .trythis import Expect, Step, steps  # noqa: E402  (after the factory: one block per module)
+
+_FULL, _INC, _EVENT = "scheduled full", "scheduled incremental", "event-triggered"
+
+steps("appflow_lab",
+      Step(key="every-15-minutes", title="Run every 15 minutes",
+           values={"interval_min": 15},
+           ask="Set the schedule to every 15 minutes (from 60). How far behind the CRM are the scheduled "
+               "flows now, and what happens to the full flow's API calls (5,750 a day at 60 minutes)?",
+           answer="Both scheduled flows are now about {lag_full:.0f} minutes behind on average, and the full "
+                  "flow's API calls quadruple, to about {calls_full:,}.",
+           measure=lambda res: {"lag_full": 60 * af.mean_lag_hours(res[_FULL]),
+                                "lag_incremental": 60 * af.mean_lag_hours(res[_INC]),
+                                "calls_full": res[_FULL].api_calls},
+           expect={"lag_full": Expect(9, rel=0.15), "lag_incremental": Expect(9, rel=0.15),
+                   "calls_full": Expect(24_000, rel=0.15)}),
+      Step(key="page-2000", title="Bigger pages",
+           values={"page_size": 2_000},
+           ask="Back to every 60 minutes, set the records per API call to 2,000 (from 200). How many API "
+               "calls do the full and the incremental flow need?",
+           answer="The full flow needs ten times fewer calls ({calls_full}), and the incremental flow makes "
+                  "one call per run ({calls_incremental}).",
+           measure=lambda res: {"calls_full": res[_FULL].api_calls, "calls_incremental": res[_INC].api_calls,
+                                "runs": len(res[_INC].run_start)},
+           expect={"calls_full": Expect(575), "calls_incremental": Expect(23), "runs": Expect(23)}),
+      Step(key="bad-emails-20", title="Many invalid emails",
+           values={"bad_email_pct": 20},
+           ask="Raise the invalid emails to 20% (from 3%, where Validate rejects 81 edits). How many edits "
+               "does Validate reject now, and does it depend on the flow?",
+           answer="{rejected} edits are rejected, the same number for all three flows.",
+           measure=lambda res: {"rejected": res[_INC].count(af.REJECTED),
+                                "same_in_all_flows": len({r.count(af.REJECTED) for r in res.values()}) == 1},
+           expect={"rejected": Expect(552), "same_in_all_flows": Expect(True)}))

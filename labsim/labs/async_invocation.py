@@ -89,3 +89,82 @@ def idempotency_lab() -> Lab:
                 "store": _check("idempotency-key store", True)},
                idempotency_model, idempotency_view,
                "Card charges over time with and without an idempotency-key store, and duplicate arrival times")
+
+
+# --- Try this (the chapter's guided steps; labsim.labs.trythis) -----------------------------------
+from .trythis import Expect, Step, steps  # noqa: E402  (after the factories: one block per module)
+
+steps("async_lab",
+      Step(key="no-retries", title="No retries",
+           values={"max_retry_attempts": 0},
+           ask="Set MaximumRetryAttempts to 0. Where do the events that fail go?",
+           answer="Straight to the on-failure destination after one run: about {failed} events.",
+           measure=lambda r: {"failed": r.books()["failure_destination"], "max_runs": int(r.runs.max())},
+           expect={"failed": Expect(100, rel=0.15), "max_runs": Expect(1)}),
+      Step(key="age-1-minute", title="A one-minute event age",
+           values={"max_event_age": 60},
+           ask="With retries back at 2, set the maximum event age to 1 minute. The first retry comes after "
+               "1 minute. What happens to the events that fail their first run?",
+           answer="They expire instead of being retried: about {expired} expire and {failed} fail after "
+                  "retries.",
+           measure=lambda r: {"expired": r.books()["expired"], "failed": r.books()["failed"]},
+           expect={"expired": Expect(100, rel=0.15), "failed": Expect(0)}),
+      Step(key="reserved-1", title="A function that cannot keep up",
+           values={"reserved_concurrency": 1},
+           ask="Set the age back to 6 hours and reserved concurrency to 1. The events arrive at one per "
+               "second and run for about a second each. What happens?",
+           answer="The function cannot keep up: throttled events back off (about {throttles:,} throttles) "
+                  "and about {queued} are still queued after 20 minutes; none expires ({expired}).",
+           measure=lambda r: {"throttles": int(r.throttles.sum()), "queued": r.books()["in_flight"],
+                              "expired": r.books()["expired"]},
+           expect={"throttles": Expect(2_600, rel=0.15), "queued": Expect(20, rel=0.15), "expired": Expect(0)}),
+      Step(key="reserved-1-age-15", title="Throttled, with a 15-minute age",
+           values={"reserved_concurrency": 1, "max_event_age": 900},
+           ask="Keep reserved concurrency 1 and set the maximum event age to 15 minutes. Do throttled "
+               "events wait for ever?",
+           answer="No: some wait longer than 15 minutes and expire, about {expired}.",
+           measure=lambda r: {"expired": r.books()["expired"]},
+           expect={"expired": Expect(17, rel=0.15)}),
+      Step(key="reserved-0", title="Reserved concurrency 0",
+           values={"reserved_concurrency": 0},
+           ask="Set reserved concurrency to 0. How many events run?",
+           answer="None: all {throttled} events are throttled, and all {to_target} go straight to the "
+                  "failure target.",
+           measure=lambda r: {"throttled": r.books()["throttled"], "to_target": r.books()["failure_destination"],
+                              "runs": int(r.runs.sum())},
+           expect={"throttled": Expect(601), "to_target": Expect(601), "runs": Expect(0)}),
+      Step(key="no-target", title="No failure target",
+           values={"on_failure": "none"},
+           ask="Back at the defaults, choose neither as the failure target. What happens to the events that "
+               "fail all three runs?",
+           answer="They are simply lost: {lost} events, with no record of them anywhere.",
+           measure=lambda r: {"lost": r.books()["lost"], "kept": r.books()["failure_destination"]},
+           expect={"lost": Expect(2), "kept": Expect(0)}))
+
+
+def _charges(r, store):
+    return (r.with_store if store else r.without_store).duplicated_charges
+
+
+steps("idempotency_lab",
+      Step(key="no-store", title="No key store",
+           values={"store": False},
+           ask="Turn the key store off. Of 1,000 orders, each delivered twice with probability 10%, how "
+               "many cards are charged twice?",
+           answer="About {duplicated}: every duplicate delivery charges again.",
+           measure=lambda r: {"duplicated": _charges(r, False)},
+           expect={"duplicated": Expect(100, rel=0.15)}),
+      Step(key="ttl-10-minutes", title="A short TTL",
+           values={"ttl": 600},
+           ask="Turn the store on again and shorten the key TTL to 10 minutes, with duplicates arriving 20 "
+               "minutes later on average. How many duplicated charges now (about 5 with a 1-hour TTL)?",
+           answer="About {duplicated}: most duplicates arrive after their key has expired.",
+           measure=lambda r: {"duplicated": _charges(r, True)},
+           expect={"duplicated": Expect(60, rel=0.15)}),
+      Step(key="delay-60", title="Slow redeliveries",
+           values={"delay_mean": 60},
+           ask="Back to a 1-hour TTL, raise the mean redelivery delay to 60 minutes. How many duplicated "
+               "charges?",
+           answer="About {duplicated}: many duplicates now arrive after their key has expired.",
+           measure=lambda r: {"duplicated": _charges(r, True)},
+           expect={"duplicated": Expect(40, rel=0.15)}))

@@ -82,3 +82,70 @@ def capstone_lab() -> Lab:
                 "shards": _int("shards", 2, 1, 10)},
                capstone_model, capstone_view,
                "Where every order went, stage by stage, and each processed order's end-to-end latency")
+
+
+# --- Try this (the chapter's guided steps; labsim.labs.trythis) -----------------------------------
+from .trythis import Expect, Step, defaults, steps  # noqa: E402  (after the factory: one block per module)
+
+
+def _p99(r):
+    return float(r.percentiles()[99])
+
+
+def _rejected_by_design(**values):
+    """API Gateway's 429s for every design at the lab's defaults with ``values`` on top."""
+    return {d: capstone_model(**{**defaults("capstone_lab"), **values, "design": d}).books()["rejected"]
+            for d in C.DESIGNS}
+
+
+steps("capstone_lab",
+      Step(key="reserved-20", title="More concurrency for the synchronous design",
+           values={"reserved_concurrency": 20},
+           ask="The synchronous design loses 534 orders at the defaults. Raise the reserved concurrency to 20. "
+               "How many does it lose now?",
+           answer="{lost}: with twice the concurrency, far fewer of the sale's extra orders become errors.",
+           measure=lambda r: {"lost": r.lost},
+           expect={"lost": Expect(160)}),
+      Step(key="reserved-50", title="Enough concurrency for the sale",
+           values={"reserved_concurrency": 50},
+           ask="Raise the reserved concurrency to 50. How many orders are lost?",
+           answer="{lost}: 50 executions keep up with the whole sale.",
+           measure=lambda r: {"lost": r.lost},
+           expect={"lost": Expect(0)}),
+      Step(key="queue", title="Put a queue in front",
+           values={"design": "queue"},
+           ask="Back at 10, switch the design to the queue. How many orders are lost, and how long do the "
+               "slowest wait (p99)?",
+           answer="{lost} lost; the p99 latency is {p99:.1f} s: the queue turns the excess into waiting.",
+           measure=lambda r: {"lost": r.lost, "p99": _p99(r)},
+           expect={"lost": Expect(0), "p99": Expect(10.8, abs=0.05)}),
+      Step(key="queue-max-5", title="Protect the database",
+           values={"design": "queue", "maximum_concurrency": 5},
+           ask="Keep the queue and set MaximumConcurrency to 5, as you might to protect a database. Lost "
+               "orders and p99?",
+           answer="Still {lost} lost, but the p99 climbs to {p99:.1f} s.",
+           measure=lambda r: {"lost": r.lost, "p99": _p99(r), "waiting": r.books()["waiting"]},
+           expect={"lost": Expect(0), "p99": Expect(30.6, abs=0.05), "waiting": Expect(0)}),
+      Step(key="stream-50", title="A stream with enough concurrency",
+           values={"design": "stream", "reserved_concurrency": 50},
+           ask="Switch to the stream with the reserved concurrency at 50 (10 batches per shard). What is "
+               "the p99 now?",
+           answer="It falls to {p99:.1f} s, with {lost} lost.",
+           measure=lambda r: {"p99": _p99(r), "lost": r.lost},
+           expect={"p99": Expect(5.1, abs=0.05), "lost": Expect(0)}),
+      Step(key="stream-5-shards", title="More shards",
+           values={"design": "stream", "reserved_concurrency": 50, "shards": 5},
+           ask="Keep the stream at 50 and raise the shards to 5. The p99?",
+           answer="It falls to {p99:.1f} s.",
+           measure=lambda r: {"p99": _p99(r), "lost": r.lost},
+           expect={"p99": Expect(2.6, abs=0.05), "lost": Expect(0)}),
+      Step(key="stage-50", title="A low API stage limit",
+           values={"stage_rate": 50, "stage_burst": 100},
+           ask="Back to the defaults, lower the API stage rate to 50 per second and the burst to 100. How "
+               "many orders get a 429 from API Gateway, and does the design change that?",
+           answer="{rejected} orders get a 429 from API Gateway, in every design: the stage refuses them "
+                  "before any design sees them.",
+           measure=lambda r: {"rejected": r.books()["rejected"],
+                              "same_in_every_design": len(set(_rejected_by_design(stage_rate=50,
+                                                                                  stage_burst=100).values())) == 1},
+           expect={"rejected": Expect(396), "same_in_every_design": Expect(True)}))

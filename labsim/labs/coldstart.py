@@ -61,3 +61,35 @@ def cold_start_lab() -> Lab:
                 "reuse": _drop("idle environment reused", REUSE, "mru")},
                cold_start_model, cold_start_view,
                "Environments and running executions over time with cold starts marked, and the latency tail")
+
+
+# --- Try this (the chapter's guided steps; labsim.labs.trythis) -----------------------------------
+from .trythis import Expect, Step, steps  # noqa: E402  (after the factory: one block per module)
+
+steps("cold_start_lab",
+      Step(key="provisioned-19", title="Provision for the peak",
+           values={"provisioned": 19},
+           ask="Set provisioned concurrency to 19, the spike's peak of requests running together. How many "
+               "requests are cold now, and how busy are the provisioned environments you pay for?",
+           answer="{cold} cold starts, but the provisioned environments are busy only about {busy:.0%} of "
+                  "the hour.",
+           measure=lambda r: {"cold": r.cold_starts, "busy": r.provisioned_utilisation()},
+           expect={"cold": Expect(0), "busy": Expect(0.03, rel=0.15)}),
+      Step(key="idle-10s", title="A short idle time",
+           values={"idle_timeout": 10},
+           ask="Back at 0 provisioned, set the idle time before reclaim to 10 s. What happens to the cold "
+               "starts (36 at the defaults) and to p99 (about 360 ms at the defaults)?",
+           answer="Cold starts jump to about {cold} ({share:.1%} of requests), and p99 to about {p99} s.",
+           measure=lambda r: {"cold": r.cold_starts, "share": r.cold_fraction(),
+                              "p99": float(r.latency_percentiles()[2])},
+           expect={"cold": Expect(220, rel=0.15), "share": Expect(0.023, abs=0.0005),
+                   "p99": Expect(1.2, rel=0.15)}),
+      Step(key="lru", title="Reuse the least recently used",
+           values={"idle_timeout": 10, "reuse": "lru"},
+           ask="Keep 10 s and let requests take the least recently used idle environment instead of the "
+               "most recently used. Same traffic: how many cold starts?",
+           answer="{cold}, about {fewer} times fewer: an undocumented detail moves the count that much, so "
+                  "read the model's comparisons as the lesson and its absolute numbers as illustrations.",
+           measure=lambda r: {"cold": r.cold_starts,
+                              "fewer": cold_start_model("spike", 0, 10, "mru").cold_starts / r.cold_starts},
+           expect={"cold": Expect(30), "fewer": Expect(7, abs=0.5)}))

@@ -49,3 +49,35 @@ def invocation_timeline_lab() -> Lab:
                 "batch_size": _int("stream batch size", 1, 1, 5)},
                timeline_model, timeline_view,
                "Timeline of five events through synchronous, asynchronous and event source mapping invocation")
+
+
+# --- Try this (the chapter's guided steps; labsim.labs.trythis) -----------------------------------
+from .trythis import Expect, Step, steps  # noqa: E402  (after the factory: one block per module)
+
+steps("invocation_timeline_lab",
+      Step(key="fail-3-runs", title="A failure that outlasts the retries",
+           values={"fail_count": 3},
+           ask="Raise runs that fail to 3, so that event 2 fails its first three runs. Where does it end "
+               "in each model, and when?",
+           answer="Synchronous: the caller gets the error ({sync_errors} event), after its own retries. "
+                  "Asynchronous: Lambda retries after 1 and 2 minutes, then sends it to the on-failure "
+                  "destination at {async_end} s. Stream: the mapping retries at once and gives up at "
+                  "{esm_end} s, to the on-failure destination.",
+           measure=lambda res: {"sync_errors": res["sync"].books()["error_caller"],
+                                "async_end": float(res["async"].final_time[2]),
+                                "esm_end": float(res["esm"].final_time[2])},
+           expect={"sync_errors": Expect(1), "async_end": Expect(196), "esm_end": Expect(16)}),
+      Step(key="no-retries", title="No retries",
+           values={"fail_count": 3, "retries": 0},
+           ask="Now set retries to 0. When is the failing asynchronous event settled?",
+           answer="At {async_end} s, right after its only run: it goes straight to the on-failure destination.",
+           measure=lambda res: {"async_end": float(res["async"].final_time[2])},
+           expect={"async_end": Expect(12)}),
+      Step(key="stream-batch-3", title="A bad record in a batch",
+           values={"fail_count": 3, "gap": 1, "batch_size": 3},
+           ask="With retries back at 2, send events every second and let the stream batch up to 3. "
+               "What happens to the good records that share a batch with the failing one?",
+           answer="They run again with it on every retry and are skipped with it: {skipped} good record "
+                  "is skipped, and the stream makes {extra} extra handler runs.",
+           measure=lambda res: {"skipped": res["esm"].books()["batch_skipped"], "extra": res["esm"].extra_runs},
+           expect={"skipped": Expect(1), "extra": Expect(4)}))

@@ -194,3 +194,124 @@ def poison_lab() -> Lab:
                 "parallelization_factor": _int("ParallelizationFactor", 1, 1, 10),
                 "destination": _drop("on-failure destination", DEST, "SQS")},
                poison_model, poison_view, "Iterator age per shard while one bad record fails its batches")
+
+
+# --- Try this (the chapter's guided steps; labsim.labs.trythis) -----------------------------------
+from ..kinesis import Fate as _Fate  # noqa: E402
+from .trythis import Expect, Step, steps  # noqa: E402  (after the factories: one block per module)
+
+
+def _hot_shard(r):
+    """The busiest shard's offered and refused rates, and the others' mean offered rate (records/s)."""
+    off, acc = r.shard_rates()
+    h = int(np.argmax(off))
+    return {"hot_offered": float(off[h]), "hot_refused": float(1 - acc[h] / off[h]),
+            "others": float(np.delete(off, h).mean()) if len(off) > 1 else 0.0}
+
+
+def _hot_key_shards(r):
+    """How many shards the hot customer's records land in (key 0 and its suffixed keys)."""
+    return len(np.unique(r.shard[np.isin(r.keys[r.key], [0] + list(range(HOT_KEYS + 1, HOT_KEYS + 10)))]))
+
+
+steps("hot_shard_lab",
+      Step(key="shards-8", title="Twice the shards",
+           values={"shards": 8},
+           ask="One customer sends 30% of the records, and its shard refuses about 30% of what it is offered. "
+               "Raise shards to 8. Does the hot shard cool down?",
+           answer="Hardly: it still gets about {hot_offered:,} records per second and refuses about "
+                  "{hot_refused:.0%}, while the other seven carry about {others} each. More shards do not "
+                  "split a key.",
+           measure=_hot_shard,
+           expect={"hot_offered": Expect(1_170, rel=0.15), "hot_refused": Expect(0.15, rel=0.15),
+                   "others": Expect(260, rel=0.15)}),
+      Step(key="split-hot-key", title="Split the hot key",
+           values={"suffixes": 10},
+           ask="Back at 4 shards, split the hot key into 10 (a random suffix from 0 to 9 on each of that "
+               "customer's records). How many puts are throttled now, and what is the price?",
+           answer="{throttled}: the busiest shard is offered about {busiest} records per second, under its "
+                  "limit of 1,000. The price: the customer's records now sit in {key_shards} shards, so their "
+                  "order is lost.",
+           measure=lambda r: {"throttled": r.count(_Fate.THROTTLED), "busiest": float(r.shard_rates()[0].max()),
+                              "key_shards": _hot_key_shards(r)},
+           expect={"throttled": Expect(0), "busiest": Expect(900, rel=0.15), "key_shards": Expect(3)}),
+      Step(key="size-5-kib", title="Bigger records",
+           values={"size": 5_120},
+           ask="With the hot key whole again, set the record size to 5 KiB. Which limit binds now, and how "
+               "much is throttled?",
+           answer="The byte limit, at about {accepted} records per second per shard (1 MiB / 5 KiB): about "
+                  "three quarters of all puts ({throttled:.0%}) are throttled.",
+           measure=lambda r: {"accepted": float(r.shard_rates()[1].mean()),
+                              "throttled": r.count(_Fate.THROTTLED) / len(r.arrival)},
+           expect={"accepted": Expect(205, rel=0.15), "throttled": Expect(0.75, rel=0.15)}))
+
+
+def _read_rate(r):
+    return float(np.min(r.throughput(5.0)) / 1024)
+
+
+steps("consumers_lab",
+      Step(key="three-apps", title="A third application",
+           values={"applications": 3},
+           ask="Raise applications to 3, all standard consumers sharing the shard's 2 MiB per second. "
+               "800 KiB per second are written. Does each application keep up?",
+           answer="No: each gets a third, about {read:,} KiB per second, less than the 800 written. After "
+                  "30 seconds the last record each has read is about {behind} seconds old, and the gap keeps "
+                  "growing.",
+           measure=lambda r: {"read": _read_rate(r), "behind": float(max(d[-1] for d in r.read_delay()))},
+           expect={"read": Expect(683, rel=0.15), "behind": Expect(5, rel=0.15)}),
+      Step(key="efo", title="Enhanced fan-out",
+           values={"applications": 3, "fanout": "efo"},
+           ask="Switch the consumer type to enhanced fan-out. Do the three applications keep up now?",
+           answer="Yes: each has its own 2 MiB per second and reads all {read:,} KiB per second, about "
+                  "{delay_ms} ms behind.",
+           measure=lambda r: {"read": _read_rate(r),
+                              "delay_ms": 1e3 * float(max(np.median(d) for d in r.read_delay()))},
+           expect={"read": Expect(800, rel=0.01), "delay_ms": Expect(70, rel=0.15)}),
+      Step(key="efo-10", title="Ten applications with fan-out",
+           values={"applications": 10, "fanout": "efo"},
+           ask="Raise applications to 10, still with enhanced fan-out. Does anyone fall behind?",
+           answer="No: it is the same, each reads all {read:,} KiB per second about {delay_ms} ms behind.",
+           measure=lambda r: {"read": _read_rate(r),
+                              "delay_ms": 1e3 * float(max(np.median(d) for d in r.read_delay()))},
+           expect={"read": Expect(800, rel=0.01), "delay_ms": Expect(70, rel=0.15)}))
+
+
+def _bad(r):
+    """The bad record's index, its shard's iterator age at 5 minutes, and the records still waiting."""
+    i = _POISON[3]
+    return i, float(r.iterator_age([POISON_HORIZON])[int(r.shard[i]), 0]), r.count(_Fate.PENDING)
+
+
+steps("poison_lab",
+      Step(key="retries-2", title="Bound the retries",
+           values={"max_retry_attempts": 2},
+           ask="With the defaults one bad record blocks its shard for the whole run. Set "
+               "MaximumRetryAttempts to 2. What happens to the bad record's batch, and to the shard?",
+           answer="After {attempts} attempts, about {seconds} s, Lambda skips the batch and the shard flows "
+                  "again (its iterator age is back under 1 s at the end). All {to_destination} records of that "
+                  "batch go to the on-failure destination; an SQS queue receives only metadata, so they must "
+                  "be read from the stream before retention removes them.",
+           measure=lambda r: {"attempts": int(r.attempts[_POISON[3]]),
+                              "seconds": float(r.finish[_POISON[3]] - r.arrival[_POISON[3]]),
+                              "age_under_1_s": _bad(r)[1] < 1,
+                              "to_destination": r.count(_Fate.DESTINATION)},
+           expect={"attempts": Expect(3), "seconds": Expect(1, rel=0.15), "age_under_1_s": Expect(True),
+                   "to_destination": Expect(5)}),
+      Step(key="bisect", title="Bisect the batch",
+           values={"max_retry_attempts": 2, "bisect": True},
+           ask="Turn on BisectBatchOnFunctionError as well. How many records go to the destination now?",
+           answer="{to_destination}: the batch is halved until the bad record is alone, and the other "
+                  "{processed} are processed.",
+           measure=lambda r: {"to_destination": r.count(_Fate.DESTINATION),
+                              "processed": int(((poison_model(2, -1, False, 1, "SQS").fate == _Fate.DESTINATION)
+                                                & (r.fate == _Fate.PROCESSED)).sum())},
+           expect={"to_destination": Expect(1), "processed": Expect(4)}),
+      Step(key="parallel-10", title="Parallel batches per shard",
+           values={"bisect": True, "parallelization_factor": 10},
+           ask="Set MaximumRetryAttempts back to -1 and ParallelizationFactor to 10 (bisect still on). Is "
+               "the shard still blocked, and how many records wait (about 1,400 at the defaults)?",
+           answer="Still blocked: its iterator age is still about {age} s. But only the keys that share the "
+                  "bad record's batch wait: about {waiting} records.",
+           measure=lambda r: {"age": _bad(r)[1], "waiting": _bad(r)[2]},
+           expect={"age": Expect(270, rel=0.15), "waiting": Expect(150, rel=0.15)}))

@@ -148,3 +148,103 @@ def neighbour_lab() -> Lab:
                                   NO_RESERVATION)},
                neighbour_model, neighbour_view,
                "Concurrency of your function and the other functions, and each one's throttled share")
+
+
+# --- Try this (the chapters' guided steps; labsim.labs.trythis) -----------------------------------
+from .trythis import Expect, Step, steps  # noqa: E402  (after the factories: one block per module)
+
+steps("batch_lab",
+      Step(key="chunk-2000", title="Bigger invocations",
+           values={"chunk_size": 2_000},
+           ask="Raise items per invocation to 2,000. How long does each invocation need now, and how many "
+               "of the 10 invocations finish within the 900 s timeout?",
+           answer="Each needs about {work:,} s, more than the 900 s timeout: all {timed_out} are stopped at "
+                  "900 s and {items_done} items are done. The whole job has to run again.",
+           measure=lambda res: {"work": float(res[0].work.mean()), "timed_out": res[0].timed_out,
+                                "items_done": res[0].items_done},
+           expect={"work": Expect(1_000, rel=0.15), "timed_out": Expect(10), "items_done": Expect(0)}),
+      Step(key="concurrency-20", title="One slot per invocation",
+           values={"concurrency": 20},
+           ask="Back at 1,000 items per invocation (20 invocations), raise concurrency from 10 to 20. "
+               "What happens to the wall time of the job?",
+           answer="It halves, to about {wall_min} minutes: every invocation now has its own slot.",
+           measure=lambda res: {"wall_min": res[0].wall_time / 60},
+           expect={"wall_min": Expect(8.6, rel=0.15)}),
+      Step(key="concurrency-1000", title="Far more concurrency",
+           values={"concurrency": 1_000},
+           ask="Now raise concurrency to 1,000. Does the job finish 50 times sooner than at 20?",
+           answer="No: the wall time stays at about {wall_min} minutes, the time of the longest invocation. "
+                  "Beyond one slot per invocation, more concurrency buys nothing.",
+           measure=lambda res: {"wall_min": res[0].wall_time / 60},
+           expect={"wall_min": Expect(8.6, rel=0.15)}))
+
+steps("concurrency_lab",
+      Step(key="rate-6000", title="Past the limit",
+           values={"rate": 6_000},
+           ask="Raise the rate to 6,000 requests per second: the offered load is now 1,200 erlangs against "
+               "a limit of 1,000. What share of requests is throttled?",
+           answer="About {throttled:.0%}, on the Erlang B curve.",
+           measure=lambda r: {"throttled": r.throttled_fraction()},
+           expect={"throttled": Expect(0.17, rel=0.15)}),
+      Step(key="exponential", title="Random durations",
+           values={"rate": 6_000, "duration_kind": "exponential"},
+           ask="Keep 6,000 per second and switch the duration to exponential. Does the throttled share move?",
+           answer="No: still about {throttled:.0%}. Erlang B depends on the mean duration only, so the point "
+                  "stays on the same curve.",
+           measure=lambda r: {"throttled": r.throttled_fraction()},
+           expect={"throttled": Expect(0.17, rel=0.15)}),
+      Step(key="limit-1200", title="A limit equal to the load",
+           values={"rate": 6_000, "concurrency_limit": 1_200},
+           ask="Back to fixed durations at 6,000 per second, raise the concurrency limit to 1,200, exactly "
+               "the offered load. Do the throttles vanish?",
+           answer="No: they fall to about {throttled:.1%}, the same share as 1,000 erlangs against 1,000. "
+                  "Headroom must grow with the load.",
+           measure=lambda r: {"throttled": r.throttled_fraction()},
+           expect={"throttled": Expect(0.023, rel=0.15)}),
+      Step(key="rate-cap", title="Short functions, high rate",
+           values={"rate": 20_000, "mean_duration": 0.05},
+           ask="Set the rate to 20,000 per second and the duration to 0.05 s (still 1,000 erlangs, limit "
+               "1,000). Which limit refuses the requests now?",
+           answer="The rate cap of 10 requests per second per unit of concurrency: about {throttled:.0%} of "
+                  "the requests get a 429, and {rate_cap:.0%} of those 429s are for the rate cap.",
+           measure=lambda r: {"throttled": r.throttled_fraction(),
+                              "rate_cap": r.throttled_by(awslambda.RATE) / max(1, r.count(Outcome.THROTTLED))},
+           expect={"throttled": Expect(0.5, rel=0.15), "rate_cap": Expect(1.0, abs=0.01)}))
+
+steps("scaling_lab",
+      Step(key="other-region", title="A 500-burst Region",
+           values={"region": "other"},
+           ask="Switch the Region to any other Region (a burst of 500) under the notes' scaling model. "
+               "How much of the surge is throttled?",
+           answer="Most of it, about {throttled:.0%}: the function starts at 500 and grows by 500 a minute.",
+           measure=lambda r: {"throttled": r.throttled_fraction()},
+           expect={"throttled": Expect(0.75, rel=0.15)}),
+      Step(key="today", title="Today's scaling rate",
+           values={"region": "other", "scaling": "per_function"},
+           ask="Keep that Region and switch the scaling model to today's (1,000 environments every 10 s per "
+               "function). How much is throttled now, and does the Region matter?",
+           answer="About {throttled:.0%}, and exactly the same in US East (N. Virginia): under today's rule "
+                  "the Region no longer matters.",
+           measure=lambda r: {"throttled": r.throttled_fraction(),
+                              "same_in_us_east_1": r.throttled_fraction() == scaling_model(
+                                  "us-east-1", "per_function", r.params["rate"],
+                                  r.params["concurrency_limit"]).throttled_fraction()},
+           expect={"throttled": Expect(0.044, rel=0.15), "same_in_us_east_1": Expect(True)}))
+
+steps("neighbour_lab",
+      Step(key="reserve-300", title="Reserve 300 for your function",
+           values={"reserved": 300},
+           ask="Your function wants 200 executions. Reserve 300 for it. What happens to its throttles, "
+               "and to the other functions'?",
+           answer="Yours fall to {yours:.0%}; the others, squeezed into 700, now see about {others:.0%} "
+                  "throttled.",
+           measure=lambda r: {"yours": r.throttled_fraction(FUNCTION), "others": r.throttled_fraction(OTHER)},
+           expect={"yours": Expect(0.0), "others": Expect(0.23, rel=0.15)}),
+      Step(key="reserve-150", title="Reserve too little",
+           values={"reserved": 150},
+           ask="Lower the reservation to 150, below the 200 executions your function needs. Now who is "
+               "throttled?",
+           answer="Your function: about {yours:.0%} of its requests, because the reservation is also a cap. "
+                  "The others, with 850 to share, fall to about {others:.0%}.",
+           measure=lambda r: {"yours": r.throttled_fraction(FUNCTION), "others": r.throttled_fraction(OTHER)},
+           expect={"yours": Expect(0.26, rel=0.15), "others": Expect(0.074, rel=0.15)}))

@@ -64,3 +64,35 @@ def outage_lab() -> Lab:
                 "dlq": _check("SNS subscription DLQ", False),
                 "retention": _drop("SQS retention", list(RETENTIONS), "4 days (default)")},
                outage_model, outage_view, "Where every message went for each service, and its delay to the consumer")
+
+
+# --- Try this (the chapter's guided steps; labsim.labs.trythis) -----------------------------------
+# The numbers come from the SNS, SQS and Kinesis models: re-check them after any change there.
+from .trythis import Expect, Step, steps  # noqa: E402  (after the factory: one block per module)
+
+_LONGEST_SNS_POLICY = list(DELIVERY_PRESETS)[2]     # "60 retries, 60 s apart (3,600 s)"
+
+steps("outage_lab",
+      Step(key="sns-dlq", title="A DLQ on the SNS subscription",
+           values={"dlq": True},
+           ask="Tick SNS subscription DLQ. What happens to the 171 messages SNS lost during the 30-minute "
+               "outage?",
+           answer="All {dlq} go to the dead-letter queue instead ({lost} lost): someone must now process "
+                  "them from that queue.",
+           measure=lambda res: {"dlq": res[0].books()["dlq"], "lost": res[0].books()["lost"]},
+           expect={"dlq": Expect(171), "lost": Expect(0)}),
+      Step(key="sqs-retention-15", title="A short SQS retention",
+           values={"retention": "15 minutes"},
+           ask="Without the DLQ, set SQS retention to 15 minutes. Does the queue still lose nothing?",
+           answer="No: {expired} messages expire, all of them sent more than 15 minutes before the "
+                  "consumer came back.",
+           measure=lambda res: {"expired": res[1].books()["expired"]},
+           expect={"expired": Expect(81)}),
+      Step(key="sns-hour-of-retries", title="An hour of SNS retries",
+           values={"policy": _LONGEST_SNS_POLICY},
+           ask="With the default retention, choose the SNS policy 60 retries, 60 s apart (3,600 s). Against "
+               "a 30-minute outage, how many messages does SNS lose now?",
+           answer="{lost}: {late} messages arrive late instead. Push can bridge an outage, but only one "
+                  "shorter than the policy's retries, at most an hour.",
+           measure=lambda res: {"lost": res[0].books()["lost"], "late": res[0].books()["delivered_late"]},
+           expect={"lost": Expect(0), "late": Expect(174)}))

@@ -107,3 +107,69 @@ def contention_lab() -> Lab:
                contention_model, contention_view,
                "Total write calls and completion time against the number of contending clients, "
                "one line per backoff strategy")
+
+
+# --- Try this (the chapter's guided steps; labsim.labs.trythis) -----------------------------------
+from .trythis import Expect, Step, steps  # noqa: E402  (after the factories: one block per module)
+
+steps("retry_storm_lab",
+      Step(key="immediate", title="No backoff",
+           values={"strategy": "immediate"},
+           ask="Choose no backoff (immediate): every refused call retries at once. How many attempts per "
+               "call, and how many calls succeed?",
+           answer="About {attempts} attempts per call, a storm, for no gain: {success:.0%} succeed.",
+           measure=lambda r: {"attempts": r.amplification, "success": r.success_rate},
+           expect={"attempts": Expect(3.1, abs=0.05), "success": Expect(0.78, abs=0.005)}),
+      Step(key="full-jitter", title="Full jitter",
+           values={"strategy": "full_jitter"},
+           ask="Choose full jitter. How many calls succeed, and how soon does the backlog drain "
+               "(about 45 s with plain exponential backoff)?",
+           answer="Every call succeeds ({success:.0%}) and the backlog drains in about {drain} s: the "
+                  "retries are spread out evenly.",
+           measure=lambda r: {"success": r.success_rate, "drain": r.drain_time},
+           expect={"success": Expect(1.0), "drain": Expect(20, rel=0.15)}),
+      Step(key="budget", title="A retry budget",
+           values={"strategy": "immediate", "budget": True},
+           ask="Back to no backoff, and tick retry budget (a token bucket of 50, a tenth of a token back "
+               "per success). What happens to the attempts per call, and to success?",
+           answer="The budget runs dry within the burst: about {attempts} attempt per call. It stops the "
+                  "storm but also the retries that would have helped: {success:.0%} succeed, as with no "
+                  "retries at all.",
+           measure=lambda r: {"attempts": r.amplification, "success": r.success_rate},
+           expect={"attempts": Expect(1.0, abs=0.05), "success": Expect(0.77, abs=0.005)}),
+      Step(key="short-cap", title="A bigger spike and a short cap",
+           values={"strategy": "full_jitter", "spike_calls": 4_000, "cap": 1.0},
+           ask="Full jitter, 4,000 calls in the spike, and the cap lowered to 1 s. Does full jitter still "
+               "save every call?",
+           answer="No: with every wait under 1 s the retries all land while the function is still full, "
+                  "and only about {success:.0%} succeed, at about {attempts} attempts per call.",
+           measure=lambda r: {"success": r.success_rate, "attempts": r.amplification},
+           expect={"success": Expect(0.78, rel=0.15), "attempts": Expect(4.4, rel=0.15)}))
+
+
+def _spread(sweep, i):
+    """Most calls over fewest calls among the strategies, at the sweep's i-th N."""
+    c = sweep.calls[:, i]
+    return float(c.max() / c.min())
+
+
+steps("contention_lab",
+      Step(key="clients-20", title="Fewer clients",
+           values={"n_clients": 20},
+           ask="Move clients N from 100 down to 20. How much more work does the most wasteful strategy do "
+               "than the thriftiest one?",
+           answer="About {spread_20} times the calls at 20 clients, against about {spread_100} times at 100: "
+                  "the gap between strategies grows with contention.",
+           measure=lambda sw: {"spread_20": _spread(sw, list(sw.n_values).index(20)),
+                               "spread_100": _spread(sw, list(sw.n_values).index(100))},
+           expect={"spread_20": Expect(1.5, rel=0.15), "spread_100": Expect(2.8, rel=0.15)}),
+      Step(key="exponential-vs-full-jitter", title="Exponential against full jitter",
+           values={"strategies": "exponential vs full jitter"},
+           ask="Show exponential vs full jitter at 100 clients. How many calls does each need, and how long "
+               "until the last client finishes?",
+           answer="Exponential backoff: about {exp_calls:,} calls and about {exp_time} s, the clients in "
+                  "lockstep. Full jitter: about {full_calls:,} calls and about {full_time} s.",
+           measure=lambda sw: {"exp_calls": sw.at("exponential", 100)[0], "exp_time": sw.at("exponential", 100)[1],
+                               "full_calls": sw.at("full_jitter", 100)[0], "full_time": sw.at("full_jitter", 100)[1]},
+           expect={"exp_calls": Expect(1_800, rel=0.15), "exp_time": Expect(60, rel=0.15),
+                   "full_calls": Expect(900, rel=0.15), "full_time": Expect(4.5, rel=0.15)}))

@@ -128,3 +128,69 @@ def delivery_lab() -> Lab:
                 "policy": _drop("delivery policy", list(DELIVERY_PRESETS), list(DELIVERY_PRESETS)[0]),
                 "dlq": _check("subscription DLQ", False)},
                delivery_model, delivery_view, "Each message's fate and the delivery attempts per minute")
+
+
+# --- Try this (the chapter's guided steps; labsim.labs.trythis) -----------------------------------
+from ..sns import Fate as _Fate  # noqa: E402
+from ..sqs import MessageOutcome as _MO  # noqa: E402
+from .trythis import Expect, Step, steps  # noqa: E402  (after the factories: one block per module)
+
+
+def _waiting(q):
+    """Messages still in one subscriber queue at the horizon (queued or in flight)."""
+    return q.count(_MO.QUEUED) + q.count(_MO.IN_FLIGHT)
+
+
+steps("fanout_lab",
+      Step(key="c-not-cancelled", title="Queue C takes everything but cancellations",
+           values={"queue_c": "not cancelled"},
+           ask="Set queue C's policy to not cancelled. How many orders does queue C receive now, and how many "
+               "orders match no subscription (95 at the defaults)?",
+           answer="Queue C receives {queue_c}, and the unmatched orders drop to {unmatched}: exactly the "
+                  "cancelled orders under 100 USD, which no policy wants.",
+           measure=lambda r: {"queue_c": r.queues[2].sent, "unmatched": r.unmatched},
+           expect={"queue_c": Expect(469), "unmatched": Expect(79)}),
+      Step(key="a-no-policy", title="A subscription without a policy",
+           values={"queue_a": "all orders (no policy)"},
+           ask="Back at the defaults, set queue A to all orders (no policy). What does queue A get, and how "
+               "many orders are unmatched?",
+           answer="Everything: all {queue_a} orders, and {unmatched} are unmatched.",
+           measure=lambda r: {"queue_a": r.queues[0].sent, "unmatched": r.unmatched},
+           expect={"queue_a": Expect(568), "unmatched": Expect(0)}),
+      Step(key="rate-2", title="Twice the orders",
+           values={"rate": 2.0},
+           ask="Back at the defaults, raise the orders to 2 per second. Queue B's consumer needs 4 s per "
+               "message. What is left in each queue after 15 minutes?",
+           answer="{left_b} messages still wait in queue B, while A ({left_a}) and C ({left_c}) are empty: "
+                  "each queue drains at its own pace, and a slow subscriber does not slow the others.",
+           measure=lambda r: {"left_a": _waiting(r.queues[0]), "left_b": _waiting(r.queues[1]),
+                              "left_c": _waiting(r.queues[2])},
+           expect={"left_a": Expect(0), "left_b": Expect(64), "left_c": Expect(0)}))
+
+_LONGEST_HTTP_POLICY = list(DELIVERY_PRESETS)[2]     # "60 retries, 60 s apart (3,600 s)"
+
+steps("delivery_lab",
+      Step(key="dlq", title="A subscription DLQ",
+           values={"dlq": True},
+           ask="Tick subscription DLQ. What happens to the 245 messages lost during the 20-minute outage?",
+           answer="The same {dlq} messages land in the dead-letter queue, and {lost} are lost. Someone still "
+                  "has to process them from there.",
+           measure=lambda r: {"dlq": r.count(_Fate.DLQ), "lost": r.count(_Fate.LOST)},
+           expect={"dlq": Expect(245), "lost": Expect(0)}),
+      Step(key="hour-of-retries", title="The longest HTTP/S policy",
+           values={"policy": _LONGEST_HTTP_POLICY},
+           ask="Without the DLQ, choose 60 retries, 60 s apart (3,600 s). How many of the messages published "
+               "during the 20-minute outage are lost?",
+           answer="{lost}: all {late} messages published during the outage are delivered late, because the "
+                  "outage is shorter than the retries.",
+           measure=lambda r: {"lost": r.count(_Fate.LOST), "late": r.count(_Fate.DELIVERED_LATE)},
+           expect={"lost": Expect(0), "late": Expect(257)}),
+      Step(key="down-40", title="A 40-minute outage",
+           values={"down_minutes": 40},
+           ask="Back on the default policy with no DLQ, stretch the outage to 40 minutes, longer than the "
+               "publishing (30 minutes). How many messages are delivered?",
+           answer="Only the {delivered} published in the first 5 minutes, before the outage; the other "
+                  "{lost} are lost.",
+           measure=lambda r: {"delivered": r.count(_Fate.DELIVERED), "lost": r.count(_Fate.LOST),
+                              "late": r.count(_Fate.DELIVERED_LATE)},
+           expect={"delivered": Expect(62), "lost": Expect(315), "late": Expect(0)}))

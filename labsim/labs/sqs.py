@@ -189,3 +189,155 @@ def lambda_sqs_lab() -> Lab:
                 "failure_prob": _float("share of runs that fail", 0.02, 0.0, 0.2, 0.01)},
                lambda_sqs_model, lambda_sqs_view,
                "Where every message went, concurrency against the scaling cap, queue depth and oldest age")
+
+
+# --- Try this (the chapters' guided steps; labsim.labs.trythis) -----------------------------------
+from ..sqs import MessageOutcome as _MO  # noqa: E402
+from .trythis import Expect, Step, steps  # noqa: E402  (after the factories: one block per module)
+
+
+def _requests_per_message(r):
+    return r.requests / r.count(_MO.DELETED)
+
+
+steps("polling_lab",
+      Step(key="defaults", title="Short polling",
+           values={},
+           ask="At the defaults (short polling, the producer quiet half of the time), what share of the "
+               "receives come back empty, and how many requests does each processed message cost?",
+           answer="{empty:.0%} of the receives are empty: about {requests} requests per message. Each message "
+                  "also waits about {wait_ms} ms on average before a poll finds it.",
+           measure=lambda r: {"empty": r.empty_receives / r.receives, "requests": _requests_per_message(r),
+                              "wait_ms": 1e3 * float(r.receive_latency().mean())},
+           expect={"empty": Expect(0.99, abs=0.005), "requests": Expect(98, rel=0.15),
+                   "wait_ms": Expect(27, rel=0.15)}),
+      Step(key="long-poll-20", title="Long polling",
+           values={"wait_time_seconds": 20},
+           ask="Set WaitTimeSeconds to 20. How many requests per message now, and how long does a message "
+               "wait for a poll?",
+           answer="About {requests} per message (a send, a receive and a delete), and the added wait drops "
+                  "to {wait_ms} ms.",
+           measure=lambda r: {"requests": _requests_per_message(r),
+                              "wait_ms": 1e3 * float(r.receive_latency().mean())},
+           expect={"requests": Expect(3, rel=0.15), "wait_ms": Expect(0)}),
+      Step(key="quiet-90", title="A mostly quiet producer",
+           values={"quiet_share": 0.9},
+           ask="Back at short polling, raise the quiet share to 0.9. What happens to the requests per message?",
+           answer="They climb to about {requests}: idle consumers keep polling an empty queue.",
+           measure=lambda r: {"requests": _requests_per_message(r)},
+           expect={"requests": Expect(470, rel=0.15)}))
+
+steps("visibility_lab",
+      Step(key="defaults", title="Processing near the timeout",
+           values={},
+           ask="At the defaults, processing takes 20 s on average against a visibility timeout of 30 s, and "
+               "2% of messages are poison. How many messages are processed more than once, and how many "
+               "end in the DLQ?",
+           answer="About a third of the runs ({long:.0%}) outlast the timeout: {twice} messages are processed "
+                  "two or more times and {dlq} end in the DLQ, although only {poison} are poison.",
+           measure=lambda r: {"long": float((r.run_end - r.run_start > 30).mean()),
+                              "twice": r.processed_more_than_once, "dlq": r.count(_MO.DLQ),
+                              "poison": int(((r.successes == 0) & (r.runs > 0)).sum())},
+           expect={"long": Expect(0.33, rel=0.15), "twice": Expect(41), "dlq": Expect(47), "poison": Expect(6)}),
+      Step(key="timeout-120", title="A longer visibility timeout",
+           values={"visibility_timeout": 120},
+           ask="Raise the visibility timeout to 120 s. How many messages are processed twice now, and what "
+               "is left in the DLQ?",
+           answer="{twice} are processed twice, and the DLQ holds exactly the {dlq} poison messages.",
+           measure=lambda r: {"twice": r.processed_more_than_once, "dlq": r.count(_MO.DLQ)},
+           expect={"twice": Expect(0), "dlq": Expect(6)}),
+      Step(key="no-dlq", title="No DLQ",
+           values={"visibility_timeout": 120, "max_receive_count": NO_DLQ},
+           ask="Then set maxReceiveCount to no DLQ. Where do the poison messages go?",
+           answer="Nowhere: the {stuck} poison messages stay in the queue, received again and again.",
+           measure=lambda r: {"stuck": r.count(_MO.QUEUED) + r.count(_MO.IN_FLIGHT), "dlq": r.count(_MO.DLQ)},
+           expect={"stuck": Expect(6), "dlq": Expect(0)}))
+
+def _steady_send_rate(r, after=1.5):
+    """Sends accepted per second once the FIFO limit's assumed burst is spent (after 1.5 s)."""
+    acc = np.sort(r.enqueue[np.isfinite(r.enqueue)])
+    late = acc[acc >= after]
+    return len(late) / (late.max() - after)
+
+
+steps("fifo_lab",
+      Step(key="defaults", title="FIFO, one message per call",
+           values={},
+           ask="At the defaults, a FIFO queue is offered 500 messages per second for 3 s, one message per "
+               "send call. How many sends are refused, and how many messages are handled out of order?",
+           answer="{refused} of {offered:,} sends are refused: the queue takes about {calls_per_s} calls per "
+                  "second. {out_of_order} are out of order.",
+           measure=lambda r: {"refused": r.count(_MO.THROTTLED), "offered": r.offered,
+                              "calls_per_s": _steady_send_rate(r), "out_of_order": r.out_of_order()},
+           expect={"refused": Expect(339), "offered": Expect(1_538), "calls_per_s": Expect(300, rel=0.15),
+                   "out_of_order": Expect(0)}),
+      Step(key="batch-10", title="Batched sends",
+           values={"send_batch": 10},
+           ask="Set messages per send call to 10. How many of the 1,538 messages get in?",
+           answer="All {sent:,}: ten messages per call carry ten times as many messages within the same call "
+                  "limit.",
+           measure=lambda r: {"sent": r.sent, "refused": r.count(_MO.THROTTLED)},
+           expect={"sent": Expect(1_538), "refused": Expect(0)}),
+      Step(key="standard", title="A standard queue",
+           values={"queue_type": "standard"},
+           ask="Switch to a standard queue, one message per call. Is anything refused, and does order hold?",
+           answer="Nothing is refused, but {out_of_order} messages are handled out of order.",
+           measure=lambda r: {"out_of_order": r.out_of_order(), "refused": r.count(_MO.THROTTLED)},
+           expect={"out_of_order": Expect(313), "refused": Expect(0)}),
+      Step(key="one-group", title="One message group",
+           values={"groups": 1},
+           ask="Back to FIFO, set 1 message group. How fast are messages processed, and is the queue empty "
+               "when the run ends at 6 s?",
+           answer="About {per_s} messages per second: one consumer at a time serves the group. About "
+                  "{left} messages are still in the queue at the end.",
+           measure=lambda r: {"per_s": r.count(_MO.DELETED) / r.horizon,
+                              "left": r.count(_MO.QUEUED) + r.count(_MO.IN_FLIGHT)},
+           expect={"per_s": Expect(100, rel=0.15), "left": Expect(580, rel=0.15)}))
+
+
+_LAMBDA_GRID = np.linspace(0.0, LAMBDA_HORIZON_S, 481)
+
+
+def _emptied_at(r):
+    e = _LAMBDA_GRID[(r.in_queue(_LAMBDA_GRID) == 0) & (_LAMBDA_GRID > 5.0)]
+    return float(e[0]) if len(e) else float("nan")
+
+
+steps("lambda_sqs_lab",
+      Step(key="defaults", title="Draining a burst",
+           values={},
+           ask="At the defaults, 3,000 messages arrive within 5 s and each batch of 10 runs for 5 s. How "
+               "fast does concurrency climb, when is the queue empty, and how many handler runs does each "
+               "message cost?",
+           answer="Concurrency climbs by 5 per second ({at_10s} at 10 s) to a peak of {peak} at about "
+                  "{peak_s} s. The queue is empty after {empty_s} s, and the function runs {runs:.2f} times "
+                  "per message: each failure sends its whole batch of 10 back.",
+           measure=lambda r: {"at_10s": int(r.concurrency([10.0])[0]),
+                              "peak": int(r.concurrency(_LAMBDA_GRID).max()),
+                              "peak_s": float(_LAMBDA_GRID[r.concurrency(_LAMBDA_GRID).argmax()]),
+                              "empty_s": _emptied_at(r), "runs": r.runs.sum() / r.sent},
+           expect={"at_10s": Expect(54), "peak": Expect(109), "peak_s": Expect(21, rel=0.15),
+                   "empty_s": Expect(85), "runs": Expect(1.14, abs=0.005)}),
+      Step(key="report-failures", title="Partial batch responses",
+           values={"report_batch_item_failures": True},
+           ask="Tick ReportBatchItemFailures. How many runs per message now, and when is the queue empty?",
+           answer="Only the failed messages come back: about {runs} runs per message, and the queue is "
+                  "empty earlier, after about {empty_s} s.",
+           measure=lambda r: {"runs": r.runs.sum() / r.sent, "empty_s": _emptied_at(r)},
+           expect={"runs": Expect(1.02, abs=0.01), "empty_s": Expect(78, abs=2)}),
+      Step(key="failures-20", title="One run in five fails",
+           values={"failure_prob": 0.2},
+           ask="Untick it and raise the share of runs that fail to 0.2. How many runs per message, and how "
+               "much is still in the queue after 2 minutes?",
+           answer="Nearly nine batches in ten fail somewhere, so the function runs about {runs} times per "
+                  "message, and about {left:.0%} of the messages are still in the queue after 2 minutes.",
+           measure=lambda r: {"runs": r.runs.sum() / r.sent,
+                              "left": (r.count(_MO.QUEUED) + r.count(_MO.IN_FLIGHT)) / r.sent},
+           expect={"runs": Expect(3.3, rel=0.15), "left": Expect(0.6, rel=0.15)}),
+      Step(key="failures-20-report", title="Partial batch responses under failures",
+           values={"failure_prob": 0.2, "report_batch_item_failures": True},
+           ask="Keep 0.2 and tick ReportBatchItemFailures again. How many runs per message, and how many "
+               "messages are left?",
+           answer="About {runs} runs per message, and all but {left} of the 3,000 messages are deleted.",
+           measure=lambda r: {"runs": r.runs.sum() / r.sent, "left": r.sent - r.count(_MO.DELETED)},
+           expect={"runs": Expect(1.2, abs=0.05), "left": Expect(1)}))
