@@ -10,6 +10,9 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
 #: The last page: an exam-style quiz across the book, with no lab of its own (see test_chapter_shape).
 REVIEW = "12_review.ipynb"
+#: The tools every chapter uses (offered load, percentiles, the token bucket, the books), taught
+#: once: a page of its own shape, with figures and predictions but no lab.
+TOOLBOX = "00_toolbox.ipynb"
 sys.path.insert(0, str(ROOT / "_ext"))
 from lite_site import SETUP_CELL, setup_cell  # noqa: E402  (the hidden cell that installs labsim in the browser)
 
@@ -31,7 +34,7 @@ def test_chapter_shape(path):
     assert "References" in text and "docs.aws.amazon.com" in text
     # "Try this" belongs to a lab; the review page has none: it is all questions. Its hidden cell
     # checks the quiz instead (count, coverage, one right answer, explanations, links, numbers).
-    if path.name != REVIEW:
+    if path.name not in (REVIEW, TOOLBOX):
         assert "Try this" in text
     hidden = [c for c in code if "remove-cell" in c.get("metadata", {}).get("tags", [])]
     # Exactly one setup cell, the first code cell, hidden: it installs the chapter's packages in
