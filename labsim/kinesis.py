@@ -498,90 +498,213 @@ class StreamResult:
         return out
 
 
-# --- The model ------------------------------------------------------------------------------------------
-def _lane(t, bad, B, W, max_retry, max_age, bisect, fate_skip, d0, d1, retention, horizon,
-          start, finish, attempts, fate):
-    """One sequential processor: the records ``t`` (sorted, all accepted) of one lane. Writes the
-    lane's results into the output lists (indexed 0 .. len(t) - 1)."""
-    n = len(t)
-    cb = np.concatenate([[0], np.cumsum(bad)]).tolist()
-    inf = math.inf
-    too_old = min(retention, max_age if max_age >= 0 else inf)   # no front record older: no drops
-    PROCESSED = int(Fate.PROCESSED)
-    p, now = 0, 0.0
-    while p < n:
-        tp = t[p]
-        ready = now if now > tp else tp
+# --- The model: Lambda's event source mapping, one lane at a time ---------------------------------------
+class _Lane:
+    """One sequential processor: the records ``t`` (sorted, all accepted) of one lane of a shard,
+    read in batches by Lambda's event source mapping. The lane's records are ``t[lo:hi]`` (lists
+    shared by every lane); it writes its results into the same entries of the output lists
+    ``start``, ``finish``, ``attempts``, ``fate``. ``cb``: the running count of bad records over
+    ``t`` (``cb[j]``: how many of the first ``j``), or None when no record is bad.
+
+    Its events, one method each: the next batch closes (:meth:`close`: when full, when the
+    batching window ends, or at once); a clean new batch succeeds (:meth:`clean`); the pending
+    batch's oldest records expire or pass the maximum age (:meth:`drop_old`); an invocation of a
+    batch that holds a bad record, or of a part of one (:meth:`attempt`), which ends in a success
+    (:meth:`_succeed`), a split (:meth:`_split`), or a failure that is retried at once or, with the
+    retries used up, skipped (:meth:`_fail`). :meth:`run` plays them in order for a lane that has
+    all the concurrency it asks for."""
+
+    __slots__ = ("t", "n", "cb", "B", "W", "max_retry", "max_age", "bisect", "fate_skip", "d0", "d1", "retention",
+                 "horizon", "start", "finish", "attempts", "fate", "too_old", "p", "now", "stack", "retries", "fresh")
+
+    def __init__(self, t, lo, hi, cb, B, W, max_retry, max_age, bisect, fate_skip, d0, d1, retention, horizon,
+                 start, finish, attempts, fate):
+        self.t, self.n, self.cb = t, hi, cb
+        self.B, self.W, self.max_retry, self.max_age, self.bisect = B, W, max_retry, max_age, bisect
+        self.fate_skip, self.d0, self.d1, self.retention, self.horizon = fate_skip, d0, d1, retention, horizon
+        self.start, self.finish, self.attempts, self.fate = start, finish, attempts, fate
+        self.too_old = min(retention, max_age if max_age >= 0 else math.inf)  # no front record older: no drops
+        self.p, self.now = lo, 0.0         # the first record not yet in a batch; when the lane is free
+        self.stack, self.retries = [], 0   # the pending batch's parts still to try, in order; its retries
+        self.fresh = False                 # the pending batch is new, clean, and none of its records too old
+
+    def close(self) -> float:
+        """The next batch closes: when the lane is free and a record is there, once the batch is
+        full or its batching window ends. Makes it the pending batch and returns the time (inf:
+        no record left; the batch is then empty)."""
+        p, n, t, B = self.p, self.n, self.t, self.B
+        if p >= n:
+            return math.inf
+        now, tp, W = self.now, t[p], self.W
+        s = now if now > tp else tp
         if W > 0:
-            full_at = t[p + B - 1] if p + B - 1 < n else inf
+            full_at = t[p + B - 1] if p + B - 1 < n else math.inf
             gather = tp + W if tp + W < full_at else full_at
-            ready = ready if ready > gather else gather
-        if ready >= horizon:
-            return
-        q = _bisect.bisect_right(t, ready, p)
+            s = s if s > gather else gather
+        q = _bisect.bisect_right(t, s, p, n)
         if q - p > B:
             q = p + B
-        if ready - tp < too_old and cb[q] == cb[p]:      # the common case: a clean batch succeeds
-            end = ready + d0 + d1 * (q - p)
-            m = q - p
-            start[p:q] = [ready] * m
-            finish[p:q] = [end] * m
-            fate[p:q] = [PROCESSED] * m
-            attempts[p:q] = [1] * m
-            p, now = q, end
-            continue
-        stack = [(p, q)]
-        p = q
-        retries = 0
+        self.stack.append((p, q))
+        self.p, self.retries = q, 0
+        cb = self.cb
+        self.fresh = s - tp < self.too_old and (cb is None or cb[q] == cb[p])
+        return s
+
+    def clean(self, s) -> float:
+        """A clean new batch (no bad record, none too old) is invoked at ``s`` and succeeds."""
+        a, b = self.stack.pop()
+        m = b - a
+        end = s + self.d0 + self.d1 * m
+        self.start[a:b] = [s] * m
+        self.finish[a:b] = [end] * m
+        self.fate[a:b] = [_PROCESSED] * m
+        self.attempts[a:b] = [1] * m
+        self.fresh, self.now = False, end
+        return end
+
+    def drop_old(self, s) -> bool:
+        """At ``s``, the pending batch's records that the stream trimmed (retention) or that passed
+        the maximum record age are finished: expired or skipped. True if a part is left to try."""
+        t, stack, fate, finish = self.t, self.stack, self.fate, self.finish
+        retention, max_age = self.retention, self.max_age
         while stack:
             a, b = stack[-1]
-            s = ready
             while a < b and (s - t[a] >= retention or (max_age >= 0 and s - t[a] > max_age)):
-                fate[a] = Fate.EXPIRED if s - t[a] >= retention else fate_skip
+                fate[a] = Fate.EXPIRED if s - t[a] >= retention else self.fate_skip
                 finish[a] = s
                 a += 1
-            if a == b:
-                stack.pop()
-                retries = 0
-                continue
-            stack[-1] = (a, b)
-            if s >= horizon:
-                return                                          # the rest is pending
-            dur = d0 + d1 * (b - a)
-            end = s + dur
+            if a < b:
+                stack[-1] = (a, b)
+                return True
+            stack.pop()
+            self.retries = 0
+        self.now = s
+        return False
+
+    def attempt(self, s) -> float:
+        """One invocation of the pending batch's front part from ``s``; returns when it ends."""
+        a, b = self.stack[-1]
+        self.fresh = False
+        dur = self.d0 + self.d1 * (b - a)
+        end = s + dur
+        start, attempts = self.start, self.attempts
+        for i in range(a, b):
+            if start[i] != start[i]:                            # nan: first attempt
+                start[i] = s
+            attempts[i] += 1
+        cb = self.cb
+        if cb is None or cb[b] == cb[a]:
+            self._succeed(a, b, end)
+        elif self.bisect and b - a > 1:
+            self._split(a, b)
+        else:
+            end = self._fail(a, b, end, dur)
+        self.now = end
+        return end
+
+    def _succeed(self, a, b, end):
+        for i in range(a, b):
+            self.fate[i], self.finish[i] = _PROCESSED, end
+        self.stack.pop()
+        self.retries = 0
+
+    def _split(self, a, b):
+        """BisectBatchOnFunctionError: the halves are tried in order; not counted as a retry."""
+        mid = (a + b) // 2
+        self.stack[-1] = (mid, b)
+        self.stack.append((a, mid))
+        self.retries = 0
+
+    def _fail(self, a, b, end, dur) -> float:
+        """A failed attempt: skip the batch once the retries are used up, else retry at once,
+        jumping over the attempts that must fail alike before the batch's records age out."""
+        self.retries += 1
+        max_retry = self.max_retry
+        if 0 <= max_retry < self.retries:                       # retries exhausted: skip the batch
             for i in range(a, b):
-                if start[i] != start[i]:                        # nan: first attempt
-                    start[i] = s
-                attempts[i] += 1
-            if cb[b] - cb[a] == 0:                              # success
-                for i in range(a, b):
-                    fate[i], finish[i] = PROCESSED, end
-                stack.pop()
-                retries = 0
-            elif bisect and b - a > 1:                           # split, not counted as a retry
-                mid = (a + b) // 2
-                stack[-1] = (mid, b)
-                stack.append((a, mid))
-                retries = 0
+                self.fate[i], self.finish[i] = self.fate_skip, end
+            self.stack.pop()
+            self.retries = 0
+            return end
+        t = self.t
+        limit = min(self.horizon, t[a] + self.retention - 1e-9, t[a] + self.max_age if self.max_age >= 0 else math.inf)
+        k = math.floor((limit - end) / dur) - 1
+        if max_retry >= 0:
+            k = min(k, max_retry - self.retries)
+        if k > 0:
+            end += k * dur
+            self.retries += k
+            for i in range(a, b):
+                self.attempts[i] += k
+        return end
+
+    def run(self):
+        """The lane on its own (all the concurrency it asks for), until the horizon.
+
+        For speed the common events, a batch closes and a clean batch succeeds, run here inline
+        with the rules of :meth:`close` and :meth:`clean` (``tests/test_kinesis.py`` checks this
+        loop against those methods played one event at a time); the others call their methods."""
+        t, n, B, W, cb, too_old, d0, d1, H = (self.t, self.n, self.B, self.W, self.cb, self.too_old, self.d0,
+                                              self.d1, self.horizon)
+        start, finish, fate, attempts, stack = self.start, self.finish, self.fate, self.attempts, self.stack
+        p, now = self.p, self.now
+        bisect_right, inf = _bisect.bisect_right, math.inf
+        while True:
+            if not stack:                                       # close(), inline
+                if p >= n:
+                    break
+                tp = t[p]
+                s = now if now > tp else tp
+                if W > 0:
+                    full_at = t[p + B - 1] if p + B - 1 < n else inf
+                    gather = tp + W if tp + W < full_at else full_at
+                    s = s if s > gather else gather
+                if s >= H:
+                    break                                       # the batch would close at or after it
+                q = bisect_right(t, s, p, n)
+                if q - p > B:
+                    q = p + B
+                if s - tp < too_old and (cb is None or cb[q] == cb[p]):
+                    m = q - p                                   # clean(), inline
+                    now = s + d0 + d1 * m
+                    start[p:q] = [s] * m
+                    finish[p:q] = [now] * m
+                    fate[p:q] = [_PROCESSED] * m
+                    attempts[p:q] = [1] * m
+                    p = q
+                    continue
+                stack.append((p, q))
+                p, self.retries = q, 0
             else:
-                retries += 1
-                if 0 <= max_retry < retries:                     # retries exhausted: skip the batch
-                    for i in range(a, b):
-                        fate[i], finish[i] = fate_skip, end
-                    stack.pop()
-                    retries = 0
-                else:                                            # jump over attempts that must fail alike
-                    limit = min(horizon, t[a] + retention - 1e-9, t[a] + max_age if max_age >= 0 else inf)
-                    k = math.floor((limit - end) / dur) - 1
-                    if max_retry >= 0:
-                        k = min(k, max_retry - retries)
-                    if k > 0:
-                        end += k * dur
-                        retries += k
-                        for i in range(a, b):
-                            attempts[i] += k
-            ready = end
-        now = ready
+                s = now                                         # a failing batch's next try: at once
+            if self.drop_old(s):
+                if s >= H:
+                    break                                       # the rest is pending
+                now = self.attempt(s)
+            else:
+                now = s
+        self.p, self.now = p, now
+
+    def run_by_events(self):
+        """The same as :meth:`run`, one event method at a time (the reference for :meth:`run`)."""
+        H = self.horizon
+        while True:
+            if not self.stack:
+                s = self.close()
+                if s >= H:
+                    return
+                if self.fresh:
+                    self.clean(s)
+                    continue
+            else:
+                s = self.now
+            if self.drop_old(s):
+                if s >= H:
+                    return
+                self.attempt(s)
+
+
+_PROCESSED = int(Fate.PROCESSED)
 
 
 def _flags(name, value, n) -> np.ndarray:
@@ -597,6 +720,158 @@ def _flags(name, value, n) -> np.ndarray:
     if a.dtype != bool and n and (a.dtype.kind not in "iuf" or not np.isin(a, (0, 1)).all()):
         raise ValueError(f"{name} must hold one True or False per arrival (or 0 and 1), got {value!r:.80}")
     return a.astype(bool)
+
+
+def _check_stream(t, keys, sizes, shards, ranges, burst_seconds, initial_fill, consumers, efo, consumer_start,
+                  lambda_consumer, batch_size, batching_window, parallelization_factor, max_retry_attempts,
+                  max_record_age, bisect, destination, duration, duration_per_record, bad, retention_hours,
+                  horizon, consumer_down) -> dict:
+    """Every parameter of :func:`simulate_stream` checked (``t``: the checked arrivals), as a dict."""
+    n = len(t)
+    c = {}
+    if ranges is None:
+        check_int("shards", shards, 1, MAX_SHARDS, why="a stream needs at least 1 shard; the model's limit")
+        ranges = even_split(shards)
+    c["ranges"] = check_ranges(ranges)
+    karr = _key_array("keys", keys)
+    if karr.shape != (n,):
+        raise ValueError(f"keys must hold one partition key per arrival: got shape {karr.shape} for {n:,} arrivals")
+    c["keys"] = karr
+    if np.ndim(sizes) == 0:
+        c["size"] = np.full(n, check_number("sizes", sizes, 1, MAX_RECORD_BYTES,
+                                            why="a record is at most 1 MiB by default"))
+    else:
+        c["size"] = check_array("sizes", sizes, 1, MAX_RECORD_BYTES, sorted_=False)
+        if len(c["size"]) != n:
+            raise ValueError(f"sizes must hold one size per arrival: got {len(c['size']):,} for {n:,} arrivals")
+    c["burst_seconds"] = check_number("burst_seconds", burst_seconds, 1, MAX_BURST_SECONDS,
+                                      why="an assumption: AWS does not document the shard buckets' burst")
+    c["steady"] = isinstance(initial_fill, str)
+    if c["steady"]:
+        check_choice("initial_fill", initial_fill, ("steady",))
+        c["initial_fill"] = initial_fill
+    else:
+        c["initial_fill"] = check_number("initial_fill", initial_fill, 0, 1)
+    c["consumers"] = check_int("consumers", consumers, 0, EFO_MAX_CONSUMERS_ADVANTAGE,
+                               why="enhanced fan-out allows 20 consumers per stream, 50 with On-demand Advantage")
+    c["efo"] = check_bool("efo", efo)
+    c["lambda_consumer"] = check_bool("lambda_consumer", lambda_consumer)
+    c["bisect"] = check_bool("bisect", bisect)
+    c["batch_size"] = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX, why="BatchSize: 1 to 10,000 for Kinesis")
+    c["batching_window"] = check_number("batching_window", batching_window, 0, BATCHING_WINDOW_MAX_S,
+                                        why="MaximumBatchingWindowInSeconds")
+    c["pf"] = check_int("parallelization_factor", parallelization_factor, 1, PARALLELIZATION_MAX,
+                        why="ParallelizationFactor")
+    c["max_retry"] = check_int("max_retry_attempts", max_retry_attempts, -1, MAX_RETRY_ATTEMPTS_MAX,
+                               why="MaximumRetryAttempts: -1 means infinite")
+    c["max_age"] = check_int("max_record_age", max_record_age, -1, MAX_RECORD_AGE_MAX_S,
+                             why="MaximumRecordAgeInSeconds: -1 means infinite")
+    check_choice("destination", destination, DESTINATIONS)
+    c["destination"] = destination
+    c["d0"] = check_number("duration", duration, 0, 900, lo_open=True, why="a Lambda invocation runs at most 900 s")
+    c["d1"] = check_number("duration_per_record", duration_per_record, 0, 1)
+    c["retention_h"] = check_number("retention_hours", retention_hours, RETENTION_DEFAULT_HOURS,
+                                    RETENTION_MAX_HOURS, why="retention is 24 hours to 365 days")
+    last = float(t[-1]) if n else 0.0
+    c["horizon"] = (last + 1e-9 * max(1.0, last) if n else 1.0) if horizon is None else \
+        check_number("horizon", horizon, last, lo_open=True)
+    c["bad"] = np.zeros(n, bool) if bad is None else _flags("bad", bad, n)
+    if consumer_start is None:
+        c["cstart"] = np.zeros(c["consumers"])
+    else:
+        c["cstart"] = check_array("consumer_start", consumer_start, 0, sorted_=False)
+        if len(c["cstart"]) != c["consumers"]:
+            raise ValueError(f"consumer_start must hold one time per application: got {len(c['cstart'])} "
+                             f"for {c['consumers']}")
+    c["down"] = None if consumer_down is None else check_window("consumer_down", consumer_down)
+    return c
+
+
+def _by_shard(shard, ns):
+    """Record indices sorted by shard (stable: arrival order within a shard), and each shard's bounds."""
+    order = np.argsort(shard, kind="stable")
+    return order, np.searchsorted(shard[order], np.arange(ns + 1))
+
+
+def _writes(t, size, order, bounds, c) -> np.ndarray:
+    """Which puts the shards accept: per shard, a records bucket and a bytes bucket (token
+    buckets, burst assumed); ``"steady"`` fill: empty for a shard offered more than a limit."""
+    accepted = np.zeros(len(t), bool)
+    rb = int(round(SHARD_WRITE_RECORDS_PER_S * c["burst_seconds"]))
+    bb = SHARD_WRITE_BYTES_PER_S * c["burst_seconds"]
+    for s in range(len(bounds) - 1):
+        idx = order[bounds[s]:bounds[s + 1]]
+        if len(idx):
+            fill = c["initial_fill"]
+            if c["steady"]:                 # fluid steady state: empty when offered more than the limit
+                span = max(c["horizon"], 1e-9)
+                over = (len(idx) / span >= SHARD_WRITE_RECORDS_PER_S
+                        or size[idx].sum() / span >= SHARD_WRITE_BYTES_PER_S)
+                fill = 0.0 if over else 1.0
+            accepted[idx] = tokenbucket.admit_all(
+                t[idx], [(None, SHARD_WRITE_RECORDS_PER_S, rb, fill * rb),
+                         (size[idx], SHARD_WRITE_BYTES_PER_S, bb, fill * bb)])
+    return accepted
+
+
+def _reads(t, size, accepted, order, bounds, c) -> np.ndarray:
+    """When each application read each record: a fluid reader of every shard at its share of
+    the throughput, plus the propagation delay; an outage (``consumer_down``) holds back every
+    read not begun by its start until its end. Shape (records, applications); inf: not yet."""
+    consumers, horizon = c["consumers"], c["horizon"]
+    read = np.full((len(t), consumers), np.inf)
+    if not consumers:
+        return read
+    share = EFO_READ_BYTES_PER_S if c["efo"] else SHARD_READ_BYTES_PER_S / consumers
+    delay = propagation_delay(consumers, c["efo"])
+    for s in range(len(bounds) - 1):
+        idx = order[bounds[s]:bounds[s + 1]]
+        idx = idx[accepted[idx]]
+        if not len(idx):
+            continue
+        cs = np.cumsum(size[idx]) / share
+        prev = np.concatenate([[0.0], cs[:-1]])
+        for a in range(consumers):
+            avail = np.maximum(t[idx], c["cstart"][a])
+            done = cs + np.maximum.accumulate(avail - prev) + delay
+            if c["down"] is not None:
+                down0, down1 = c["down"]
+                # reads begin in order; from the first one not begun by t0, nothing begins before t1
+                begin = done - delay - size[idx] / share
+                k = int(np.searchsorted(begin, down0, side="left"))
+                if k < len(idx):
+                    avail[k:] = np.maximum(avail[k:], down1)
+                    done = cs + np.maximum.accumulate(avail - prev) + delay
+            read[idx, a] = np.where(done <= horizon, done, np.inf)
+    return read
+
+
+def _mapping(t, shard, lane, accepted, ns, c, out):
+    """Lambda's event source mapping: every lane (shard x parallelization factor) processes its
+    records in order (:class:`_Lane`). ``out``: the start, finish, attempts and fate arrays."""
+    pf = c["pf"]
+    skip = Fate.DESTINATION if c["destination"] != "none" else Fate.DISCARDED
+    retention = c["retention_h"] * 3600.0
+    start, finish, attempts, fate = out
+    acc = np.nonzero(accepted)[0]
+    grp = shard[acc] * pf + lane[acc]
+    og = np.argsort(grp, kind="stable")
+    o = acc[og]                                             # accepted records, lane by lane
+    gb = np.searchsorted(grp[og], np.arange(ns * pf + 1)).tolist()
+    m = len(o)
+    tl = t[o].tolist()
+    bad = c["bad"][o]
+    cb = np.concatenate([[0], np.cumsum(bad)]).tolist() if bad.any() else None
+    st, fi, at, fa = [math.nan] * m, [math.inf] * m, [0] * m, [int(Fate.PENDING)] * m
+    for g in range(ns * pf):
+        if gb[g] < gb[g + 1]:
+            _Lane(tl, gb[g], gb[g + 1], cb, c["batch_size"], c["batching_window"], c["max_retry"], c["max_age"],
+                  c["bisect"], int(skip), c["d0"], c["d1"], retention, c["horizon"], st, fi, at, fa).run()
+    start[o], finish[o], attempts[o], fate[o] = st, fi, at, fa
+    # A batch that started before the horizon and ends after it is still in flight: no final
+    # state yet (the same rule as every other model: final only by the horizon).
+    late = accepted & (fate != Fate.PENDING) & (finish > c["horizon"])
+    fate[late], finish[late] = Fate.PENDING, np.inf
 
 
 def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst_seconds: float = 1.0,
@@ -631,109 +906,17 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
     if n > MAX_RECORDS:
         raise ValueError(f"arrivals holds {n:,} records: allowed {MAX_RECORDS:,} or less (the model's limit, "
                          f"which keeps a run near a second)")
-    if ranges is None:
-        check_int("shards", shards, 1, MAX_SHARDS, why="a stream needs at least 1 shard; the model's limit")
-        ranges = even_split(shards)
-    ranges = check_ranges(ranges)
-    karr = _key_array("keys", keys)
-    if karr.shape != (n,):
-        raise ValueError(f"keys must hold one partition key per arrival: got shape {karr.shape} for {n:,} arrivals")
-    if np.ndim(sizes) == 0:
-        size = np.full(n, check_number("sizes", sizes, 1, MAX_RECORD_BYTES,
-                                       why="a record is at most 1 MiB by default"))
-    else:
-        size = check_array("sizes", sizes, 1, MAX_RECORD_BYTES, sorted_=False)
-        if len(size) != n:
-            raise ValueError(f"sizes must hold one size per arrival: got {len(size):,} for {n:,} arrivals")
-    burst_seconds = check_number("burst_seconds", burst_seconds, 1, MAX_BURST_SECONDS,
-                                 why="an assumption: AWS does not document the shard buckets' burst")
-    steady = isinstance(initial_fill, str)
-    if steady:
-        check_choice("initial_fill", initial_fill, ("steady",))
-    else:
-        initial_fill = check_number("initial_fill", initial_fill, 0, 1)
-    consumers = check_int("consumers", consumers, 0, EFO_MAX_CONSUMERS_ADVANTAGE,
-                          why="enhanced fan-out allows 20 consumers per stream, 50 with On-demand Advantage")
-    efo = check_bool("efo", efo)
-    lambda_consumer = check_bool("lambda_consumer", lambda_consumer)
-    bisect = check_bool("bisect", bisect)
-    batch_size = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX, why="BatchSize: 1 to 10,000 for Kinesis")
-    batching_window = check_number("batching_window", batching_window, 0, BATCHING_WINDOW_MAX_S,
-                                   why="MaximumBatchingWindowInSeconds")
-    pf = check_int("parallelization_factor", parallelization_factor, 1, PARALLELIZATION_MAX,
-                   why="ParallelizationFactor")
-    max_retry = check_int("max_retry_attempts", max_retry_attempts, -1, MAX_RETRY_ATTEMPTS_MAX,
-                          why="MaximumRetryAttempts: -1 means infinite")
-    max_age = check_int("max_record_age", max_record_age, -1, MAX_RECORD_AGE_MAX_S,
-                        why="MaximumRecordAgeInSeconds: -1 means infinite")
-    check_choice("destination", destination, DESTINATIONS)
-    d0 = check_number("duration", duration, 0, 900, lo_open=True, why="a Lambda invocation runs at most 900 s")
-    d1 = check_number("duration_per_record", duration_per_record, 0, 1)
-    retention_h = check_number("retention_hours", retention_hours, RETENTION_DEFAULT_HOURS, RETENTION_MAX_HOURS,
-                               why="retention is 24 hours to 365 days")
-    last = float(t[-1]) if n else 0.0
-    horizon = (last + 1e-9 * max(1.0, last) if n else 1.0) if horizon is None else \
-        check_number("horizon", horizon, last, lo_open=True)
-    if bad is None:
-        badm = np.zeros(n, bool)
-    else:
-        badm = _flags("bad", bad, n)
-    if consumer_start is None:
-        cstart = np.zeros(consumers)
-    else:
-        cstart = check_array("consumer_start", consumer_start, 0, sorted_=False)
-        if len(cstart) != consumers:
-            raise ValueError(f"consumer_start must hold one time per application: got {len(cstart)} for {consumers}")
-    if consumer_down is not None:
-        down0, down1 = check_window("consumer_down", consumer_down)
-
-    uniq, kidx, hi, lo = hash_keys(karr)
-    shard_of_key = route_hashes(hi, lo, ranges) if n else np.zeros(0, np.int64)
-    shard = shard_of_key[kidx] if n else np.zeros(0, np.int64)
+    c = _check_stream(t, keys, sizes, shards, ranges, burst_seconds, initial_fill, consumers, efo, consumer_start,
+                      lambda_consumer, batch_size, batching_window, parallelization_factor, max_retry_attempts,
+                      max_record_age, bisect, destination, duration, duration_per_record, bad, retention_hours,
+                      horizon, consumer_down)
+    ranges, size, horizon = c["ranges"], c["size"], c["horizon"]
+    uniq, kidx, hi, lo = hash_keys(c["keys"])
+    shard = route_hashes(hi, lo, ranges)[kidx] if n else np.zeros(0, np.int64)
     ns = len(ranges)
-
-    # Writes: per shard, a records bucket and a bytes bucket (token buckets, burst assumed).
-    accepted = np.zeros(n, bool)
-    order = np.argsort(shard, kind="stable")
-    bounds = np.searchsorted(shard[order], np.arange(ns + 1))
-    rb = int(round(SHARD_WRITE_RECORDS_PER_S * burst_seconds))
-    bb = SHARD_WRITE_BYTES_PER_S * burst_seconds
-    for s in range(ns):
-        idx = order[bounds[s]:bounds[s + 1]]
-        if len(idx):
-            fill = initial_fill
-            if steady:                      # fluid steady state: empty when offered more than the limit
-                span = max(horizon, 1e-9)
-                over = (len(idx) / span >= SHARD_WRITE_RECORDS_PER_S
-                        or size[idx].sum() / span >= SHARD_WRITE_BYTES_PER_S)
-                fill = 0.0 if over else 1.0
-            accepted[idx] = tokenbucket.admit_all(
-                t[idx], [(None, SHARD_WRITE_RECORDS_PER_S, rb, fill * rb),
-                         (size[idx], SHARD_WRITE_BYTES_PER_S, bb, fill * bb)])
-
-    # Reads: each application is a fluid reader of every shard at its share of the throughput.
-    read = np.full((n, consumers), np.inf)
-    if consumers:
-        share = EFO_READ_BYTES_PER_S if efo else SHARD_READ_BYTES_PER_S / consumers
-        delay = propagation_delay(consumers, efo)
-        for s in range(ns):
-            idx = order[bounds[s]:bounds[s + 1]]
-            idx = idx[accepted[idx]]
-            if not len(idx):
-                continue
-            cs = np.cumsum(size[idx]) / share
-            prev = np.concatenate([[0.0], cs[:-1]])
-            for c in range(consumers):
-                avail = np.maximum(t[idx], cstart[c])
-                done = cs + np.maximum.accumulate(avail - prev) + delay
-                if consumer_down is not None:
-                    # reads begin in order; from the first one not begun by t0, nothing begins before t1
-                    begin = done - delay - size[idx] / share
-                    k = int(np.searchsorted(begin, down0, side="left"))
-                    if k < len(idx):
-                        avail[k:] = np.maximum(avail[k:], down1)
-                        done = cs + np.maximum.accumulate(avail - prev) + delay
-                read[idx, c] = np.where(done <= horizon, done, np.inf)
+    order, bounds = _by_shard(shard, ns)
+    accepted = _writes(t, size, order, bounds, c)
+    read = _reads(t, size, accepted, order, bounds, c)
 
     fate = np.full(n, int(Fate.PENDING), np.int64)
     fate[~accepted] = Fate.THROTTLED
@@ -741,43 +924,26 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
     start = np.full(n, np.nan)
     attempts = np.zeros(n, np.int64)
     lane = np.zeros(n, np.int64)
-    if lambda_consumer:
-        lane_of_key = (lo % np.uint64(pf)).astype(np.int64) if n else np.zeros(0, np.int64)
-        lane = lane_of_key[kidx] if n else lane
-        skip = Fate.DESTINATION if destination != "none" else Fate.DISCARDED
-        retention = retention_h * 3600.0
-        acc = np.nonzero(accepted)[0]
-        grp = shard[acc] * pf + lane[acc]
-        og = np.argsort(grp, kind="stable")
-        o = acc[og]
-        gb = np.searchsorted(grp[og], np.arange(ns * pf + 1))
-        for g in range(ns * pf):
-            idx = o[gb[g]:gb[g + 1]]
-            if not len(idx):
-                continue
-            m = len(idx)
-            st, fi, at, fa = [math.nan] * m, [math.inf] * m, [0] * m, [int(Fate.PENDING)] * m
-            _lane(t[idx].tolist(), badm[idx].astype(np.int64), batch_size, batching_window, max_retry, max_age,
-                  bisect, int(skip), d0, d1, retention, horizon, st, fi, at, fa)
-            start[idx], finish[idx], attempts[idx], fate[idx] = st, fi, at, fa
-        # A batch that started before the horizon and ends after it is still in flight: no final
-        # state yet (the same rule as every other model: final only by the horizon).
-        late = accepted & (fate != Fate.PENDING) & (finish > horizon)
-        fate[late], finish[late] = Fate.PENDING, np.inf
-    elif consumers:
+    if c["lambda_consumer"]:
+        if n:       # a key's lane: its hash modulo the parallelization factor (an assumption)
+            lane = (lo % np.uint64(c["pf"])).astype(np.int64)[kidx]
+        _mapping(t, shard, lane, accepted, ns, c, (start, finish, attempts, fate))
+    elif c["consumers"]:
         done = np.isfinite(read).all(axis=1) & accepted
         fate[done] = Fate.PROCESSED
         finish[done] = read[done].max(axis=1)
 
     res = StreamResult(arrival=t, key=kidx, keys=uniq, size=size, shard=shard, lane=lane, accepted=accepted,
-                       read=read, start=start, finish=finish, attempts=attempts, fate=fate, bad=badm,
+                       read=read, start=start, finish=finish, attempts=attempts, fate=fate, bad=c["bad"],
                        ranges=ranges, horizon=float(horizon),
-                       params=dict(burst_seconds=burst_seconds, initial_fill=initial_fill, consumers=consumers, efo=bool(efo),
-                                   lambda_consumer=bool(lambda_consumer), batch_size=batch_size,
-                                   batching_window=batching_window, parallelization_factor=pf,
-                                   max_retry_attempts=max_retry, max_record_age=max_age, bisect=bool(bisect),
-                                   destination=destination, duration=d0, duration_per_record=d1,
-                                   retention_hours=retention_h, consumer_down=consumer_down))
+                       params=dict(burst_seconds=c["burst_seconds"], initial_fill=c["initial_fill"],
+                                   consumers=c["consumers"], efo=bool(c["efo"]),
+                                   lambda_consumer=bool(c["lambda_consumer"]), batch_size=c["batch_size"],
+                                   batching_window=c["batching_window"], parallelization_factor=c["pf"],
+                                   max_retry_attempts=c["max_retry"], max_record_age=c["max_age"],
+                                   bisect=bool(c["bisect"]), destination=c["destination"], duration=c["d0"],
+                                   duration_per_record=c["d1"], retention_hours=c["retention_h"],
+                                   consumer_down=consumer_down))
     b = res.books()
     assert b["sent"] == sum(v for k, v in b.items() if k != "sent"), b
     return res

@@ -310,6 +310,20 @@ def test_books_balance_and_fates_are_consistent(seed, pf, bisect_, retries, age,
     assert np.all(r.start[ok] >= r.arrival[ok]) and np.all(r.finish[ok] > r.start[ok])
 
 
+@settings(max_examples=60, deadline=None)
+@given(**esm_params)
+def test_the_lanes_fast_loop_makes_the_decisions_of_its_event_methods(seed, pf, bisect_, retries, age, window, dest):
+    """``_Lane.run`` inlines the common events (a batch closes, a clean batch succeeds); played one
+    event method at a time (``run_by_events``) every record gets the same start, finish, attempts
+    and fate, bit for bit."""
+    fast = esm_case(seed, pf, bisect_, retries, age, window, dest, nbad=int(seed % 4))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(k._Lane, "run", k._Lane.run_by_events)
+        ref = esm_case(seed, pf, bisect_, retries, age, window, dest, nbad=int(seed % 4))
+    for f in ("start", "finish", "attempts", "fate"):
+        assert np.array_equal(getattr(fast, f), getattr(ref, f), equal_nan=True), f
+
+
 def poison(**kw):
     t = traffic.poisson(20, 300.0, 3)
     keys = k.make_keys("uniform", len(t), 1_000, 0.0, 4)
