@@ -35,27 +35,40 @@ left the stream (``departure``: the next stage's arrival). Every AWS number belo
   about 200 ms with one shared consumer, about 1,000 ms with five, about 70 ms with enhanced
   fan-out; the model uses 200 ms per shared consumer (both figures) and 70 ms for fan-out.
 * **Lambda event source mapping**
-  (https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-parameters.html,
-  https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html): batches of
-  up to ``batch_size`` records (default 100, up to 10,000) gathered for up to
-  ``batching_window`` seconds; ``parallelization_factor`` (1 to 10) concurrent batches per shard,
-  order kept per partition key (**assumption:** key -> lane by its hash modulo the factor; AWS
-  does not document the mapping); a failing batch is retried while the records behind it wait,
-  until it succeeds, its records pass ``max_record_age`` (MaximumRecordAgeInSeconds, -1 =
-  infinite) or it has been retried ``max_retry_attempts`` times (MaximumRetryAttempts, -1 =
-  infinite); ``bisect`` (BisectBatchOnFunctionError) splits a failed batch in two and tries the
-  halves in order, and splitting does not count towards the retry quota. A discarded batch goes
-  to the on-failure destination (SQS and SNS receive metadata about it, S3 the records) or, with
-  none, is skipped. Records the stream trims (retention) before they are processed expire.
-  **Assumptions:** a bad record fails every batch it is in; a retry starts at once; an
-  invocation takes ``duration + duration_per_record x records`` seconds; Lambda has all the
-  concurrency the mapping asks for; the mapping's own reads are not limited by the 2 MB/s.
+  (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html,
+  https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-parameters.html,
+  https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html,
+  https://docs.aws.amazon.com/lambda/latest/api/API_EventSourceMappingConfiguration.html): a
+  standard iterator polls each shard once per second, and while records wait Lambda keeps
+  processing batches until it catches up (the model: a free lane that finds nothing polls again
+  1 s later); batches of up to ``batch_size`` records (default 100, up to 10,000) gathered for up
+  to ``batching_window`` seconds, and never above 6 MB; ``parallelization_factor`` (1 to 10)
+  concurrent batches per shard, order kept per partition key (**assumption:** key -> lane by its
+  hash modulo the factor; AWS does not document the mapping); a failing batch is retried while the
+  records behind it wait, until it succeeds, its records pass ``max_record_age``
+  (MaximumRecordAgeInSeconds: -1 = infinite, or 60 to 604,800) or it has been retried
+  ``max_retry_attempts`` times (MaximumRetryAttempts, -1 = infinite); ``bisect``
+  (BisectBatchOnFunctionError) splits a failed batch in two and tries the halves in order, and
+  splitting does not count towards the retry quota. A discarded batch goes to the on-failure
+  destination (SQS and SNS receive metadata about it, S3 the records) or, with none, is skipped.
+  Records the stream trims (retention) before they are processed expire.
+* **The function's concurrency** (kinesis-on-failure-destination.html, lambda-concurrency.html):
+  the mapping asks for one invocation per lane with a batch ready; invocations beyond
+  ``concurrency`` (the function's reservation, or the unreserved pool) are throttled. A throttled
+  batch is retried until it succeeds or its records expire or pass the maximum age; throttles do
+  not use up MaximumRetryAttempts. **Assumption:** AWS gives no retry interval; the model retries
+  a throttled batch ``THROTTLE_RETRY_S`` (1 s) later, and a slot freed meanwhile goes to whichever
+  lane asks first (a lane whose batch just ended asks at once, so the lanes are not served in turn).
+  **Assumptions:** a bad record fails every batch it is in; a retry after a function error starts
+  at once; an invocation takes ``duration + duration_per_record x records`` seconds; the
+  mapping's own reads are not limited by the 2 MB/s.
 """
 
 from __future__ import annotations
 
 import bisect as _bisect
 import hashlib
+import heapq
 import math
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -65,7 +78,8 @@ import numpy as np
 from numbers import Integral
 
 from . import tokenbucket, traffic
-from .validation import check_array, check_bool, check_choice, check_int, check_number, check_window
+from .awslambda import DEFAULT_ACCOUNT_LIMIT, MAX_ACCOUNT_LIMIT
+from .validation import _fmt, check_array, check_bool, check_choice, check_int, check_number, check_window
 
 # --- AWS numbers ---------------------------------------------------------------------------------
 #: The model's "MB" (see the module docstring: MiB).
@@ -98,7 +112,19 @@ BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX = 100, 10_000
 BATCHING_WINDOW_MAX_S = 300
 PARALLELIZATION_MAX = 10
 MAX_RETRY_ATTEMPTS_MAX = 10_000
-MAX_RECORD_AGE_MAX_S = 604_800
+#: MaximumRecordAgeInSeconds: -1, or 60 to 604,800 (API_EventSourceMappingConfiguration.html).
+MAX_RECORD_AGE_MIN_S, MAX_RECORD_AGE_MAX_S = 60, 604_800
+#: A throttled batch is retried until it succeeds or its records expire or pass the maximum age;
+#: throttles do not use up MaximumRetryAttempts (kinesis-on-failure-destination.html). AWS gives
+#: no interval: **assumption**, the mapping retries a throttled batch this many seconds later.
+THROTTLE_RETRY_S = 1.0
+#: A standard iterator polls each shard once per second; while records wait, Lambda keeps
+#: processing batches until it catches up (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html).
+#: The model: a lane that is free and finds no record polls again one second later.
+POLL_INTERVAL_S = 1.0
+#: A batch also closes when it reaches the 6 MB payload limit (with-kinesis.html); the model reads
+#: MB as MiB, as for the shard limits.
+PAYLOAD_LIMIT_BYTES = 6 * MB
 #: What the on-failure destination receives (kinesis-on-failure-destination.html).
 DESTINATIONS = ("SQS", "SNS", "S3", "none")
 DESTINATION_GETS = {"SQS": "metadata about the batch (shard, sequence numbers), not the records",
@@ -423,6 +449,7 @@ class StreamResult:
     ranges: tuple              #: the open shards' hash-key ranges
     horizon: float
     params: dict = field(default_factory=dict)
+    throttles: int = 0         #: Lambda: invocations the function's concurrency refused (each retried later)
 
     @property
     def n_shards(self) -> int:
@@ -504,7 +531,8 @@ class _Lane:
     read in batches by Lambda's event source mapping. The lane's records are ``t[lo:hi]`` (lists
     shared by every lane); it writes its results into the same entries of the output lists
     ``start``, ``finish``, ``attempts``, ``fate``. ``cb``: the running count of bad records over
-    ``t`` (``cb[j]``: how many of the first ``j``), or None when no record is bad.
+    ``t`` (``cb[j]``: how many of the first ``j``), or None when no record is bad; ``cs``: the
+    running total of their sizes, or None when no batch can reach 6 MB.
 
     Its events, one method each: the next batch closes (:meth:`close`: when full, when the
     batching window ends, or at once); a clean new batch succeeds (:meth:`clean`); the pending
@@ -514,12 +542,12 @@ class _Lane:
     retries used up, skipped (:meth:`_fail`). :meth:`run` plays them in order for a lane that has
     all the concurrency it asks for."""
 
-    __slots__ = ("t", "n", "cb", "B", "W", "max_retry", "max_age", "bisect", "fate_skip", "d0", "d1", "retention",
+    __slots__ = ("t", "n", "cb", "cs", "B", "W", "max_retry", "max_age", "bisect", "fate_skip", "d0", "d1", "retention",
                  "horizon", "start", "finish", "attempts", "fate", "too_old", "p", "now", "stack", "retries", "fresh")
 
-    def __init__(self, t, lo, hi, cb, B, W, max_retry, max_age, bisect, fate_skip, d0, d1, retention, horizon,
+    def __init__(self, t, lo, hi, cb, cs, B, W, max_retry, max_age, bisect, fate_skip, d0, d1, retention, horizon,
                  start, finish, attempts, fate):
-        self.t, self.n, self.cb = t, hi, cb
+        self.t, self.n, self.cb, self.cs = t, hi, cb, cs
         self.B, self.W, self.max_retry, self.max_age, self.bisect = B, W, max_retry, max_age, bisect
         self.fate_skip, self.d0, self.d1, self.retention, self.horizon = fate_skip, d0, d1, retention, horizon
         self.start, self.finish, self.attempts, self.fate = start, finish, attempts, fate
@@ -536,19 +564,35 @@ class _Lane:
         if p >= n:
             return math.inf
         now, tp, W = self.now, t[p], self.W
-        s = now if now > tp else tp
+        s = now if now >= tp else now + math.ceil((tp - now) / POLL_INTERVAL_S) * POLL_INTERVAL_S
         if W > 0:
             full_at = t[p + B - 1] if p + B - 1 < n else math.inf
+            if self.cs is not None:
+                full_at = self._full_by_size(p, full_at)
             gather = tp + W if tp + W < full_at else full_at
             s = s if s > gather else gather
         q = _bisect.bisect_right(t, s, p, n)
         if q - p > B:
             q = p + B
+        if self.cs is not None:
+            q = self._fit(p, q)
         self.stack.append((p, q))
         self.p, self.retries = q, 0
         cb = self.cb
         self.fresh = s - tp < self.too_old and (cb is None or cb[q] == cb[p])
         return s
+
+    def _fit(self, p, q) -> int:
+        """The end of a batch from ``p`` that holds at most 6 MB (``PAYLOAD_LIMIT_BYTES``)."""
+        cs = self.cs
+        k = _bisect.bisect_right(cs, cs[p] + PAYLOAD_LIMIT_BYTES, p, self.n + 1) - 1
+        return k if k < q else q
+
+    def _full_by_size(self, p, full_at) -> float:
+        """When a batch from ``p`` is full: ``full_at`` (its count), or earlier, when a record
+        arrives that would take it past 6 MB."""
+        k = self._fit(p, self.n)
+        return self.t[k] if k < self.n and self.t[k] < full_at else full_at
 
     def clean(self, s) -> float:
         """A clean new batch (no bad record, none too old) is invoked at ``s`` and succeeds."""
@@ -648,15 +692,17 @@ class _Lane:
                                               self.d1, self.horizon)
         start, finish, fate, attempts, stack = self.start, self.finish, self.fate, self.attempts, self.stack
         p, now = self.p, self.now
-        bisect_right, inf = _bisect.bisect_right, math.inf
+        bisect_right, inf, ceil, POLL, cs = _bisect.bisect_right, math.inf, math.ceil, POLL_INTERVAL_S, self.cs
         while True:
             if not stack:                                       # close(), inline
                 if p >= n:
                     break
                 tp = t[p]
-                s = now if now > tp else tp
+                s = now if now >= tp else now + ceil((tp - now) / POLL) * POLL
                 if W > 0:
                     full_at = t[p + B - 1] if p + B - 1 < n else inf
+                    if cs is not None:
+                        full_at = self._full_by_size(p, full_at)
                     gather = tp + W if tp + W < full_at else full_at
                     s = s if s > gather else gather
                 if s >= H:
@@ -664,6 +710,8 @@ class _Lane:
                 q = bisect_right(t, s, p, n)
                 if q - p > B:
                     q = p + B
+                if cs is not None:
+                    q = self._fit(p, q)
                 if s - tp < too_old and (cb is None or cb[q] == cb[p]):
                     m = q - p                                   # clean(), inline
                     now = s + d0 + d1 * m
@@ -722,10 +770,24 @@ def _flags(name, value, n) -> np.ndarray:
     return a.astype(bool)
 
 
+def _check_record_age(value) -> int:
+    """MaximumRecordAgeInSeconds: -1 (infinite), or 60 to 604,800; 0 to 59 are refused
+    (https://docs.aws.amazon.com/lambda/latest/api/API_EventSourceMappingConfiguration.html)."""
+    allowed = (f"allowed -1, or {MAX_RECORD_AGE_MIN_S} to {MAX_RECORD_AGE_MAX_S:,} (MaximumRecordAgeInSeconds: "
+               f"-1 means infinite; 0 to {MAX_RECORD_AGE_MIN_S - 1} are not allowed)")
+    try:
+        v = check_int("max_record_age", value)
+    except ValueError:
+        raise ValueError(f"max_record_age={value!r:.80} is not a whole number: {allowed}") from None
+    if v != -1 and not MAX_RECORD_AGE_MIN_S <= v <= MAX_RECORD_AGE_MAX_S:
+        raise ValueError(f"max_record_age={_fmt(v)} is out of range: {allowed}")
+    return v
+
+
 def _check_stream(t, keys, sizes, shards, ranges, burst_seconds, initial_fill, consumers, efo, consumer_start,
                   lambda_consumer, batch_size, batching_window, parallelization_factor, max_retry_attempts,
                   max_record_age, bisect, destination, duration, duration_per_record, bad, retention_hours,
-                  horizon, consumer_down) -> dict:
+                  horizon, consumer_down, concurrency) -> dict:
     """Every parameter of :func:`simulate_stream` checked (``t``: the checked arrivals), as a dict."""
     n = len(t)
     c = {}
@@ -764,8 +826,7 @@ def _check_stream(t, keys, sizes, shards, ranges, burst_seconds, initial_fill, c
                         why="ParallelizationFactor")
     c["max_retry"] = check_int("max_retry_attempts", max_retry_attempts, -1, MAX_RETRY_ATTEMPTS_MAX,
                                why="MaximumRetryAttempts: -1 means infinite")
-    c["max_age"] = check_int("max_record_age", max_record_age, -1, MAX_RECORD_AGE_MAX_S,
-                             why="MaximumRecordAgeInSeconds: -1 means infinite")
+    c["max_age"] = _check_record_age(max_record_age)
     check_choice("destination", destination, DESTINATIONS)
     c["destination"] = destination
     c["d0"] = check_number("duration", duration, 0, 900, lo_open=True, why="a Lambda invocation runs at most 900 s")
@@ -784,6 +845,8 @@ def _check_stream(t, keys, sizes, shards, ranges, burst_seconds, initial_fill, c
             raise ValueError(f"consumer_start must hold one time per application: got {len(c['cstart'])} "
                              f"for {c['consumers']}")
     c["down"] = None if consumer_down is None else check_window("consumer_down", consumer_down)
+    c["concurrency"] = check_int("concurrency", concurrency, 1, MAX_ACCOUNT_LIMIT,
+                                 why="the function's concurrency: its reservation, or the account's unreserved pool")
     return c
 
 
@@ -846,9 +909,53 @@ def _reads(t, size, accepted, order, bounds, c) -> np.ndarray:
     return read
 
 
-def _mapping(t, shard, lane, accepted, ns, c, out):
+def _share_concurrency(lanes, concurrency, horizon) -> int:
+    """Lanes that together ask for more than the function's ``concurrency``: one event loop over
+    all of them. A lane whose batch is ready invokes the function if fewer than ``concurrency``
+    invocations are running; otherwise the invocation is throttled and the same batch is retried
+    ``THROTTLE_RETRY_S`` later (a throttle is not a retry attempt; its records still age). Events
+    at the same time: ends first, then tries in the order they were scheduled. Returns the number
+    of throttled invocations."""
+    END, TRY = 0, 1
+    heap, seq, busy, throttles = [], 0, 0, 0
+
+    def next_try(i):
+        nonlocal seq
+        lane = lanes[i]
+        s = lane.now if lane.stack else lane.close()
+        if s < horizon:
+            heapq.heappush(heap, (s, TRY, seq, i))
+            seq += 1
+
+    for i in range(len(lanes)):
+        next_try(i)
+    while heap:
+        s, kind, _, i = heapq.heappop(heap)
+        lane = lanes[i]
+        if kind == END:
+            busy -= 1
+            next_try(i)
+            continue
+        if not lane.drop_old(s):                            # every record of the batch aged out
+            next_try(i)
+            continue
+        if busy >= concurrency:                             # throttled: the same batch, later
+            throttles += 1
+            lane.now = s + THROTTLE_RETRY_S
+            next_try(i)
+            continue
+        busy += 1
+        end = lane.clean(s) if lane.fresh else lane.attempt(s)
+        heapq.heappush(heap, (end, END, seq, i))
+        seq += 1
+    return throttles
+
+
+def _mapping(t, shard, lane, accepted, ns, c, out) -> int:
     """Lambda's event source mapping: every lane (shard x parallelization factor) processes its
-    records in order (:class:`_Lane`). ``out``: the start, finish, attempts and fate arrays."""
+    records in order (:class:`_Lane`), each on its own while the lanes with records are no more
+    than the function's concurrency, else sharing it (:func:`_share_concurrency`). ``out``: the
+    start, finish, attempts and fate arrays. Returns the number of throttled invocations."""
     pf = c["pf"]
     skip = Fate.DESTINATION if c["destination"] != "none" else Fate.DISCARDED
     retention = c["retention_h"] * 3600.0
@@ -862,16 +969,25 @@ def _mapping(t, shard, lane, accepted, ns, c, out):
     tl = t[o].tolist()
     bad = c["bad"][o]
     cb = np.concatenate([[0], np.cumsum(bad)]).tolist() if bad.any() else None
+    sz = c["size"][o]
+    big = m and c["batch_size"] * float(sz.max()) > PAYLOAD_LIMIT_BYTES     # can a batch reach 6 MB?
+    cs = np.concatenate([[0.0], np.cumsum(sz)]).tolist() if big else None
     st, fi, at, fa = [math.nan] * m, [math.inf] * m, [0] * m, [int(Fate.PENDING)] * m
-    for g in range(ns * pf):
-        if gb[g] < gb[g + 1]:
-            _Lane(tl, gb[g], gb[g + 1], cb, c["batch_size"], c["batching_window"], c["max_retry"], c["max_age"],
-                  c["bisect"], int(skip), c["d0"], c["d1"], retention, c["horizon"], st, fi, at, fa).run()
+    lanes = [_Lane(tl, gb[g], gb[g + 1], cb, cs, c["batch_size"], c["batching_window"], c["max_retry"], c["max_age"],
+                   c["bisect"], int(skip), c["d0"], c["d1"], retention, c["horizon"], st, fi, at, fa)
+             for g in range(ns * pf) if gb[g] < gb[g + 1]]
+    throttles = 0
+    if len(lanes) <= c["concurrency"]:
+        for ln in lanes:
+            ln.run()
+    else:
+        throttles = _share_concurrency(lanes, c["concurrency"], c["horizon"])
     start[o], finish[o], attempts[o], fate[o] = st, fi, at, fa
     # A batch that started before the horizon and ends after it is still in flight: no final
     # state yet (the same rule as every other model: final only by the horizon).
     late = accepted & (fate != Fate.PENDING) & (finish > c["horizon"])
     fate[late], finish[late] = Fate.PENDING, np.inf
+    return throttles
 
 
 def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst_seconds: float = 1.0,
@@ -882,7 +998,8 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
                     max_retry_attempts: int = -1, max_record_age: int = -1, bisect: bool = False,
                     destination: str = "SQS", duration: float = 0.2, duration_per_record: float = 0.002,
                     bad=None, retention_hours: float = RETENTION_DEFAULT_HOURS,
-                    horizon: float | None = None, consumer_down=None) -> StreamResult:
+                    horizon: float | None = None, consumer_down=None,
+                    concurrency: int = DEFAULT_ACCOUNT_LIMIT) -> StreamResult:
     """Records through one stream: routing, the shard write limits, ``consumers`` applications
     reading every record (shared throughput or enhanced fan-out ``efo``) and, with
     ``lambda_consumer``, a Lambda event source mapping processing them (see the module docstring
@@ -898,7 +1015,10 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
     (TRIM_HORIZON; default 0); ``consumer_down=(t0, t1)``: every application stops reading at
     ``t0`` (a record whose read began finishes) and resumes at ``t1`` from its checkpoint, the
     first record it had not begun; ``bad``: per record, True if it fails every batch it is in;
-    ``horizon``: when the simulation stops (default: just after the last put).
+    ``horizon``: when the simulation stops (default: just after the last put);
+    ``concurrency``: the function's concurrency the mapping can use (its reserved concurrency,
+    or the unreserved pool; default the account's 1,000, with no other function running):
+    invocations beyond it are throttled and retried.
     Nothing is random: same inputs, same result.
     """
     t = check_array("arrivals", arrivals)
@@ -909,7 +1029,7 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
     c = _check_stream(t, keys, sizes, shards, ranges, burst_seconds, initial_fill, consumers, efo, consumer_start,
                       lambda_consumer, batch_size, batching_window, parallelization_factor, max_retry_attempts,
                       max_record_age, bisect, destination, duration, duration_per_record, bad, retention_hours,
-                      horizon, consumer_down)
+                      horizon, consumer_down, concurrency)
     ranges, size, horizon = c["ranges"], c["size"], c["horizon"]
     uniq, kidx, hi, lo = hash_keys(c["keys"])
     shard = route_hashes(hi, lo, ranges)[kidx] if n else np.zeros(0, np.int64)
@@ -924,10 +1044,11 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
     start = np.full(n, np.nan)
     attempts = np.zeros(n, np.int64)
     lane = np.zeros(n, np.int64)
+    throttles = 0
     if c["lambda_consumer"]:
         if n:       # a key's lane: its hash modulo the parallelization factor (an assumption)
             lane = (lo % np.uint64(c["pf"])).astype(np.int64)[kidx]
-        _mapping(t, shard, lane, accepted, ns, c, (start, finish, attempts, fate))
+        throttles = _mapping(t, shard, lane, accepted, ns, c, (start, finish, attempts, fate))
     elif c["consumers"]:
         done = np.isfinite(read).all(axis=1) & accepted
         fate[done] = Fate.PROCESSED
@@ -943,7 +1064,8 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
                                    max_retry_attempts=c["max_retry"], max_record_age=c["max_age"],
                                    bisect=bool(c["bisect"]), destination=c["destination"], duration=c["d0"],
                                    duration_per_record=c["d1"], retention_hours=c["retention_h"],
-                                   consumer_down=consumer_down))
+                                   consumer_down=consumer_down, concurrency=c["concurrency"]),
+                       throttles=throttles)
     b = res.books()
     assert b["sent"] == sum(v for k, v in b.items() if k != "sent"), b
     return res

@@ -53,6 +53,15 @@ def _fmt_bill(billing) -> str:
     return "; ".join(out)
 
 
+def _throttles(r) -> str:
+    """The stream design: how many of the mapping's invocations the function's concurrency refused."""
+    if r.design != "stream":
+        return ""
+    return (f" Lambda throttled <b>{r.stage.throttles:,}</b> of the mapping's invocations "
+            f"(reserved concurrency {r.params['reserved_concurrency']}, {r.params['shards']} shards x "
+            f"parallelization factor {r.params['parallelization_factor']}); each throttled batch was retried.")
+
+
 def capstone_view(r, design, **values):
     b = r.books()
     pct = r.percentiles()
@@ -62,7 +71,7 @@ def capstone_view(r, design, **values):
             f"({b['rejected']:,} got 429 from API Gateway, {b['failed']:,} failed with a 5xx, {b['dlq']:,} in a DLQ, "
             f"{b['expired']:,} expired); <b>{b['waiting']:,}</b> still waiting after {r.horizon:.0f} s; "
             f"<b>{b['processed']:,}</b> processed, {r.delayed():,} of them more than 1 s after they arrived. "
-            f"End-to-end latency {lat}. Billing units (no prices): {_fmt_bill(r.billing)}.")
+            f"End-to-end latency {lat}.{_throttles(r)} Billing units (no prices): {_fmt_bill(r.billing)}.")
     settings = settings_line(design, **values)
     return plots.pipeline_figure(r, settings), f"{text} {settings}."
 
