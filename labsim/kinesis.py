@@ -91,6 +91,15 @@ SHARD_WRITE_BYTES_PER_S = 1 * MB
 #: https://docs.aws.amazon.com/streams/latest/dev/enhanced-consumers.html
 SHARD_READ_BYTES_PER_S = 2 * MB
 EFO_READ_BYTES_PER_S = 2 * MB
+#: GetRecords: each shard supports 5 read transactions (calls) per second, shared by every
+#: application that polls it; a call returns up to 10 MB and 10,000 records; calls beyond get
+#: ReadProvisionedThroughputExceeded (service-sizes-and-limits.html).
+GETRECORDS_PER_S = 5
+GETRECORDS_MAX_RECORDS = 10_000
+GETRECORDS_MAX_BYTES = 10 * MB
+#: **Assumption:** how often a standard (shared-throughput) application polls each shard. AWS
+#: leaves it to the application; the model uses once per second, like Lambda's standard iterator.
+SHARED_POLL_INTERVAL_S = 1.0
 #: Record size: 1 MiB by default (a stream can opt in to up to 10 MiB, not modelled).
 #: https://docs.aws.amazon.com/streams/latest/dev/large-records.html
 MAX_RECORD_BYTES = MB
@@ -135,6 +144,9 @@ DESTINATION_GETS = {"SQS": "metadata about the batch (shard, sequence numbers), 
 CAPACITY_MODES = ("Provisioned", "On-demand Standard", "On-demand Advantage")
 #: On-demand write ceiling per stream, MB/s: 10 GB/s in three Regions, 200 MB/s elsewhere.
 ON_DEMAND_WRITE_CEILING_MB_S = {"us-east-1": 10_000, "us-west-2": 10_000, "eu-west-1": 10_000, "other": 200}
+#: A new on-demand stream starts at 4 MB/s of writes and 8 MB/s of reads and scales up with the
+#: traffic (service-sizes-and-limits.html): it does not absorb a sudden burst up to its ceiling.
+ON_DEMAND_START_WRITE_MB_S, ON_DEMAND_START_READ_MB_S = 4, 8
 #: The model's own cap on shards (AWS has no upper limit, only an account quota).
 MAX_SHARDS = 1_000
 #: Most records one run simulates (the model's limit: with Lambda or 50 applications reading, a
@@ -498,6 +510,26 @@ class StreamResult:
         """Per application: bytes per second read between ``since`` and the horizon (all shards)."""
         got = np.isfinite(self.read) & (self.read <= self.horizon) & (self.read > since)
         return (self.size[:, None] * got).sum(axis=0) / (self.horizon - since)
+
+    def getrecords(self, poll_interval: float = SHARED_POLL_INTERVAL_S) -> dict:
+        """The GetRecords calls on each shard when every standard application (and Lambda's
+        mapping, once per second) polls it every ``poll_interval`` seconds (an assumption): the
+        pollers, calls per second, the 5 a shard allows, the calls refused per second
+        (ReadProvisionedThroughputExceeded), and how often each poller then gets a call through
+        if the 5 are shared evenly (s). Enhanced fan-out consumers are pushed their records
+        (SubscribeToShard) and make no GetRecords calls."""
+        poll_interval = check_number("poll_interval", poll_interval, 0, 3_600, lo_open=True,
+                                     why="seconds between one application's GetRecords calls on a shard")
+        p = self.params
+        pollers = (0 if p.get("efo") else p.get("consumers", 0)) + (1 if p.get("lambda_consumer") else 0)
+        if p.get("lambda_consumer"):     # Lambda's standard iterator polls once per second
+            calls = (pollers - 1) / poll_interval + 1 / POLL_INTERVAL_S
+        else:
+            calls = pollers / poll_interval
+        refused = max(0.0, calls - GETRECORDS_PER_S)
+        every = (max(poll_interval, pollers / GETRECORDS_PER_S) if refused else poll_interval) if pollers else math.inf
+        return {"pollers": pollers, "calls_per_s": calls, "allowed_per_s": GETRECORDS_PER_S,
+                "refused_per_s": refused, "success_every_s": every}
 
     def read_delay(self):
         """Per application: delays from put to read of the records it read (a list of arrays)."""

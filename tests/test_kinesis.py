@@ -665,3 +665,24 @@ def test_a_run_holds_at_most_max_records():
     t = np.linspace(0.0, 10.0, k.MAX_RECORDS + 1)
     with pytest.raises(ValueError, match=r"^arrivals holds 500,001 records: allowed 500,000 or less"):
         k.simulate_stream(t, np.zeros(len(t), int))
+
+
+def test_getrecords_five_calls_per_second_per_shard_are_shared_by_the_pollers():
+    """Each standard application polls once per second (an assumption): up to 5 share the 5 calls a
+    shard allows; 10 make 10 calls, 5 of them refused (ReadProvisionedThroughputExceeded), and with
+    the 5 shared evenly each gets one through every 2 s. Fan-out consumers make no calls; Lambda's
+    mapping is one more poller."""
+    t = traffic.constant(100, 10.0)
+    keys = np.zeros(len(t), int)
+    g = k.simulate_stream(t, keys, 1_024, 1, consumers=10, horizon=10.0).getrecords()
+    assert (g["calls_per_s"], g["refused_per_s"], g["success_every_s"]) == (10, 5, 2.0)
+    g = k.simulate_stream(t, keys, 1_024, 1, consumers=5, horizon=10.0).getrecords()
+    assert g["refused_per_s"] == 0 and g["success_every_s"] == 1.0
+    assert k.simulate_stream(t, keys, 1_024, 1, consumers=10, efo=True, horizon=10.0).getrecords()["calls_per_s"] == 0
+    g = k.simulate_stream(t, keys, 1_024, 1, lambda_consumer=True, horizon=10.0).getrecords()
+    assert g["pollers"] == 1 and g["calls_per_s"] == 1
+    g = k.simulate_stream(t, keys, 1_024, 1, consumers=4, horizon=10.0).getrecords(poll_interval=0.5)
+    assert g["calls_per_s"] == 8 and g["refused_per_s"] == 3 and g["success_every_s"] == 0.8
+    assert k.GETRECORDS_PER_S == 5 and k.GETRECORDS_MAX_RECORDS == 10_000 and k.GETRECORDS_MAX_BYTES == 10 * k.MB
+    from labsim.labs import kinesis as lab
+    assert "5 refused every second" in lab.getrecords_text(lab.consumers_model(10, "shared", 800))

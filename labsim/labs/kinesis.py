@@ -115,8 +115,24 @@ def consumers_view(r, applications, fanout, rate):
             f"{applications} application{'s' if applications > 1 else ''}, {mode}: each reads "
             f"<b>{got.min():,.0f} KiB/s</b>; delay of the last record read: <b>{max(last):.2f} s</b> "
             f"(propagation {kinesis.propagation_delay(applications, fanout == 'efo'):.2f} s, illustrative); "
-            f"{r.count(Fate.PENDING):,} of {len(r.arrival):,} records not yet read by every application.")
+            f"{r.count(Fate.PENDING):,} of {len(r.arrival):,} records not yet read by every application. "
+            f"{getrecords_text(r)}")
     return plots.consumers_figure(r, APP_NAMES), text
+
+
+def getrecords_text(r) -> str:
+    """The GetRecords calls the shard gets, each standard application polling once per second
+    (the model's assumption), against the 5 a shard allows."""
+    g = r.getrecords()
+    if not g["pollers"]:
+        return "Enhanced fan-out pushes the records to each consumer: no GetRecords calls."
+    if not g["refused_per_s"]:
+        return (f"GetRecords: {g['calls_per_s']:.0f} call{'s' if g['calls_per_s'] != 1 else ''} per second on the "
+                f"shard (each application polls once per second, an assumption), within the 5 allowed.")
+    return (f"GetRecords: {g['calls_per_s']:.0f} calls per second on the shard (each application polls once per "
+            f"second, an assumption) against the 5 allowed: <b>{g['refused_per_s']:.0f} refused every second</b> "
+            f"with ReadProvisionedThroughputExceeded, so each application gets a call through only about every "
+            f"{g['success_every_s']:.1f} s, and a record can wait that long.")
 
 
 @register
