@@ -983,6 +983,16 @@ def _share_concurrency(lanes, concurrency, horizon) -> int:
     return throttles
 
 
+def _run_lanes(lanes, concurrency, horizon) -> int:
+    """Each lane on its own while they are no more than the function's concurrency (none is ever
+    throttled), else all of them sharing it. Returns the number of throttled invocations."""
+    if len(lanes) <= concurrency:
+        for ln in lanes:
+            ln.run()
+        return 0
+    return _share_concurrency(lanes, concurrency, horizon)
+
+
 def _mapping(t, shard, lane, accepted, ns, c, out) -> int:
     """Lambda's event source mapping: every lane (shard x parallelization factor) processes its
     records in order (:class:`_Lane`), each on its own while the lanes with records are no more
@@ -1008,12 +1018,7 @@ def _mapping(t, shard, lane, accepted, ns, c, out) -> int:
     lanes = [_Lane(tl, gb[g], gb[g + 1], cb, cs, c["batch_size"], c["batching_window"], c["max_retry"], c["max_age"],
                    c["bisect"], int(skip), c["d0"], c["d1"], retention, c["horizon"], st, fi, at, fa)
              for g in range(ns * pf) if gb[g] < gb[g + 1]]
-    throttles = 0
-    if len(lanes) <= c["concurrency"]:
-        for ln in lanes:
-            ln.run()
-    else:
-        throttles = _share_concurrency(lanes, c["concurrency"], c["horizon"])
+    throttles = _run_lanes(lanes, c["concurrency"], c["horizon"])
     start[o], finish[o], attempts[o], fate[o] = st, fi, at, fa
     # A batch that started before the horizon and ends after it is still in flight: no final
     # state yet (the same rule as every other model: final only by the horizon).

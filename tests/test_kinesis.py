@@ -260,16 +260,17 @@ def test_the_byte_limit_binds_for_large_records():
 
 
 # --- ordering, books, poison record ---------------------------------------------------------------------
-def esm_case(seed, pf, bisect_, retries, age, window, dest, rate=30.0, horizon=200.0, nkeys=40, nbad=3):
+def esm_case(seed, pf, bisect_, retries, age, window, dest, rate=30.0, horizon=200.0, nkeys=40, nbad=3,
+             size=1_000, batch=100):
     rng = np.random.default_rng(seed)
     t = traffic.poisson(rate, horizon * 0.8, seed)
     keys = k.make_keys("zipf", len(t), nkeys, 1.0, seed)
     bad = np.zeros(len(t), bool)
     if len(t):
         bad[rng.integers(0, len(t), nbad)] = True
-    return k.simulate_stream(t, keys, 1_000, 3, lambda_consumer=True, parallelization_factor=pf, bisect=bisect_,
+    return k.simulate_stream(t, keys, size, 3, lambda_consumer=True, parallelization_factor=pf, bisect=bisect_,
                              max_retry_attempts=retries, max_record_age=age, batching_window=window,
-                             destination=dest, bad=bad, horizon=horizon)
+                             destination=dest, bad=bad, horizon=horizon, batch_size=batch)
 
 
 esm_params = dict(seed=st.integers(0, 2 ** 32 - 1), pf=st.integers(1, 10), bisect_=st.booleans(),
@@ -314,14 +315,21 @@ def test_books_balance_and_fates_are_consistent(seed, pf, bisect_, retries, age,
 @given(**esm_params)
 def test_the_lanes_fast_loop_makes_the_decisions_of_its_event_methods(seed, pf, bisect_, retries, age, window, dest):
     """``_Lane.run`` inlines the common events (a batch closes, a clean batch succeeds); played one
-    event method at a time (``run_by_events``) every record gets the same start, finish, attempts
-    and fate, bit for bit."""
-    fast = esm_case(seed, pf, bisect_, retries, age, window, dest, nbad=int(seed % 4))
+    event method at a time (``run_by_events``), or by the event loop that shares the function's
+    concurrency when it has enough for every lane, every record gets the same start, finish,
+    attempts and fate, bit for bit."""
+    big = dict(size=60_000, batch=200) if seed % 2 else {}         # 200 x 60 kB: the 6 MB closes batches
+    fast = esm_case(seed, pf, bisect_, retries, age, window, dest, nbad=int(seed % 4), **big)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(k._Lane, "run", k._Lane.run_by_events)
-        ref = esm_case(seed, pf, bisect_, retries, age, window, dest, nbad=int(seed % 4))
+        ref = esm_case(seed, pf, bisect_, retries, age, window, dest, nbad=int(seed % 4), **big)
+    with pytest.MonkeyPatch.context() as mp:                      # one event loop, never short of concurrency
+        mp.setattr(k, "_run_lanes", k._share_concurrency)
+        shared = esm_case(seed, pf, bisect_, retries, age, window, dest, nbad=int(seed % 4), **big)
+    assert shared.throttles == 0
     for f in ("start", "finish", "attempts", "fate"):
         assert np.array_equal(getattr(fast, f), getattr(ref, f), equal_nan=True), f
+        assert np.array_equal(getattr(fast, f), getattr(shared, f), equal_nan=True), f
 
 
 def poison(**kw):
