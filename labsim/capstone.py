@@ -25,8 +25,9 @@ What the caller sees, by design (AWS rules, with their pages):
 
 * API Gateway's own throttles reach the caller as **429**
   (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html).
-* Behind a Lambda proxy integration, a request the Lambda API rejects (a throttle) comes back as
-  **500**, a function error as **502**, and API Gateway does not retry the invocation
+* Behind a Lambda proxy integration, an invocation the Lambda API rejects comes back as **500**
+  (a throttle is one cause, a missing invoke permission another; the model has only throttles),
+  a function error as **502**, and API Gateway does not retry the invocation
   (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html).
 
 Labelled assumptions (AWS gives no number, or the model leaves a mechanism out)
@@ -46,8 +47,12 @@ Labelled assumptions (AWS gives no number, or the model leaves a mechanism out)
   concurrency (``maximum_concurrency`` is lowered to ``reserved_concurrency``, as AWS advises),
   so Lambda never throttles the mapping. ``ReportBatchItemFailures`` is on.
 * Stream design: ``parallelization_factor`` (default: as many concurrent batches per shard as
-  the reservation allows, ``reserved_concurrency // shards``, 1 to 10); the model assumes the
-  function has the concurrency the mapping asks for. ``BisectBatchOnFunctionError`` is off (its
+  the reservation allows, ``reserved_concurrency // shards``, 1 to 10). The mapping asks for one
+  invocation per shard and lane; Lambda runs at most ``reserved_concurrency`` of them and throttles
+  the rest, and a throttled batch is retried (``labsim.kinesis``: 1 s later, an assumption) until
+  it succeeds or its records expire, without using up a retry
+  (https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html). So more
+  shards than the reservation add throttles, not work. ``BisectBatchOnFunctionError`` is off (its
   default): a failing batch is retried ``MaximumRetryAttempts`` = ``max_retry_attempts`` times,
   then the whole batch goes to the on-failure destination (an SQS queue: counted as the DLQ).
 * A Kinesis put that the shard refuses (``ProvisionedThroughputExceededException``) is an error
@@ -84,7 +89,7 @@ DESIGN_NAMES = {"sync": "API Gateway -> Lambda (sync)", "queue": "API Gateway ->
                 "stream": "API Gateway -> Kinesis -> Lambda"}
 
 # --- AWS numbers, each with its source ---------------------------------------------------------
-#: Behind a Lambda proxy integration: a rejected invocation (a throttle) gives 500, a function
+#: Behind a Lambda proxy integration: a rejected invocation (a throttle, a missing permission) gives 500, a function
 #: error 502; API Gateway does not retry. https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html
 LAMBDA_REJECTED_STATUS = 500
 FUNCTION_ERROR_STATUS = 502
@@ -348,7 +353,7 @@ def _stream_stage(t, keys, bad, p):
                                 parallelization_factor=p["parallelization_factor"],
                                 max_retry_attempts=p["max_retry_attempts"], destination="SQS",
                                 duration=KINESIS_INVOKE_OVERHEAD_S, duration_per_record=p["mean_duration"],
-                                bad=bad, horizon=p["horizon"])
+                                bad=bad, horizon=p["horizon"], concurrency=p["reserved_concurrency"])
     n = len(t)
     state = np.full(n, int(OrderState.WAITING), np.int8)
     why = np.zeros(n, np.int8)

@@ -35,27 +35,40 @@ left the stream (``departure``: the next stage's arrival). Every AWS number belo
   about 200 ms with one shared consumer, about 1,000 ms with five, about 70 ms with enhanced
   fan-out; the model uses 200 ms per shared consumer (both figures) and 70 ms for fan-out.
 * **Lambda event source mapping**
-  (https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-parameters.html,
-  https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html): batches of
-  up to ``batch_size`` records (default 100, up to 10,000) gathered for up to
-  ``batching_window`` seconds; ``parallelization_factor`` (1 to 10) concurrent batches per shard,
-  order kept per partition key (**assumption:** key -> lane by its hash modulo the factor; AWS
-  does not document the mapping); a failing batch is retried while the records behind it wait,
-  until it succeeds, its records pass ``max_record_age`` (MaximumRecordAgeInSeconds, -1 =
-  infinite) or it has been retried ``max_retry_attempts`` times (MaximumRetryAttempts, -1 =
-  infinite); ``bisect`` (BisectBatchOnFunctionError) splits a failed batch in two and tries the
-  halves in order, and splitting does not count towards the retry quota. A discarded batch goes
-  to the on-failure destination (SQS and SNS receive metadata about it, S3 the records) or, with
-  none, is skipped. Records the stream trims (retention) before they are processed expire.
-  **Assumptions:** a bad record fails every batch it is in; a retry starts at once; an
-  invocation takes ``duration + duration_per_record x records`` seconds; Lambda has all the
-  concurrency the mapping asks for; the mapping's own reads are not limited by the 2 MB/s.
+  (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html,
+  https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-parameters.html,
+  https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html,
+  https://docs.aws.amazon.com/lambda/latest/api/API_EventSourceMappingConfiguration.html): a
+  standard iterator polls each shard once per second, and while records wait Lambda keeps
+  processing batches until it catches up (the model: a free lane that finds nothing polls again
+  1 s later); batches of up to ``batch_size`` records (default 100, up to 10,000) gathered for up
+  to ``batching_window`` seconds, and never above 6 MB; ``parallelization_factor`` (1 to 10)
+  concurrent batches per shard, order kept per partition key (**assumption:** key -> lane by its
+  hash modulo the factor; AWS does not document the mapping); a failing batch is retried while the
+  records behind it wait, until it succeeds, its records pass ``max_record_age``
+  (MaximumRecordAgeInSeconds: -1 = infinite, or 60 to 604,800) or it has been retried
+  ``max_retry_attempts`` times (MaximumRetryAttempts, -1 = infinite); ``bisect``
+  (BisectBatchOnFunctionError) splits a failed batch in two and tries the halves in order, and
+  splitting does not count towards the retry quota. A discarded batch goes to the on-failure
+  destination (SQS and SNS receive metadata about it, S3 the records) or, with none, is skipped.
+  Records the stream trims (retention) before they are processed expire.
+* **The function's concurrency** (kinesis-on-failure-destination.html, lambda-concurrency.html):
+  the mapping asks for one invocation per lane with a batch ready; invocations beyond
+  ``concurrency`` (the function's reservation, or the unreserved pool) are throttled. A throttled
+  batch is retried until it succeeds or its records expire or pass the maximum age; throttles do
+  not use up MaximumRetryAttempts. **Assumption:** AWS gives no retry interval; the model retries
+  a throttled batch ``THROTTLE_RETRY_S`` (1 s) later, and a slot freed meanwhile goes to whichever
+  lane asks first (a lane whose batch just ended asks at once, so the lanes are not served in turn).
+  **Assumptions:** a bad record fails every batch it is in; a retry after a function error starts
+  at once; an invocation takes ``duration + duration_per_record x records`` seconds; the
+  mapping's own reads are not limited by the 2 MB/s.
 """
 
 from __future__ import annotations
 
 import bisect as _bisect
 import hashlib
+import heapq
 import math
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -65,7 +78,8 @@ import numpy as np
 from numbers import Integral
 
 from . import tokenbucket, traffic
-from .validation import check_array, check_bool, check_choice, check_int, check_number, check_window
+from .awslambda import DEFAULT_ACCOUNT_LIMIT, MAX_ACCOUNT_LIMIT
+from .validation import _fmt, check_array, check_bool, check_choice, check_int, check_number, check_window
 
 # --- AWS numbers ---------------------------------------------------------------------------------
 #: The model's "MB" (see the module docstring: MiB).
@@ -77,6 +91,15 @@ SHARD_WRITE_BYTES_PER_S = 1 * MB
 #: https://docs.aws.amazon.com/streams/latest/dev/enhanced-consumers.html
 SHARD_READ_BYTES_PER_S = 2 * MB
 EFO_READ_BYTES_PER_S = 2 * MB
+#: GetRecords: each shard supports 5 read transactions (calls) per second, shared by every
+#: application that polls it; a call returns up to 10 MB and 10,000 records; calls beyond get
+#: ReadProvisionedThroughputExceeded (service-sizes-and-limits.html).
+GETRECORDS_PER_S = 5
+GETRECORDS_MAX_RECORDS = 10_000
+GETRECORDS_MAX_BYTES = 10 * MB
+#: **Assumption:** how often a standard (shared-throughput) application polls each shard. AWS
+#: leaves it to the application; the model uses once per second, like Lambda's standard iterator.
+SHARED_POLL_INTERVAL_S = 1.0
 #: Record size: 1 MiB by default (a stream can opt in to up to 10 MiB, not modelled).
 #: https://docs.aws.amazon.com/streams/latest/dev/large-records.html
 MAX_RECORD_BYTES = MB
@@ -98,7 +121,19 @@ BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX = 100, 10_000
 BATCHING_WINDOW_MAX_S = 300
 PARALLELIZATION_MAX = 10
 MAX_RETRY_ATTEMPTS_MAX = 10_000
-MAX_RECORD_AGE_MAX_S = 604_800
+#: MaximumRecordAgeInSeconds: -1, or 60 to 604,800 (API_EventSourceMappingConfiguration.html).
+MAX_RECORD_AGE_MIN_S, MAX_RECORD_AGE_MAX_S = 60, 604_800
+#: A throttled batch is retried until it succeeds or its records expire or pass the maximum age;
+#: throttles do not use up MaximumRetryAttempts (kinesis-on-failure-destination.html). AWS gives
+#: no interval: **assumption**, the mapping retries a throttled batch this many seconds later.
+THROTTLE_RETRY_S = 1.0
+#: A standard iterator polls each shard once per second; while records wait, Lambda keeps
+#: processing batches until it catches up (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html).
+#: The model: a lane that is free and finds no record polls again one second later.
+POLL_INTERVAL_S = 1.0
+#: A batch also closes when it reaches the 6 MB payload limit (with-kinesis.html); the model reads
+#: MB as MiB, as for the shard limits.
+PAYLOAD_LIMIT_BYTES = 6 * MB
 #: What the on-failure destination receives (kinesis-on-failure-destination.html).
 DESTINATIONS = ("SQS", "SNS", "S3", "none")
 DESTINATION_GETS = {"SQS": "metadata about the batch (shard, sequence numbers), not the records",
@@ -109,6 +144,9 @@ DESTINATION_GETS = {"SQS": "metadata about the batch (shard, sequence numbers), 
 CAPACITY_MODES = ("Provisioned", "On-demand Standard", "On-demand Advantage")
 #: On-demand write ceiling per stream, MB/s: 10 GB/s in three Regions, 200 MB/s elsewhere.
 ON_DEMAND_WRITE_CEILING_MB_S = {"us-east-1": 10_000, "us-west-2": 10_000, "eu-west-1": 10_000, "other": 200}
+#: A new on-demand stream starts at 4 MB/s of writes and 8 MB/s of reads and scales up with the
+#: traffic (service-sizes-and-limits.html): it does not absorb a sudden burst up to its ceiling.
+ON_DEMAND_START_WRITE_MB_S, ON_DEMAND_START_READ_MB_S = 4, 8
 #: The model's own cap on shards (AWS has no upper limit, only an account quota).
 MAX_SHARDS = 1_000
 #: Most records one run simulates (the model's limit: with Lambda or 50 applications reading, a
@@ -423,6 +461,7 @@ class StreamResult:
     ranges: tuple              #: the open shards' hash-key ranges
     horizon: float
     params: dict = field(default_factory=dict)
+    throttles: int = 0         #: Lambda: invocations the function's concurrency refused (each retried later)
 
     @property
     def n_shards(self) -> int:
@@ -472,6 +511,26 @@ class StreamResult:
         got = np.isfinite(self.read) & (self.read <= self.horizon) & (self.read > since)
         return (self.size[:, None] * got).sum(axis=0) / (self.horizon - since)
 
+    def getrecords(self, poll_interval: float = SHARED_POLL_INTERVAL_S) -> dict:
+        """The GetRecords calls on each shard when every standard application (and Lambda's
+        mapping, once per second) polls it every ``poll_interval`` seconds (an assumption): the
+        pollers, calls per second, the 5 a shard allows, the calls refused per second
+        (ReadProvisionedThroughputExceeded), and how often each poller then gets a call through
+        if the 5 are shared evenly (s). Enhanced fan-out consumers are pushed their records
+        (SubscribeToShard) and make no GetRecords calls."""
+        poll_interval = check_number("poll_interval", poll_interval, 0, 3_600, lo_open=True,
+                                     why="seconds between one application's GetRecords calls on a shard")
+        p = self.params
+        pollers = (0 if p.get("efo") else p.get("consumers", 0)) + (1 if p.get("lambda_consumer") else 0)
+        if p.get("lambda_consumer"):     # Lambda's standard iterator polls once per second
+            calls = (pollers - 1) / poll_interval + 1 / POLL_INTERVAL_S
+        else:
+            calls = pollers / poll_interval
+        refused = max(0.0, calls - GETRECORDS_PER_S)
+        every = (max(poll_interval, pollers / GETRECORDS_PER_S) if refused else poll_interval) if pollers else math.inf
+        return {"pollers": pollers, "calls_per_s": calls, "allowed_per_s": GETRECORDS_PER_S,
+                "refused_per_s": refused, "success_every_s": every}
+
     def read_delay(self):
         """Per application: delays from put to read of the records it read (a list of arrays)."""
         d = self.read - self.arrival[:, None]
@@ -498,90 +557,234 @@ class StreamResult:
         return out
 
 
-# --- The model ------------------------------------------------------------------------------------------
-def _lane(t, bad, B, W, max_retry, max_age, bisect, fate_skip, d0, d1, retention, horizon,
-          start, finish, attempts, fate):
-    """One sequential processor: the records ``t`` (sorted, all accepted) of one lane. Writes the
-    lane's results into the output lists (indexed 0 .. len(t) - 1)."""
-    n = len(t)
-    cb = np.concatenate([[0], np.cumsum(bad)]).tolist()
-    inf = math.inf
-    too_old = min(retention, max_age if max_age >= 0 else inf)   # no front record older: no drops
-    PROCESSED = int(Fate.PROCESSED)
-    p, now = 0, 0.0
-    while p < n:
-        tp = t[p]
-        ready = now if now > tp else tp
+# --- The model: Lambda's event source mapping, one lane at a time ---------------------------------------
+class _Lane:
+    """One sequential processor: the records ``t`` (sorted, all accepted) of one lane of a shard,
+    read in batches by Lambda's event source mapping. The lane's records are ``t[lo:hi]`` (lists
+    shared by every lane); it writes its results into the same entries of the output lists
+    ``start``, ``finish``, ``attempts``, ``fate``. ``cb``: the running count of bad records over
+    ``t`` (``cb[j]``: how many of the first ``j``), or None when no record is bad; ``cs``: the
+    running total of their sizes, or None when no batch can reach 6 MB.
+
+    Its events, one method each: the next batch closes (:meth:`close`: when full, when the
+    batching window ends, or at once); a clean new batch succeeds (:meth:`clean`); the pending
+    batch's oldest records expire or pass the maximum age (:meth:`drop_old`); an invocation of a
+    batch that holds a bad record, or of a part of one (:meth:`attempt`), which ends in a success
+    (:meth:`_succeed`), a split (:meth:`_split`), or a failure that is retried at once or, with the
+    retries used up, skipped (:meth:`_fail`). :meth:`run` plays them in order for a lane that has
+    all the concurrency it asks for."""
+
+    __slots__ = ("t", "n", "cb", "cs", "B", "W", "max_retry", "max_age", "bisect", "fate_skip", "d0", "d1", "retention",
+                 "horizon", "start", "finish", "attempts", "fate", "too_old", "p", "now", "stack", "retries", "fresh")
+
+    def __init__(self, t, lo, hi, cb, cs, B, W, max_retry, max_age, bisect, fate_skip, d0, d1, retention, horizon,
+                 start, finish, attempts, fate):
+        self.t, self.n, self.cb, self.cs = t, hi, cb, cs
+        self.B, self.W, self.max_retry, self.max_age, self.bisect = B, W, max_retry, max_age, bisect
+        self.fate_skip, self.d0, self.d1, self.retention, self.horizon = fate_skip, d0, d1, retention, horizon
+        self.start, self.finish, self.attempts, self.fate = start, finish, attempts, fate
+        self.too_old = min(retention, max_age if max_age >= 0 else math.inf)  # no front record older: no drops
+        self.p, self.now = lo, 0.0         # the first record not yet in a batch; when the lane is free
+        self.stack, self.retries = [], 0   # the pending batch's parts still to try, in order; its retries
+        self.fresh = False                 # the pending batch is new, clean, and none of its records too old
+
+    def close(self) -> float:
+        """The next batch closes: when the lane is free and a record is there, once the batch is
+        full or its batching window ends. Makes it the pending batch and returns the time (inf:
+        no record left; the batch is then empty)."""
+        p, n, t, B = self.p, self.n, self.t, self.B
+        if p >= n:
+            return math.inf
+        now, tp, W = self.now, t[p], self.W
+        s = now if now >= tp else now + math.ceil((tp - now) / POLL_INTERVAL_S) * POLL_INTERVAL_S
         if W > 0:
-            full_at = t[p + B - 1] if p + B - 1 < n else inf
+            full_at = t[p + B - 1] if p + B - 1 < n else math.inf
+            if self.cs is not None:
+                full_at = self._full_by_size(p, full_at)
             gather = tp + W if tp + W < full_at else full_at
-            ready = ready if ready > gather else gather
-        if ready >= horizon:
-            return
-        q = _bisect.bisect_right(t, ready, p)
+            s = s if s > gather else gather
+        q = _bisect.bisect_right(t, s, p, n)
         if q - p > B:
             q = p + B
-        if ready - tp < too_old and cb[q] == cb[p]:      # the common case: a clean batch succeeds
-            end = ready + d0 + d1 * (q - p)
-            m = q - p
-            start[p:q] = [ready] * m
-            finish[p:q] = [end] * m
-            fate[p:q] = [PROCESSED] * m
-            attempts[p:q] = [1] * m
-            p, now = q, end
-            continue
-        stack = [(p, q)]
-        p = q
-        retries = 0
+        if self.cs is not None:
+            q = self._fit(p, q)
+        self.stack.append((p, q))
+        self.p, self.retries = q, 0
+        cb = self.cb
+        self.fresh = s - tp < self.too_old and (cb is None or cb[q] == cb[p])
+        return s
+
+    def _fit(self, p, q) -> int:
+        """The end of a batch from ``p`` that holds at most 6 MB (``PAYLOAD_LIMIT_BYTES``)."""
+        cs = self.cs
+        k = _bisect.bisect_right(cs, cs[p] + PAYLOAD_LIMIT_BYTES, p, self.n + 1) - 1
+        return k if k < q else q
+
+    def _full_by_size(self, p, full_at) -> float:
+        """When a batch from ``p`` is full: ``full_at`` (its count), or earlier, when a record
+        arrives that would take it past 6 MB."""
+        k = self._fit(p, self.n)
+        return self.t[k] if k < self.n and self.t[k] < full_at else full_at
+
+    def clean(self, s) -> float:
+        """A clean new batch (no bad record, none too old) is invoked at ``s`` and succeeds."""
+        a, b = self.stack.pop()
+        m = b - a
+        end = s + self.d0 + self.d1 * m
+        self.start[a:b] = [s] * m
+        self.finish[a:b] = [end] * m
+        self.fate[a:b] = [_PROCESSED] * m
+        self.attempts[a:b] = [1] * m
+        self.fresh, self.now = False, end
+        return end
+
+    def drop_old(self, s) -> bool:
+        """At ``s``, the pending batch's records that the stream trimmed (retention) or that passed
+        the maximum record age are finished: expired or skipped. True if a part is left to try."""
+        t, stack, fate, finish = self.t, self.stack, self.fate, self.finish
+        retention, max_age = self.retention, self.max_age
         while stack:
             a, b = stack[-1]
-            s = ready
             while a < b and (s - t[a] >= retention or (max_age >= 0 and s - t[a] > max_age)):
-                fate[a] = Fate.EXPIRED if s - t[a] >= retention else fate_skip
+                fate[a] = Fate.EXPIRED if s - t[a] >= retention else self.fate_skip
                 finish[a] = s
                 a += 1
-            if a == b:
-                stack.pop()
-                retries = 0
-                continue
-            stack[-1] = (a, b)
-            if s >= horizon:
-                return                                          # the rest is pending
-            dur = d0 + d1 * (b - a)
-            end = s + dur
+            if a < b:
+                stack[-1] = (a, b)
+                return True
+            stack.pop()
+            self.retries = 0
+        self.now = s
+        return False
+
+    def attempt(self, s) -> float:
+        """One invocation of the pending batch's front part from ``s``; returns when it ends."""
+        a, b = self.stack[-1]
+        self.fresh = False
+        dur = self.d0 + self.d1 * (b - a)
+        end = s + dur
+        start, attempts = self.start, self.attempts
+        for i in range(a, b):
+            if start[i] != start[i]:                            # nan: first attempt
+                start[i] = s
+            attempts[i] += 1
+        cb = self.cb
+        if cb is None or cb[b] == cb[a]:
+            self._succeed(a, b, end)
+        elif self.bisect and b - a > 1:
+            self._split(a, b)
+        else:
+            end = self._fail(a, b, end, dur)
+        self.now = end
+        return end
+
+    def _succeed(self, a, b, end):
+        for i in range(a, b):
+            self.fate[i], self.finish[i] = _PROCESSED, end
+        self.stack.pop()
+        self.retries = 0
+
+    def _split(self, a, b):
+        """BisectBatchOnFunctionError: the halves are tried in order; not counted as a retry."""
+        mid = (a + b) // 2
+        self.stack[-1] = (mid, b)
+        self.stack.append((a, mid))
+        self.retries = 0
+
+    def _fail(self, a, b, end, dur) -> float:
+        """A failed attempt: skip the batch once the retries are used up, else retry at once,
+        jumping over the attempts that must fail alike before the batch's records age out."""
+        self.retries += 1
+        max_retry = self.max_retry
+        if 0 <= max_retry < self.retries:                       # retries exhausted: skip the batch
             for i in range(a, b):
-                if start[i] != start[i]:                        # nan: first attempt
-                    start[i] = s
-                attempts[i] += 1
-            if cb[b] - cb[a] == 0:                              # success
-                for i in range(a, b):
-                    fate[i], finish[i] = PROCESSED, end
-                stack.pop()
-                retries = 0
-            elif bisect and b - a > 1:                           # split, not counted as a retry
-                mid = (a + b) // 2
-                stack[-1] = (mid, b)
-                stack.append((a, mid))
-                retries = 0
+                self.fate[i], self.finish[i] = self.fate_skip, end
+            self.stack.pop()
+            self.retries = 0
+            return end
+        t = self.t
+        limit = min(self.horizon, t[a] + self.retention - 1e-9, t[a] + self.max_age if self.max_age >= 0 else math.inf)
+        k = math.floor((limit - end) / dur) - 1
+        if max_retry >= 0:
+            k = min(k, max_retry - self.retries)
+        if k > 0:
+            end += k * dur
+            self.retries += k
+            for i in range(a, b):
+                self.attempts[i] += k
+        return end
+
+    def run(self):
+        """The lane on its own (all the concurrency it asks for), until the horizon.
+
+        For speed the common events, a batch closes and a clean batch succeeds, run here inline
+        with the rules of :meth:`close` and :meth:`clean` (``tests/test_kinesis.py`` checks this
+        loop against those methods played one event at a time); the others call their methods."""
+        t, n, B, W, cb, too_old, d0, d1, H = (self.t, self.n, self.B, self.W, self.cb, self.too_old, self.d0,
+                                              self.d1, self.horizon)
+        start, finish, fate, attempts, stack = self.start, self.finish, self.fate, self.attempts, self.stack
+        p, now = self.p, self.now
+        bisect_right, inf, ceil, POLL, cs = _bisect.bisect_right, math.inf, math.ceil, POLL_INTERVAL_S, self.cs
+        while True:
+            if not stack:                                       # close(), inline
+                if p >= n:
+                    break
+                tp = t[p]
+                s = now if now >= tp else now + ceil((tp - now) / POLL) * POLL
+                if W > 0:
+                    full_at = t[p + B - 1] if p + B - 1 < n else inf
+                    if cs is not None:
+                        full_at = self._full_by_size(p, full_at)
+                    gather = tp + W if tp + W < full_at else full_at
+                    s = s if s > gather else gather
+                if s >= H:
+                    break                                       # the batch would close at or after it
+                q = bisect_right(t, s, p, n)
+                if q - p > B:
+                    q = p + B
+                if cs is not None:
+                    q = self._fit(p, q)
+                if s - tp < too_old and (cb is None or cb[q] == cb[p]):
+                    m = q - p                                   # clean(), inline
+                    now = s + d0 + d1 * m
+                    start[p:q] = [s] * m
+                    finish[p:q] = [now] * m
+                    fate[p:q] = [_PROCESSED] * m
+                    attempts[p:q] = [1] * m
+                    p = q
+                    continue
+                stack.append((p, q))
+                p, self.retries = q, 0
             else:
-                retries += 1
-                if 0 <= max_retry < retries:                     # retries exhausted: skip the batch
-                    for i in range(a, b):
-                        fate[i], finish[i] = fate_skip, end
-                    stack.pop()
-                    retries = 0
-                else:                                            # jump over attempts that must fail alike
-                    limit = min(horizon, t[a] + retention - 1e-9, t[a] + max_age if max_age >= 0 else inf)
-                    k = math.floor((limit - end) / dur) - 1
-                    if max_retry >= 0:
-                        k = min(k, max_retry - retries)
-                    if k > 0:
-                        end += k * dur
-                        retries += k
-                        for i in range(a, b):
-                            attempts[i] += k
-            ready = end
-        now = ready
+                s = now                                         # a failing batch's next try: at once
+            if self.drop_old(s):
+                if s >= H:
+                    break                                       # the rest is pending
+                now = self.attempt(s)
+            else:
+                now = s
+        self.p, self.now = p, now
+
+    def run_by_events(self):
+        """The same as :meth:`run`, one event method at a time (the reference for :meth:`run`)."""
+        H = self.horizon
+        while True:
+            if not self.stack:
+                s = self.close()
+                if s >= H:
+                    return
+                if self.fresh:
+                    self.clean(s)
+                    continue
+            else:
+                s = self.now
+            if self.drop_old(s):
+                if s >= H:
+                    return
+                self.attempt(s)
+
+
+_PROCESSED = int(Fate.PROCESSED)
 
 
 def _flags(name, value, n) -> np.ndarray:
@@ -599,6 +802,231 @@ def _flags(name, value, n) -> np.ndarray:
     return a.astype(bool)
 
 
+def _check_record_age(value) -> int:
+    """MaximumRecordAgeInSeconds: -1 (infinite), or 60 to 604,800; 0 to 59 are refused
+    (https://docs.aws.amazon.com/lambda/latest/api/API_EventSourceMappingConfiguration.html)."""
+    allowed = (f"allowed -1, or {MAX_RECORD_AGE_MIN_S} to {MAX_RECORD_AGE_MAX_S:,} (MaximumRecordAgeInSeconds: "
+               f"-1 means infinite; 0 to {MAX_RECORD_AGE_MIN_S - 1} are not allowed)")
+    try:
+        v = check_int("max_record_age", value)
+    except ValueError:
+        raise ValueError(f"max_record_age={value!r:.80} is not a whole number: {allowed}") from None
+    if v != -1 and not MAX_RECORD_AGE_MIN_S <= v <= MAX_RECORD_AGE_MAX_S:
+        raise ValueError(f"max_record_age={_fmt(v)} is out of range: {allowed}")
+    return v
+
+
+def _check_stream(t, keys, sizes, shards, ranges, burst_seconds, initial_fill, consumers, efo, consumer_start,
+                  lambda_consumer, batch_size, batching_window, parallelization_factor, max_retry_attempts,
+                  max_record_age, bisect, destination, duration, duration_per_record, bad, retention_hours,
+                  horizon, consumer_down, concurrency) -> dict:
+    """Every parameter of :func:`simulate_stream` checked (``t``: the checked arrivals), as a dict."""
+    n = len(t)
+    c = {}
+    if ranges is None:
+        check_int("shards", shards, 1, MAX_SHARDS, why="a stream needs at least 1 shard; the model's limit")
+        ranges = even_split(shards)
+    c["ranges"] = check_ranges(ranges)
+    karr = _key_array("keys", keys)
+    if karr.shape != (n,):
+        raise ValueError(f"keys must hold one partition key per arrival: got shape {karr.shape} for {n:,} arrivals")
+    c["keys"] = karr
+    if np.ndim(sizes) == 0:
+        c["size"] = np.full(n, check_number("sizes", sizes, 1, MAX_RECORD_BYTES,
+                                            why="a record is at most 1 MiB by default"))
+    else:
+        c["size"] = check_array("sizes", sizes, 1, MAX_RECORD_BYTES, sorted_=False)
+        if len(c["size"]) != n:
+            raise ValueError(f"sizes must hold one size per arrival: got {len(c['size']):,} for {n:,} arrivals")
+    c["burst_seconds"] = check_number("burst_seconds", burst_seconds, 1, MAX_BURST_SECONDS,
+                                      why="an assumption: AWS does not document the shard buckets' burst")
+    c["steady"] = isinstance(initial_fill, str)
+    if c["steady"]:
+        check_choice("initial_fill", initial_fill, ("steady",))
+        c["initial_fill"] = initial_fill
+    else:
+        c["initial_fill"] = check_number("initial_fill", initial_fill, 0, 1)
+    c["consumers"] = check_int("consumers", consumers, 0, EFO_MAX_CONSUMERS_ADVANTAGE,
+                               why="enhanced fan-out allows 20 consumers per stream, 50 with On-demand Advantage")
+    c["efo"] = check_bool("efo", efo)
+    c["lambda_consumer"] = check_bool("lambda_consumer", lambda_consumer)
+    c["bisect"] = check_bool("bisect", bisect)
+    c["batch_size"] = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX, why="BatchSize: 1 to 10,000 for Kinesis")
+    c["batching_window"] = check_number("batching_window", batching_window, 0, BATCHING_WINDOW_MAX_S,
+                                        why="MaximumBatchingWindowInSeconds")
+    c["pf"] = check_int("parallelization_factor", parallelization_factor, 1, PARALLELIZATION_MAX,
+                        why="ParallelizationFactor")
+    c["max_retry"] = check_int("max_retry_attempts", max_retry_attempts, -1, MAX_RETRY_ATTEMPTS_MAX,
+                               why="MaximumRetryAttempts: -1 means infinite")
+    c["max_age"] = _check_record_age(max_record_age)
+    check_choice("destination", destination, DESTINATIONS)
+    c["destination"] = destination
+    c["d0"] = check_number("duration", duration, 0, 900, lo_open=True, why="a Lambda invocation runs at most 900 s")
+    c["d1"] = check_number("duration_per_record", duration_per_record, 0, 1)
+    c["retention_h"] = check_number("retention_hours", retention_hours, RETENTION_DEFAULT_HOURS,
+                                    RETENTION_MAX_HOURS, why="retention is 24 hours to 365 days")
+    last = float(t[-1]) if n else 0.0
+    c["horizon"] = (last + 1e-9 * max(1.0, last) if n else 1.0) if horizon is None else \
+        check_number("horizon", horizon, last, lo_open=True)
+    c["bad"] = np.zeros(n, bool) if bad is None else _flags("bad", bad, n)
+    if consumer_start is None:
+        c["cstart"] = np.zeros(c["consumers"])
+    else:
+        c["cstart"] = check_array("consumer_start", consumer_start, 0, sorted_=False)
+        if len(c["cstart"]) != c["consumers"]:
+            raise ValueError(f"consumer_start must hold one time per application: got {len(c['cstart'])} "
+                             f"for {c['consumers']}")
+    c["down"] = None if consumer_down is None else check_window("consumer_down", consumer_down)
+    c["concurrency"] = check_int("concurrency", concurrency, 1, MAX_ACCOUNT_LIMIT,
+                                 why="the function's concurrency: its reservation, or the account's unreserved pool")
+    return c
+
+
+def _by_shard(shard, ns):
+    """Record indices sorted by shard (stable: arrival order within a shard), and each shard's bounds."""
+    order = np.argsort(shard, kind="stable")
+    return order, np.searchsorted(shard[order], np.arange(ns + 1))
+
+
+def _writes(t, size, order, bounds, c) -> np.ndarray:
+    """Which puts the shards accept: per shard, a records bucket and a bytes bucket (token
+    buckets, burst assumed); ``"steady"`` fill: empty for a shard offered more than a limit."""
+    accepted = np.zeros(len(t), bool)
+    rb = int(round(SHARD_WRITE_RECORDS_PER_S * c["burst_seconds"]))
+    bb = SHARD_WRITE_BYTES_PER_S * c["burst_seconds"]
+    for s in range(len(bounds) - 1):
+        idx = order[bounds[s]:bounds[s + 1]]
+        if len(idx):
+            fill = c["initial_fill"]
+            if c["steady"]:                 # fluid steady state: empty when offered more than the limit
+                span = max(c["horizon"], 1e-9)
+                over = (len(idx) / span >= SHARD_WRITE_RECORDS_PER_S
+                        or size[idx].sum() / span >= SHARD_WRITE_BYTES_PER_S)
+                fill = 0.0 if over else 1.0
+            accepted[idx] = tokenbucket.admit_all(
+                t[idx], [(None, SHARD_WRITE_RECORDS_PER_S, rb, fill * rb),
+                         (size[idx], SHARD_WRITE_BYTES_PER_S, bb, fill * bb)])
+    return accepted
+
+
+def _reads(t, size, accepted, order, bounds, c) -> np.ndarray:
+    """When each application read each record: a fluid reader of every shard at its share of
+    the throughput, plus the propagation delay; an outage (``consumer_down``) holds back every
+    read not begun by its start until its end. Shape (records, applications); inf: not yet."""
+    consumers, horizon = c["consumers"], c["horizon"]
+    read = np.full((len(t), consumers), np.inf)
+    if not consumers:
+        return read
+    share = EFO_READ_BYTES_PER_S if c["efo"] else SHARD_READ_BYTES_PER_S / consumers
+    delay = propagation_delay(consumers, c["efo"])
+    for s in range(len(bounds) - 1):
+        idx = order[bounds[s]:bounds[s + 1]]
+        idx = idx[accepted[idx]]
+        if not len(idx):
+            continue
+        cs = np.cumsum(size[idx]) / share
+        prev = np.concatenate([[0.0], cs[:-1]])
+        for a in range(consumers):
+            avail = np.maximum(t[idx], c["cstart"][a])
+            done = cs + np.maximum.accumulate(avail - prev) + delay
+            if c["down"] is not None:
+                down0, down1 = c["down"]
+                # reads begin in order; from the first one not begun by t0, nothing begins before t1
+                begin = done - delay - size[idx] / share
+                k = int(np.searchsorted(begin, down0, side="left"))
+                if k < len(idx):
+                    avail[k:] = np.maximum(avail[k:], down1)
+                    done = cs + np.maximum.accumulate(avail - prev) + delay
+            read[idx, a] = np.where(done <= horizon, done, np.inf)
+    return read
+
+
+def _share_concurrency(lanes, concurrency, horizon) -> int:
+    """Lanes that together ask for more than the function's ``concurrency``: one event loop over
+    all of them. A lane whose batch is ready invokes the function if fewer than ``concurrency``
+    invocations are running; otherwise the invocation is throttled and the same batch is retried
+    ``THROTTLE_RETRY_S`` later (a throttle is not a retry attempt; its records still age). Events
+    at the same time: ends first, then tries in the order they were scheduled. Returns the number
+    of throttled invocations."""
+    END, TRY = 0, 1
+    heap, seq, busy, throttles = [], 0, 0, 0
+
+    def next_try(i):
+        nonlocal seq
+        lane = lanes[i]
+        s = lane.now if lane.stack else lane.close()
+        if s < horizon:
+            heapq.heappush(heap, (s, TRY, seq, i))
+            seq += 1
+
+    for i in range(len(lanes)):
+        next_try(i)
+    while heap:
+        s, kind, _, i = heapq.heappop(heap)
+        lane = lanes[i]
+        if kind == END:
+            busy -= 1
+            next_try(i)
+            continue
+        if not lane.drop_old(s):                            # every record of the batch aged out
+            next_try(i)
+            continue
+        if busy >= concurrency:                             # throttled: the same batch, later
+            throttles += 1
+            lane.now = s + THROTTLE_RETRY_S
+            next_try(i)
+            continue
+        busy += 1
+        end = lane.clean(s) if lane.fresh else lane.attempt(s)
+        heapq.heappush(heap, (end, END, seq, i))
+        seq += 1
+    return throttles
+
+
+def _run_lanes(lanes, concurrency, horizon) -> int:
+    """Each lane on its own while they are no more than the function's concurrency (none is ever
+    throttled), else all of them sharing it. Returns the number of throttled invocations."""
+    if len(lanes) <= concurrency:
+        for ln in lanes:
+            ln.run()
+        return 0
+    return _share_concurrency(lanes, concurrency, horizon)
+
+
+def _mapping(t, shard, lane, accepted, ns, c, out) -> int:
+    """Lambda's event source mapping: every lane (shard x parallelization factor) processes its
+    records in order (:class:`_Lane`), each on its own while the lanes with records are no more
+    than the function's concurrency, else sharing it (:func:`_share_concurrency`). ``out``: the
+    start, finish, attempts and fate arrays. Returns the number of throttled invocations."""
+    pf = c["pf"]
+    skip = Fate.DESTINATION if c["destination"] != "none" else Fate.DISCARDED
+    retention = c["retention_h"] * 3600.0
+    start, finish, attempts, fate = out
+    acc = np.nonzero(accepted)[0]
+    grp = shard[acc] * pf + lane[acc]
+    og = np.argsort(grp, kind="stable")
+    o = acc[og]                                             # accepted records, lane by lane
+    gb = np.searchsorted(grp[og], np.arange(ns * pf + 1)).tolist()
+    m = len(o)
+    tl = t[o].tolist()
+    bad = c["bad"][o]
+    cb = np.concatenate([[0], np.cumsum(bad)]).tolist() if bad.any() else None
+    sz = c["size"][o]
+    big = m and c["batch_size"] * float(sz.max()) > PAYLOAD_LIMIT_BYTES     # can a batch reach 6 MB?
+    cs = np.concatenate([[0.0], np.cumsum(sz)]).tolist() if big else None
+    st, fi, at, fa = [math.nan] * m, [math.inf] * m, [0] * m, [int(Fate.PENDING)] * m
+    lanes = [_Lane(tl, gb[g], gb[g + 1], cb, cs, c["batch_size"], c["batching_window"], c["max_retry"], c["max_age"],
+                   c["bisect"], int(skip), c["d0"], c["d1"], retention, c["horizon"], st, fi, at, fa)
+             for g in range(ns * pf) if gb[g] < gb[g + 1]]
+    throttles = _run_lanes(lanes, c["concurrency"], c["horizon"])
+    start[o], finish[o], attempts[o], fate[o] = st, fi, at, fa
+    # A batch that started before the horizon and ends after it is still in flight: no final
+    # state yet (the same rule as every other model: final only by the horizon).
+    late = accepted & (fate != Fate.PENDING) & (finish > c["horizon"])
+    fate[late], finish[late] = Fate.PENDING, np.inf
+    return throttles
+
+
 def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst_seconds: float = 1.0,
                     initial_fill: float | str = 1.0,
                     consumers: int = 0, efo: bool = False, consumer_start=None,
@@ -607,7 +1035,8 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
                     max_retry_attempts: int = -1, max_record_age: int = -1, bisect: bool = False,
                     destination: str = "SQS", duration: float = 0.2, duration_per_record: float = 0.002,
                     bad=None, retention_hours: float = RETENTION_DEFAULT_HOURS,
-                    horizon: float | None = None, consumer_down=None) -> StreamResult:
+                    horizon: float | None = None, consumer_down=None,
+                    concurrency: int = DEFAULT_ACCOUNT_LIMIT) -> StreamResult:
     """Records through one stream: routing, the shard write limits, ``consumers`` applications
     reading every record (shared throughput or enhanced fan-out ``efo``) and, with
     ``lambda_consumer``, a Lambda event source mapping processing them (see the module docstring
@@ -623,7 +1052,10 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
     (TRIM_HORIZON; default 0); ``consumer_down=(t0, t1)``: every application stops reading at
     ``t0`` (a record whose read began finishes) and resumes at ``t1`` from its checkpoint, the
     first record it had not begun; ``bad``: per record, True if it fails every batch it is in;
-    ``horizon``: when the simulation stops (default: just after the last put).
+    ``horizon``: when the simulation stops (default: just after the last put);
+    ``concurrency``: the function's concurrency the mapping can use (its reserved concurrency,
+    or the unreserved pool; default the account's 1,000, with no other function running):
+    invocations beyond it are throttled and retried.
     Nothing is random: same inputs, same result.
     """
     t = check_array("arrivals", arrivals)
@@ -631,109 +1063,17 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
     if n > MAX_RECORDS:
         raise ValueError(f"arrivals holds {n:,} records: allowed {MAX_RECORDS:,} or less (the model's limit, "
                          f"which keeps a run near a second)")
-    if ranges is None:
-        check_int("shards", shards, 1, MAX_SHARDS, why="a stream needs at least 1 shard; the model's limit")
-        ranges = even_split(shards)
-    ranges = check_ranges(ranges)
-    karr = _key_array("keys", keys)
-    if karr.shape != (n,):
-        raise ValueError(f"keys must hold one partition key per arrival: got shape {karr.shape} for {n:,} arrivals")
-    if np.ndim(sizes) == 0:
-        size = np.full(n, check_number("sizes", sizes, 1, MAX_RECORD_BYTES,
-                                       why="a record is at most 1 MiB by default"))
-    else:
-        size = check_array("sizes", sizes, 1, MAX_RECORD_BYTES, sorted_=False)
-        if len(size) != n:
-            raise ValueError(f"sizes must hold one size per arrival: got {len(size):,} for {n:,} arrivals")
-    burst_seconds = check_number("burst_seconds", burst_seconds, 1, MAX_BURST_SECONDS,
-                                 why="an assumption: AWS does not document the shard buckets' burst")
-    steady = isinstance(initial_fill, str)
-    if steady:
-        check_choice("initial_fill", initial_fill, ("steady",))
-    else:
-        initial_fill = check_number("initial_fill", initial_fill, 0, 1)
-    consumers = check_int("consumers", consumers, 0, EFO_MAX_CONSUMERS_ADVANTAGE,
-                          why="enhanced fan-out allows 20 consumers per stream, 50 with On-demand Advantage")
-    efo = check_bool("efo", efo)
-    lambda_consumer = check_bool("lambda_consumer", lambda_consumer)
-    bisect = check_bool("bisect", bisect)
-    batch_size = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX, why="BatchSize: 1 to 10,000 for Kinesis")
-    batching_window = check_number("batching_window", batching_window, 0, BATCHING_WINDOW_MAX_S,
-                                   why="MaximumBatchingWindowInSeconds")
-    pf = check_int("parallelization_factor", parallelization_factor, 1, PARALLELIZATION_MAX,
-                   why="ParallelizationFactor")
-    max_retry = check_int("max_retry_attempts", max_retry_attempts, -1, MAX_RETRY_ATTEMPTS_MAX,
-                          why="MaximumRetryAttempts: -1 means infinite")
-    max_age = check_int("max_record_age", max_record_age, -1, MAX_RECORD_AGE_MAX_S,
-                        why="MaximumRecordAgeInSeconds: -1 means infinite")
-    check_choice("destination", destination, DESTINATIONS)
-    d0 = check_number("duration", duration, 0, 900, lo_open=True, why="a Lambda invocation runs at most 900 s")
-    d1 = check_number("duration_per_record", duration_per_record, 0, 1)
-    retention_h = check_number("retention_hours", retention_hours, RETENTION_DEFAULT_HOURS, RETENTION_MAX_HOURS,
-                               why="retention is 24 hours to 365 days")
-    last = float(t[-1]) if n else 0.0
-    horizon = (last + 1e-9 * max(1.0, last) if n else 1.0) if horizon is None else \
-        check_number("horizon", horizon, last, lo_open=True)
-    if bad is None:
-        badm = np.zeros(n, bool)
-    else:
-        badm = _flags("bad", bad, n)
-    if consumer_start is None:
-        cstart = np.zeros(consumers)
-    else:
-        cstart = check_array("consumer_start", consumer_start, 0, sorted_=False)
-        if len(cstart) != consumers:
-            raise ValueError(f"consumer_start must hold one time per application: got {len(cstart)} for {consumers}")
-    if consumer_down is not None:
-        down0, down1 = check_window("consumer_down", consumer_down)
-
-    uniq, kidx, hi, lo = hash_keys(karr)
-    shard_of_key = route_hashes(hi, lo, ranges) if n else np.zeros(0, np.int64)
-    shard = shard_of_key[kidx] if n else np.zeros(0, np.int64)
+    c = _check_stream(t, keys, sizes, shards, ranges, burst_seconds, initial_fill, consumers, efo, consumer_start,
+                      lambda_consumer, batch_size, batching_window, parallelization_factor, max_retry_attempts,
+                      max_record_age, bisect, destination, duration, duration_per_record, bad, retention_hours,
+                      horizon, consumer_down, concurrency)
+    ranges, size, horizon = c["ranges"], c["size"], c["horizon"]
+    uniq, kidx, hi, lo = hash_keys(c["keys"])
+    shard = route_hashes(hi, lo, ranges)[kidx] if n else np.zeros(0, np.int64)
     ns = len(ranges)
-
-    # Writes: per shard, a records bucket and a bytes bucket (token buckets, burst assumed).
-    accepted = np.zeros(n, bool)
-    order = np.argsort(shard, kind="stable")
-    bounds = np.searchsorted(shard[order], np.arange(ns + 1))
-    rb = int(round(SHARD_WRITE_RECORDS_PER_S * burst_seconds))
-    bb = SHARD_WRITE_BYTES_PER_S * burst_seconds
-    for s in range(ns):
-        idx = order[bounds[s]:bounds[s + 1]]
-        if len(idx):
-            fill = initial_fill
-            if steady:                      # fluid steady state: empty when offered more than the limit
-                span = max(horizon, 1e-9)
-                over = (len(idx) / span >= SHARD_WRITE_RECORDS_PER_S
-                        or size[idx].sum() / span >= SHARD_WRITE_BYTES_PER_S)
-                fill = 0.0 if over else 1.0
-            accepted[idx] = tokenbucket.admit_all(
-                t[idx], [(None, SHARD_WRITE_RECORDS_PER_S, rb, fill * rb),
-                         (size[idx], SHARD_WRITE_BYTES_PER_S, bb, fill * bb)])
-
-    # Reads: each application is a fluid reader of every shard at its share of the throughput.
-    read = np.full((n, consumers), np.inf)
-    if consumers:
-        share = EFO_READ_BYTES_PER_S if efo else SHARD_READ_BYTES_PER_S / consumers
-        delay = propagation_delay(consumers, efo)
-        for s in range(ns):
-            idx = order[bounds[s]:bounds[s + 1]]
-            idx = idx[accepted[idx]]
-            if not len(idx):
-                continue
-            cs = np.cumsum(size[idx]) / share
-            prev = np.concatenate([[0.0], cs[:-1]])
-            for c in range(consumers):
-                avail = np.maximum(t[idx], cstart[c])
-                done = cs + np.maximum.accumulate(avail - prev) + delay
-                if consumer_down is not None:
-                    # reads begin in order; from the first one not begun by t0, nothing begins before t1
-                    begin = done - delay - size[idx] / share
-                    k = int(np.searchsorted(begin, down0, side="left"))
-                    if k < len(idx):
-                        avail[k:] = np.maximum(avail[k:], down1)
-                        done = cs + np.maximum.accumulate(avail - prev) + delay
-                read[idx, c] = np.where(done <= horizon, done, np.inf)
+    order, bounds = _by_shard(shard, ns)
+    accepted = _writes(t, size, order, bounds, c)
+    read = _reads(t, size, accepted, order, bounds, c)
 
     fate = np.full(n, int(Fate.PENDING), np.int64)
     fate[~accepted] = Fate.THROTTLED
@@ -741,43 +1081,28 @@ def simulate_stream(arrivals, keys, sizes=1_024, shards=4, *, ranges=None, burst
     start = np.full(n, np.nan)
     attempts = np.zeros(n, np.int64)
     lane = np.zeros(n, np.int64)
-    if lambda_consumer:
-        lane_of_key = (lo % np.uint64(pf)).astype(np.int64) if n else np.zeros(0, np.int64)
-        lane = lane_of_key[kidx] if n else lane
-        skip = Fate.DESTINATION if destination != "none" else Fate.DISCARDED
-        retention = retention_h * 3600.0
-        acc = np.nonzero(accepted)[0]
-        grp = shard[acc] * pf + lane[acc]
-        og = np.argsort(grp, kind="stable")
-        o = acc[og]
-        gb = np.searchsorted(grp[og], np.arange(ns * pf + 1))
-        for g in range(ns * pf):
-            idx = o[gb[g]:gb[g + 1]]
-            if not len(idx):
-                continue
-            m = len(idx)
-            st, fi, at, fa = [math.nan] * m, [math.inf] * m, [0] * m, [int(Fate.PENDING)] * m
-            _lane(t[idx].tolist(), badm[idx].astype(np.int64), batch_size, batching_window, max_retry, max_age,
-                  bisect, int(skip), d0, d1, retention, horizon, st, fi, at, fa)
-            start[idx], finish[idx], attempts[idx], fate[idx] = st, fi, at, fa
-        # A batch that started before the horizon and ends after it is still in flight: no final
-        # state yet (the same rule as every other model: final only by the horizon).
-        late = accepted & (fate != Fate.PENDING) & (finish > horizon)
-        fate[late], finish[late] = Fate.PENDING, np.inf
-    elif consumers:
+    throttles = 0
+    if c["lambda_consumer"]:
+        if n:       # a key's lane: its hash modulo the parallelization factor (an assumption)
+            lane = (lo % np.uint64(c["pf"])).astype(np.int64)[kidx]
+        throttles = _mapping(t, shard, lane, accepted, ns, c, (start, finish, attempts, fate))
+    elif c["consumers"]:
         done = np.isfinite(read).all(axis=1) & accepted
         fate[done] = Fate.PROCESSED
         finish[done] = read[done].max(axis=1)
 
     res = StreamResult(arrival=t, key=kidx, keys=uniq, size=size, shard=shard, lane=lane, accepted=accepted,
-                       read=read, start=start, finish=finish, attempts=attempts, fate=fate, bad=badm,
+                       read=read, start=start, finish=finish, attempts=attempts, fate=fate, bad=c["bad"],
                        ranges=ranges, horizon=float(horizon),
-                       params=dict(burst_seconds=burst_seconds, initial_fill=initial_fill, consumers=consumers, efo=bool(efo),
-                                   lambda_consumer=bool(lambda_consumer), batch_size=batch_size,
-                                   batching_window=batching_window, parallelization_factor=pf,
-                                   max_retry_attempts=max_retry, max_record_age=max_age, bisect=bool(bisect),
-                                   destination=destination, duration=d0, duration_per_record=d1,
-                                   retention_hours=retention_h, consumer_down=consumer_down))
+                       params=dict(burst_seconds=c["burst_seconds"], initial_fill=c["initial_fill"],
+                                   consumers=c["consumers"], efo=bool(c["efo"]),
+                                   lambda_consumer=bool(c["lambda_consumer"]), batch_size=c["batch_size"],
+                                   batching_window=c["batching_window"], parallelization_factor=c["pf"],
+                                   max_retry_attempts=c["max_retry"], max_record_age=c["max_age"],
+                                   bisect=bool(c["bisect"]), destination=c["destination"], duration=c["d0"],
+                                   duration_per_record=c["d1"], retention_hours=c["retention_h"],
+                                   consumer_down=consumer_down, concurrency=c["concurrency"]),
+                       throttles=throttles)
     b = res.books()
     assert b["sent"] == sum(v for k, v in b.items() if k != "sent"), b
     return res

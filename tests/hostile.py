@@ -372,10 +372,23 @@ def _num(text: str):
     return int(x) if x.is_integer() and "e" not in text and "." not in text else x
 
 
+class SplitBounds(tuple):
+    """(lo, lo_open, hi, hi_open) of a range plus single values allowed apart from it (``also``),
+    from a message such as ``allowed -1, or 60 to 604,800``."""
+
+    also: tuple = ()
+
+
 def bounds_from(message: str, name: str):
-    """(lo, lo_open, hi, hi_open) from a validator's message ``name=... allowed ...`` (or None)."""
+    """(lo, lo_open, hi, hi_open) from a validator's message ``name=... allowed ...`` (or None).
+    A split range, ``allowed V, or LO to HI``, gives a :class:`SplitBounds` that keeps V."""
     if not message.startswith(f"{name}="):
         return None
+    m = re.search(r"allowed (" + _NUM + r"), or (" + _NUM + r") to (" + _NUM + r")(?![\d,])", message)
+    if m:
+        b = SplitBounds((_num(m.group(2)), False, _num(m.group(3)), False))
+        b.also = (_num(m.group(1).rstrip(",")),)
+        return b
     m = re.search(r"allowed (more than )?(" + _NUM + r") to (" + _NUM + r")( \(exclusive\))?", message)
     if m:
         return _num(m.group(2)), bool(m.group(1)), _num(m.group(3)), bool(m.group(4))
@@ -400,6 +413,9 @@ def edge_values(bounds, baseline) -> list:
             v = int(end) + (0 if not is_open else (1 if toward > 0 else -1))
         else:
             v = float(np.nextafter(end, toward)) if is_open else float(end)
+        out.append((f"edge {v!r}", v))
+    for v in getattr(bounds, "also", ()):                 # a value allowed apart from the range
+        v = int(v) if whole else float(v)
         out.append((f"edge {v!r}", v))
     return out
 

@@ -229,6 +229,22 @@ def test_the_stream_keeps_order_whatever_the_shards():
         assert r.out_of_order() == 0 and r.count(S.PROCESSED) > 0
 
 
+def test_the_stream_design_is_bounded_by_the_functions_reserved_concurrency():
+    """Issue 21: reserved concurrency 2 and 10 shards processed all 1,281 orders. Now the mapping's
+    invocations beyond 2 are throttled and retried: at most 2 x 70 s / 0.2 s = 700 orders of work
+    fit in the run (the throttled retries leave slots idle, so fewer), the rest waits in the stream,
+    and 10 shards do no more work than 2."""
+    r = C.simulate_pipeline("stream", reserved_concurrency=2, shards=10)
+    b = r.books()
+    assert len(r.arrival) == 1_281
+    assert 0.8 * 700 < b["processed"] <= 700 and b["waiting"] > 500 and r.lost == 0
+    assert r.stage.throttles > 0 and r.stage.params["concurrency"] == 2
+    two = C.simulate_pipeline("stream", reserved_concurrency=2, shards=2)
+    assert two.stage.throttles == 0
+    assert abs(b["processed"] - two.books()["processed"]) <= 0.1 * two.books()["processed"]
+    assert r.out_of_order() == 0
+
+
 def test_api_gateway_429_and_lambda_500_are_told_apart():
     r = C.simulate_pipeline("sync", stage_rate=50.0, stage_burst=20, reserved_concurrency=5)
     b = r.books()

@@ -260,20 +260,21 @@ def test_the_byte_limit_binds_for_large_records():
 
 
 # --- ordering, books, poison record ---------------------------------------------------------------------
-def esm_case(seed, pf, bisect_, retries, age, window, dest, rate=30.0, horizon=200.0, nkeys=40, nbad=3):
+def esm_case(seed, pf, bisect_, retries, age, window, dest, rate=30.0, horizon=200.0, nkeys=40, nbad=3,
+             size=1_000, batch=100):
     rng = np.random.default_rng(seed)
     t = traffic.poisson(rate, horizon * 0.8, seed)
     keys = k.make_keys("zipf", len(t), nkeys, 1.0, seed)
     bad = np.zeros(len(t), bool)
     if len(t):
         bad[rng.integers(0, len(t), nbad)] = True
-    return k.simulate_stream(t, keys, 1_000, 3, lambda_consumer=True, parallelization_factor=pf, bisect=bisect_,
+    return k.simulate_stream(t, keys, size, 3, lambda_consumer=True, parallelization_factor=pf, bisect=bisect_,
                              max_retry_attempts=retries, max_record_age=age, batching_window=window,
-                             destination=dest, bad=bad, horizon=horizon)
+                             destination=dest, bad=bad, horizon=horizon, batch_size=batch)
 
 
 esm_params = dict(seed=st.integers(0, 2 ** 32 - 1), pf=st.integers(1, 10), bisect_=st.booleans(),
-                  retries=st.sampled_from([-1, 0, 1, 3, 50]), age=st.sampled_from([-1, 0, 60, 100]),
+                  retries=st.sampled_from([-1, 0, 1, 3, 50]), age=st.sampled_from([-1, 60, 61, 100]),
                   window=st.sampled_from([0.0, 0.5, 3.0]), dest=st.sampled_from(k.DESTINATIONS))
 
 
@@ -308,6 +309,27 @@ def test_books_balance_and_fates_are_consistent(seed, pf, bisect_, retries, age,
     if retries >= 0 and not bisect_:
         assert r.attempts.max(initial=0) <= retries + 1
     assert np.all(r.start[ok] >= r.arrival[ok]) and np.all(r.finish[ok] > r.start[ok])
+
+
+@settings(max_examples=60, deadline=None)
+@given(**esm_params)
+def test_the_lanes_fast_loop_makes_the_decisions_of_its_event_methods(seed, pf, bisect_, retries, age, window, dest):
+    """``_Lane.run`` inlines the common events (a batch closes, a clean batch succeeds); played one
+    event method at a time (``run_by_events``), or by the event loop that shares the function's
+    concurrency when it has enough for every lane, every record gets the same start, finish,
+    attempts and fate, bit for bit."""
+    big = dict(size=60_000, batch=200) if seed % 2 else {}         # 200 x 60 kB: the 6 MB closes batches
+    fast = esm_case(seed, pf, bisect_, retries, age, window, dest, nbad=int(seed % 4), **big)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(k._Lane, "run", k._Lane.run_by_events)
+        ref = esm_case(seed, pf, bisect_, retries, age, window, dest, nbad=int(seed % 4), **big)
+    with pytest.MonkeyPatch.context() as mp:                      # one event loop, never short of concurrency
+        mp.setattr(k, "_run_lanes", k._share_concurrency)
+        shared = esm_case(seed, pf, bisect_, retries, age, window, dest, nbad=int(seed % 4), **big)
+    assert shared.throttles == 0
+    for f in ("start", "finish", "attempts", "fate"):
+        assert np.array_equal(getattr(fast, f), getattr(ref, f), equal_nan=True), f
+        assert np.array_equal(getattr(fast, f), getattr(shared, f), equal_nan=True), f
 
 
 def poison(**kw):
@@ -376,6 +398,101 @@ def test_with_the_defaults_a_poison_record_blocks_until_retention_trims_it():
     assert (r.fate[1:] == Fate.PROCESSED).all() and r.attempts[0] > 24 * 3600 / 0.3
 
 
+# --- the function's concurrency, polling, the 6 MB batch --------------------------------------------------------
+def invocations(r):
+    """Each invocation's (start, end) of the clean batches: records that share shard, lane and start."""
+    m = (r.fate == Fate.PROCESSED)
+    key = np.stack([r.shard[m], r.lane[m], r.start[m]])
+    _, first = np.unique(key, axis=1, return_index=True)
+    return r.start[m][first], r.finish[m][first]
+
+
+def most_at_once(start, end) -> int:
+    """The most intervals [start, end) open at one time (ends before starts at equal times)."""
+    ev = sorted([(e, -1) for e in end.tolist()] + [(s, 1) for s in start.tolist()])
+    run = best = 0
+    for _, d in ev:
+        run += d
+        best = max(best, run)
+    return best
+
+
+def busy_stream(concurrency, **kw):
+    """10 shards, 50 records/s of 1 KiB over 500 keys for 60 s, 0.1 s of work per record."""
+    t = traffic.poisson(50, 60.0, 5)
+    keys = k.make_keys("uniform", len(t), 500, 0.0, 6)
+    return k.simulate_stream(t, keys, 1_024, 10, lambda_consumer=True, batch_size=10, duration=0.001,
+                             duration_per_record=0.1, horizon=90.0, concurrency=concurrency, **kw)
+
+
+def test_invocations_beyond_the_functions_concurrency_are_throttled_and_retried():
+    """Lambda runs at most ``concurrency`` invocations at once; the rest are throttled, retried,
+    and the work done is bounded by concurrency x time (issue 21: the capstone's stream design
+    processed every order with reserved concurrency 2 and 10 shards)."""
+    free, two = busy_stream(1_000), busy_stream(2)
+    assert free.throttles == 0 and two.throttles > 100
+    assert most_at_once(*invocations(free)) > 2
+    s, e = invocations(two)
+    assert most_at_once(s, e) <= 2
+    assert (e - s).sum() <= 2 * 90.0 + 1e-9                             # no more work than 2 x the run
+    assert two.count(Fate.PROCESSED) <= 2 * 90.0 / 0.1
+    assert two.count(Fate.PENDING) > 0.3 * len(two.arrival)             # the rest waits in the stream
+    assert free.count(Fate.PENDING) == 0
+    b = two.books()
+    assert b["sent"] == sum(v for key, v in b.items() if key != "sent")
+    for key in np.unique(two.key):                                      # order per key still holds
+        m = np.nonzero((two.key == key) & (two.fate == Fate.PROCESSED))[0]
+        assert np.all(np.diff(two.finish[m]) >= 0)
+
+
+def test_throttles_do_not_use_up_retries_but_records_still_age_out():
+    """A clean batch throttled again and again is processed with MaximumRetryAttempts 0; with
+    MaximumRecordAgeInSeconds 60, records throttled for longer go to the destination unattempted."""
+    r = busy_stream(2, max_retry_attempts=0)
+    assert r.count(Fate.DESTINATION) == 0 and r.count(Fate.PROCESSED) > 0
+    aged = busy_stream(1, max_record_age=60, destination="SQS")
+    gone = aged.fate == Fate.DESTINATION
+    assert gone.sum() > 0 and (aged.attempts[gone] == 0).all()
+    assert np.all(aged.finish[gone] - aged.arrival[gone] > 60)
+
+
+def test_a_standard_iterator_polls_each_shard_once_per_second():
+    """At light load a record waits for the next poll: polls at 0, 1, 2, ... s while the lane is
+    idle, so a record put at 0.3 s is invoked at 1 s; Poisson records far apart wait 0.5 s on average."""
+    r = k.simulate_stream([0.3], [1], 100, 1, lambda_consumer=True, duration=0.05, duration_per_record=0.0,
+                          horizon=5.0)
+    assert r.start[0] == 1.0
+    t = traffic.poisson(0.2, 20_000.0, 7)                                # one record every 5 s on average
+    r = k.simulate_stream(t, np.zeros(len(t), int), 100, 1, lambda_consumer=True, duration=0.01,
+                          duration_per_record=0.0, horizon=20_010.0)
+    wait = r.start - r.arrival
+    assert wait.min() >= 0 and wait.max() <= 1.0
+    # the wait is about uniform on [0, 1): mean 0.5, standard error 0.29 / sqrt(n); 5 standard errors
+    assert abs(wait.mean() - 0.5) < 5 * 0.29 / math.sqrt(len(t))
+
+
+def test_a_batch_closes_at_6_mb():
+    """20 records of 1 MiB put at once, BatchSize 10,000: batches of 6, 6, 6 and 2 records."""
+    t = np.zeros(20)
+    r = k.simulate_stream(t, np.zeros(20, int), k.MAX_RECORD_BYTES, 1, lambda_consumer=True, batch_size=10_000,
+                          horizon=600.0, burst_seconds=30)
+    _, counts = np.unique(r.start[r.accepted], return_counts=True)
+    assert counts.tolist() == [6, 6, 6, 2] and r.count(Fate.PROCESSED) == 20
+    # with a batching window, 6 MB closes the batch when the 7th record arrives (at 3 s)
+    t = np.arange(20) * 0.5
+    r = k.simulate_stream(t, np.zeros(20, int), k.MAX_RECORD_BYTES, 1, lambda_consumer=True, batch_size=10_000,
+                          batching_window=60.0, horizon=600.0, burst_seconds=30)
+    assert r.start[0] == 3.0 and np.sum(r.start == 3.0) == 6
+
+
+def test_maximum_record_age_is_minus_one_or_60_and_more():
+    for v in (-1, 60, 604_800):
+        k.simulate_stream([0.0], [1], lambda_consumer=True, max_record_age=v)
+    for v in (0, 1, 59):
+        with pytest.raises(ValueError, match=rf"^max_record_age={v} is out of range: allowed -1, or 60 to 604,800"):
+            k.simulate_stream([0.0], [1], lambda_consumer=True, max_record_age=v)
+
+
 # --- consumers ------------------------------------------------------------------------------------------------
 def consumers_case(n, efo, rate=800, horizon=60.0):
     t = traffic.constant(rate, horizon)
@@ -417,7 +534,11 @@ def test_every_application_reads_every_record_and_a_late_one_replays():
     (dict(batch_size=10_001), "batch_size", 10_001, "1 to 10,000"),
     (dict(retention_hours=8_761), "retention_hours", 8_761, "24 to 8,760"),
     (dict(max_retry_attempts=-2), "max_retry_attempts", -2, "-1 to 10,000"),
-    (dict(max_record_age=604_801), "max_record_age", 604_801, "-1 to 604,800"),
+    (dict(max_record_age=604_801), "max_record_age", 604_801, "-1, or 60 to 604,800"),
+    (dict(max_record_age=59), "max_record_age", 59, "-1, or 60 to 604,800"),
+    (dict(max_record_age=0), "max_record_age", 0, "0 to 59 are not allowed"),
+    (dict(max_record_age=-2), "max_record_age", -2, "-1, or 60 to 604,800"),
+    (dict(concurrency=0), "concurrency", 0, "1 to 100,000"),
     (dict(batching_window=301), "batching_window", 301, "0 to 300"),
     (dict(sizes=2 * 1024 ** 2), "sizes", 2 * 1024 ** 2, "1 to 1,048,576"),
     (dict(destination="Kafka"), "destination", "Kafka", "'SQS'"),
@@ -552,3 +673,24 @@ def test_a_run_holds_at_most_max_records():
     t = np.linspace(0.0, 10.0, k.MAX_RECORDS + 1)
     with pytest.raises(ValueError, match=r"^arrivals holds 500,001 records: allowed 500,000 or less"):
         k.simulate_stream(t, np.zeros(len(t), int))
+
+
+def test_getrecords_five_calls_per_second_per_shard_are_shared_by_the_pollers():
+    """Each standard application polls once per second (an assumption): up to 5 share the 5 calls a
+    shard allows; 10 make 10 calls, 5 of them refused (ReadProvisionedThroughputExceeded), and with
+    the 5 shared evenly each gets one through every 2 s. Fan-out consumers make no calls; Lambda's
+    mapping is one more poller."""
+    t = traffic.constant(100, 10.0)
+    keys = np.zeros(len(t), int)
+    g = k.simulate_stream(t, keys, 1_024, 1, consumers=10, horizon=10.0).getrecords()
+    assert (g["calls_per_s"], g["refused_per_s"], g["success_every_s"]) == (10, 5, 2.0)
+    g = k.simulate_stream(t, keys, 1_024, 1, consumers=5, horizon=10.0).getrecords()
+    assert g["refused_per_s"] == 0 and g["success_every_s"] == 1.0
+    assert k.simulate_stream(t, keys, 1_024, 1, consumers=10, efo=True, horizon=10.0).getrecords()["calls_per_s"] == 0
+    g = k.simulate_stream(t, keys, 1_024, 1, lambda_consumer=True, horizon=10.0).getrecords()
+    assert g["pollers"] == 1 and g["calls_per_s"] == 1
+    g = k.simulate_stream(t, keys, 1_024, 1, consumers=4, horizon=10.0).getrecords(poll_interval=0.5)
+    assert g["calls_per_s"] == 8 and g["refused_per_s"] == 3 and g["success_every_s"] == 0.8
+    assert k.GETRECORDS_PER_S == 5 and k.GETRECORDS_MAX_RECORDS == 10_000 and k.GETRECORDS_MAX_BYTES == 10 * k.MB
+    from labsim.labs import kinesis as lab
+    assert "5 refused every second" in lab.getrecords_text(lab.consumers_model(10, "shared", 800))

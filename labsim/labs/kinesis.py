@@ -115,8 +115,24 @@ def consumers_view(r, applications, fanout, rate):
             f"{applications} application{'s' if applications > 1 else ''}, {mode}: each reads "
             f"<b>{got.min():,.0f} KiB/s</b>; delay of the last record read: <b>{max(last):.2f} s</b> "
             f"(propagation {kinesis.propagation_delay(applications, fanout == 'efo'):.2f} s, illustrative); "
-            f"{r.count(Fate.PENDING):,} of {len(r.arrival):,} records not yet read by every application.")
+            f"{r.count(Fate.PENDING):,} of {len(r.arrival):,} records not yet read by every application. "
+            f"{getrecords_text(r)}")
     return plots.consumers_figure(r, APP_NAMES), text
+
+
+def getrecords_text(r) -> str:
+    """The GetRecords calls the shard gets, each standard application polling once per second
+    (the model's assumption), against the 5 a shard allows."""
+    g = r.getrecords()
+    if not g["pollers"]:
+        return "Enhanced fan-out pushes the records to each consumer: no GetRecords calls."
+    if not g["refused_per_s"]:
+        return (f"GetRecords: {g['calls_per_s']:.0f} call{'s' if g['calls_per_s'] != 1 else ''} per second on the "
+                f"shard (each application polls once per second, an assumption), within the 5 allowed.")
+    return (f"GetRecords: {g['calls_per_s']:.0f} calls per second on the shard (each application polls once per "
+            f"second, an assumption) against the 5 allowed: <b>{g['refused_per_s']:.0f} refused every second</b> "
+            f"with ReadProvisionedThroughputExceeded, so each application gets a call through only about every "
+            f"{g['success_every_s']:.1f} s, and a record can wait that long.")
 
 
 @register
@@ -274,7 +290,21 @@ steps("consumers_lab",
            answer="No: it is the same, each reads all {read:,} KiB per second about {delay_ms} ms behind.",
            measure=lambda r: {"read": _read_rate(r),
                               "delay_ms": 1e3 * float(max(np.median(d) for d in r.read_delay()))},
-           expect={"read": Expect(800, rel=0.01), "delay_ms": Expect(70, rel=0.15)}))
+           expect={"read": Expect(800, rel=0.01), "delay_ms": Expect(70, rel=0.15)}),
+      Step(key="shared-10", title="Ten applications sharing the shard",
+           values={"applications": 10, "rate": 100},
+           ask="Back to shared throughput, set applications to 10 and the rate to 100 records per second, "
+               "so the bytes fit easily. Each application polls the shard once per second (the model's "
+               "assumption). What happens to the GetRecords calls?",
+           answer="The shard gets {calls} calls per second against its 5: {refused} are refused every second "
+                  "with ReadProvisionedThroughputExceeded. Each application gets a call through about every "
+                  "{every:.0f} s, and every record is read about {delay:.0f} s after it was written.",
+           measure=lambda r: {"calls": int(r.getrecords()["calls_per_s"]),
+                              "refused": int(r.getrecords()["refused_per_s"]),
+                              "every": r.getrecords()["success_every_s"],
+                              "delay": float(max(np.median(d) for d in r.read_delay()))},
+           expect={"calls": Expect(10), "refused": Expect(5), "every": Expect(2.0),
+                   "delay": Expect(2.0, rel=0.15)}))
 
 
 def _bad(r):
@@ -312,6 +342,8 @@ steps("poison_lab",
            ask="Set MaximumRetryAttempts back to -1 and ParallelizationFactor to 10 (bisect still on). Is "
                "the shard still blocked, and how many records wait (about 1,400 at the defaults)?",
            answer="Still blocked: its iterator age is still about {age} s. But only the keys that share the "
-                  "bad record's batch wait: about {waiting} records.",
+                  "bad record's batch wait: about {waiting} records. This rests on behaviour AWS does not "
+                  "document: AWS keeps order per partition key, but does not say how a shard's keys are dealt "
+                  "to its batches, nor that the other batches keep flowing; the model assumes both.",
            measure=lambda r: {"age": _bad(r)[1], "waiting": _bad(r)[2]},
            expect={"age": Expect(270, rel=0.15), "waiting": Expect(150, rel=0.15)}))
