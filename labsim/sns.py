@@ -357,42 +357,70 @@ def _cidr_ok(v, arg) -> bool:
         return False
 
 
-def _one(v, c) -> bool:
-    """Does the single value ``v`` match the condition ``c``?"""
+def _predicate(c):
+    """The condition ``c`` (not ``exists``) as a function of one value: does it match?"""
     if isinstance(c, dict):
         op, arg = next(iter(c.items()))
         if op == "prefix":
-            return isinstance(v, str) and v.startswith(arg)
+            return lambda v: isinstance(v, str) and v.startswith(arg)
         if op == "suffix":
-            return isinstance(v, str) and v.endswith(arg)
+            return lambda v: isinstance(v, str) and v.endswith(arg)
         if op == "equals-ignore-case":
-            return isinstance(v, str) and v.lower() == arg.lower()
+            low = arg.lower()
+            return lambda v: isinstance(v, str) and v.lower() == low
         if op == "wildcard":
-            return _wildcard_ok(v, arg)
+            return lambda v: _wildcard_ok(v, arg)
         if op == "cidr":
-            return _cidr_ok(v, arg)
+            return lambda v: _cidr_ok(v, arg)
         if op == "numeric":
-            return _numeric_ok(v, arg)
-        if op == "anything-but":
-            if isinstance(arg, dict):
-                return isinstance(v, str) and not _one(v, arg)
-            vals = arg if isinstance(arg, list) else [arg]
-            return not any(_one(v, x) for x in vals)
-        return False
+            return lambda v: _numeric_ok(v, arg)
+        if isinstance(arg, dict):                                 # anything-but a prefix, suffix or wildcard
+            inner = _predicate(arg)
+            return lambda v: isinstance(v, str) and not inner(v)
+        preds = [_predicate(x) for x in (arg if isinstance(arg, list) else [arg])]     # anything-but values
+        return lambda v: not any(p(v) for p in preds)
     if c is None:
-        return v is None
+        return lambda v: v is None
     if _num(c):
-        return _num(v) and float(v) == float(c)
-    return isinstance(v, str) and v == c
+        x = float(c)
+        return lambda v: _num(v) and float(v) == x
+    return lambda v: isinstance(v, str) and v == c
 
 
-def _key_ok(present: bool, values, conds) -> bool:
-    for c in conds:
-        if isinstance(c, dict) and "exists" in c:
-            if c["exists"] == (present and any(v is not None and v != "" for v in values)):
-                return True
-        elif present and any(_one(v, c) for v in values):
+def _compile(branches) -> tuple:
+    """A checked policy's OR-branches, each leaf as ``(path, exists values, predicates)``."""
+    return tuple(tuple((p, tuple(c["exists"] for c in conds if isinstance(c, dict) and "exists" in c),
+                        tuple(_predicate(c) for c in conds if not (isinstance(c, dict) and "exists" in c)))
+                       for p, conds in b) for b in branches)
+
+
+def _leaf_ok(leaf, message: dict, scope: str) -> bool:
+    """Does one key of the policy match the message? One of its conditions is enough (OR)."""
+    path, exists, preds = leaf
+    node, present = message, True
+    for k in path:
+        if isinstance(node, dict) and k in node:
+            node = node[k]
+        else:
+            present = False
+            break
+    if not present:
+        values = ()
+    elif scope == "MessageAttributes":
+        values = _attr_values(path[0], node)
+    elif isinstance(node, dict):                 # exists works on leaves only
+        present, values = False, ()
+    else:
+        values = node if isinstance(node, list) else (node,)
+    if exists:
+        nonempty = present and any(v is not None and v != "" for v in values)
+        if nonempty in exists:
             return True
+    if present:
+        for pred in preds:
+            for v in values:
+                if pred(v):
+                    return True
     return False
 
 
@@ -410,32 +438,20 @@ def matches(policy: dict | None, message: dict, scope: str = "MessageAttributes"
     if policy is None:
         return True
     check_policy(policy, scope)
-    return _matches(_branches(policy, scope), message, scope)
+    return _matches(_compile(_branches(policy, scope)), message, scope)
 
 
-def _leaf_ok(path, conds, message: dict, scope: str) -> bool:
-    node, present = message, True
-    for k in path:
-        if isinstance(node, dict) and k in node:
-            node = node[k]
-        else:
-            present = False
-            break
-    if present:
-        values = _attr_values(path[0], node) if scope == "MessageAttributes" else (
-            list(node) if isinstance(node, list) else [node])
-        if scope == "MessageBody" and isinstance(node, dict):
-            present, values = False, []          # exists works on leaves only
-    else:
-        values = []
-    return _key_ok(present, values, conds)
-
-
-def _matches(branches, message: dict, scope: str) -> bool:
-    """:func:`matches` for a checked policy's OR-branches: one branch whose every key matches."""
+def _matches(compiled, message: dict, scope: str) -> bool:
+    """:func:`matches` for a compiled policy: one OR-branch whose every key matches."""
     if not message:                      # "exists": false needs at least one attribute
         return False
-    return any(all(_leaf_ok(p, c, message, scope) for p, c in b) for b in branches)
+    for branch in compiled:
+        for leaf in branch:
+            if not _leaf_ok(leaf, message, scope):
+                break
+        else:
+            return True
+    return False
 
 
 # --- topics and subscriptions ----------------------------------------------------------------------
@@ -466,7 +482,7 @@ class Subscription:
             raise ValueError(f"message must be a dict, got {message!r:.80}")
         if self.filter_policy is None:
             return True
-        return _matches(_branches(self.filter_policy, self.scope), message, self.scope)
+        return _matches(_compile(_branches(self.filter_policy, self.scope)), message, self.scope)
 
     @property
     def endpoint_class(self) -> str:
@@ -494,8 +510,8 @@ def fan_out(subscriptions, messages) -> np.ndarray:
         if s.filter_policy is None:
             out[:, j] = True
         else:
-            branches = _branches(s.filter_policy, s.scope)
-            out[:, j] = [_matches(branches, m, s.scope) for m in msgs]
+            compiled = _compile(_branches(s.filter_policy, s.scope))
+            out[:, j] = [_matches(compiled, m, s.scope) for m in msgs]
     return out
 
 
