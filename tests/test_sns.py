@@ -325,6 +325,12 @@ def test_or_operator_and_number_array():
     with pytest.raises(ValueError, match="no Number.Array"):
         matches({"p": [{"numeric": [">", 1]}]}, {"p": {"Type": "Number.Array", "Value": "[1, 2]"}})
     assert matches({"p": [{"exists": True}]}, {"p": {"Type": "Binary", "Value": "AQID"}, "q": S("x")}) is False
+    # the fan-out lab's "$or" preset: exactly the union of its two branches
+    from labsim.labs import sns as lab
+    _, msgs = lab.orders(1.0)
+    got = sns.fan_out([sns.Subscription("c", filter_policy=lab.POLICY_PRESETS["express OR >= 100 USD ($or)"])], msgs)
+    want = [("express" in m) or m["price_usd"]["Value"] >= 100 for m in msgs]
+    assert got[:, 0].tolist() == want and 0 < sum(want) < len(msgs)
 
 
 @settings(max_examples=40, deadline=None)

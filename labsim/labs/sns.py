@@ -22,6 +22,8 @@ POLICY_PRESETS = {
     "EU stores (prefix eu-)": {"store": [{"prefix": "eu-"}]},
     "express (exists)": {"express": [{"exists": True}]},
     "placed AND >= 100 USD": {"event": ["order_placed"], "price_usd": [{"numeric": [">=", 100]}]},
+    "express OR >= 100 USD ($or)": {"$or": [{"express": [{"exists": True}]},
+                                            {"price_usd": [{"numeric": [">=", 100]}]}]},
 }
 FANOUT_SEND_S = 600.0
 FANOUT_HORIZON_S = 900.0
