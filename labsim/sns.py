@@ -116,7 +116,8 @@ def _fmt_s(x: float) -> str:
 
 # --- filter policies -------------------------------------------------------------------------------
 # One evaluator for both scopes, kept apart from the rest of the module so that another service's
-# patterns (EventBridge) can share it: check_policy -> alternatives -> matches.
+# patterns (EventBridge) can share it: check_policy (the limits), _branches (the policy as
+# OR-branches of leaves), _compile (each leaf's conditions as predicates), _matches (a message).
 #: The operators a condition object may hold. They are also the reserved keywords that stop an
 #: "$or" array from being read as OR ({_SNS}and-or-logic.html).
 OPERATORS = ("prefix", "suffix", "equals-ignore-case", "anything-but", "numeric", "exists", "cidr", "wildcard")
