@@ -1,7 +1,10 @@
-"""SNS: the filter-policy evaluator on the AWS pages' own examples, the limits, the delivery
-retry schedule's phases for both endpoint classes, delivery fates and the fan-out's books."""
+"""SNS: the filter-policy evaluator on the AWS pages' own examples (tests/sns_filter_policy_examples.json),
+the limits, the delivery retry schedule's phases for the three endpoint classes, client- and
+server-side failures, delivery fates, large-message topics and the fan-out's books."""
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,76 +42,47 @@ def body(**kw):
     return kw
 
 
-# (page, policy, scope, message, expected) -- each row is an example printed on the page named.
-EXAMPLES = [
-    # exact string matching, String.Array elements matched one by one
-    (STRING_PAGE, {"customer_interests": ["rugby", "tennis"]}, "MessageAttributes", attr(customer_interests=S("rugby")), True),
-    (STRING_PAGE, {"customer_interests": ["rugby", "tennis"]}, "MessageAttributes", attr(customer_interests=S("tennis")), True),
-    (STRING_PAGE, {"customer_interests": ["rugby", "tennis"]}, "MessageAttributes",
-     attr(customer_interests=SA("rugby", "tennis")), True),
-    (STRING_PAGE, {"customer_interests": ["rugby", "tennis"]}, "MessageBody", body(customer_interests="rugby"), True),
-    (STRING_PAGE, {"customer_interests": ["rugby", "tennis"]}, "MessageBody", body(customer_interests="tennis"), True),
-    (STRING_PAGE, {"customer_interests": ["rugby", "tennis"]}, "MessageAttributes", attr(customer_interests=S("baseball")), False),
-    (STRING_PAGE, {"customer_interests": ["rugby", "tennis"]}, "MessageAttributes", attr(customer_interests=SA("baseball")), False),
-    (STRING_PAGE, {"customer_interests": ["rugby", "tennis"]}, "MessageBody", body(customer_interests="baseball"), False),
-    # anything-but
-    (STRING_PAGE, {"customer_interests": [{"anything-but": ["rugby", "tennis"]}]}, "MessageAttributes",
-     attr(customer_interests=S("baseball")), True),
-    (STRING_PAGE, {"customer_interests": [{"anything-but": ["rugby", "tennis"]}]}, "MessageAttributes",
-     attr(customer_interests=S("football")), True),
-    (STRING_PAGE, {"customer_interests": [{"anything-but": ["rugby", "tennis"]}]}, "MessageBody",
-     body(customer_interests="football"), True),
-    (STRING_PAGE, {"customer_interests": [{"anything-but": ["rugby", "tennis"]}]}, "MessageAttributes",
-     attr(customer_interests=SA("rugby", "baseball")), True),
-    (STRING_PAGE, {"customer_interests": [{"anything-but": ["rugby", "tennis"]}]}, "MessageBody",
-     body(customer_interests=["rugby", "baseball"]), True),
-    # prefix
-    (STRING_PAGE, {"customer_interests": [{"prefix": "bas"}]}, "MessageAttributes", attr(customer_interests=S("baseball")), True),
-    (STRING_PAGE, {"customer_interests": [{"prefix": "bas"}]}, "MessageAttributes", attr(customer_interests=S("basketball")), True),
-    (STRING_PAGE, {"customer_interests": [{"prefix": "bas"}]}, "MessageAttributes", attr(customer_interests=S("rugby")), False),
-    # numeric exact, anything-but, ranges
-    (NUMERIC_PAGE, {"price_usd": [{"numeric": ["=", 301.5]}]}, "MessageAttributes", attr(price_usd=N(301.5)), True),
-    (NUMERIC_PAGE, {"price_usd": [{"numeric": ["=", 301.5]}]}, "MessageAttributes", attr(price_usd=N("3.015e2")), True),
-    (NUMERIC_PAGE, {"price_usd": [{"numeric": ["=", 301.5]}]}, "MessageBody", body(price_usd=3.015e2), True),
-    (NUMERIC_PAGE, {"price": [{"anything-but": [100, 500]}]}, "MessageAttributes", attr(price=N(101)), True),
-    (NUMERIC_PAGE, {"price": [{"anything-but": [100, 500]}]}, "MessageAttributes", attr(price=N(100.1)), True),
-    (NUMERIC_PAGE, {"price": [{"anything-but": [100, 500]}]}, "MessageAttributes",
-     attr(price={"Type": "Number.Array", "Value": "[100, 50]"}), True),
-    (NUMERIC_PAGE, {"price": [{"anything-but": [100, 500]}]}, "MessageBody", body(price=[100, 50]), True),
-    (NUMERIC_PAGE, {"price": [{"anything-but": [100, 500]}]}, "MessageAttributes", attr(price=N(100)), False),
-    (NUMERIC_PAGE, {"price": [{"anything-but": [100, 500]}]}, "MessageBody", body(price=100), False),
-    (NUMERIC_PAGE, {"price_usd": [{"numeric": ["<", 0]}]}, "MessageAttributes", attr(price_usd=N(-3)), True),
-    (NUMERIC_PAGE, {"price_usd": [{"numeric": ["<", 0]}]}, "MessageAttributes", attr(price_usd=N(3)), False),
-    (NUMERIC_PAGE, {"price_usd": [{"numeric": [">", 0, "<=", 150]}]}, "MessageAttributes", attr(price_usd=N(150)), True),
-    (NUMERIC_PAGE, {"price_usd": [{"numeric": [">", 0, "<=", 150]}]}, "MessageAttributes", attr(price_usd=N(150.01)), False),
-    (NUMERIC_PAGE, {"price_usd": [{"numeric": [">", 0, "<=", 150]}]}, "MessageAttributes", attr(price_usd=N(0)), False),
-    # exists
-    (KEY_PAGE, {"store": [{"exists": True}]}, "MessageAttributes",
-     attr(store=S("fans"), customer_interests=SA("baseball", "basketball")), True),
-    (KEY_PAGE, {"store": [{"exists": True}]}, "MessageBody",
-     body(store="fans", customer_interests=["baseball", "basketball"]), True),
-    (KEY_PAGE, {"store": [{"exists": True}]}, "MessageAttributes", attr(customer_interests=SA("baseball", "basketball")), False),
-    (KEY_PAGE, {"store": [{"exists": True}]}, "MessageBody", body(customer_interests=["baseball", "basketball"]), False),
-    (KEY_PAGE, {"store": [{"exists": False}]}, "MessageAttributes",
-     attr(store=S("fans"), customer_interests=SA("baseball", "basketball")), False),
-    (KEY_PAGE, {"store": [{"exists": False}]}, "MessageBody",
-     body(store="fans", customer_interests=["baseball", "basketball"]), False),
-    (KEY_PAGE, {"store": [{"exists": False}]}, "MessageAttributes", attr(customer_interests=SA("baseball", "basketball")), True),
-    (KEY_PAGE, {"store": [{"exists": False}]}, "MessageAttributes", attr(), False),   # "An empty set ... not matching"
-]
+#: Every example of the SNS filter-policy pages (tests/sns_filter_policy_examples.json, by page).
+EXAMPLES_FILE = Path(__file__).with_name("sns_filter_policy_examples.json")
+PAGES = json.loads(EXAMPLES_FILE.read_text())["pages"]
+CASES = [(url, i, c) for url, page in PAGES.items() for i, c in enumerate(page["cases"])]
+
+
+@pytest.mark.parametrize("url,i,case", CASES, ids=[f"{u.rsplit('/', 1)[1][:-5]}-{i}" for u, i, _ in CASES])
+def test_aws_page_examples(url, i, case):
+    """Each policy and message the page prints, with the page's answer (or a rule it states)."""
+    kind, policy, scope = case["kind"], case["policy"], case["scope"]
+    if kind == "match":
+        assert sns.check_policy(policy, scope) is policy
+        assert matches(policy, case["message"], scope) is case["expected"], (url, case)
+    elif kind == "combinations":
+        assert sns.check_policy(policy, scope) is policy
+        assert sns.combinations(policy, scope) == case["expected"], (url, case)
+    elif kind == "wildcard_complexity":
+        assert sns.wildcard_complexity(policy, scope) == case["expected"], (url, case)
+    else:
+        assert kind == "refused"
+        with pytest.raises(ValueError, match=case["error"]):
+            matches(policy, case["message"], scope)
+
+
+def test_the_examples_file_covers_every_filter_policy_page():
+    want = {"and-or-logic", "string-value-matching", "numeric-value-matching", "attribute-key-matching",
+            "subscription-filter-policy-constraints", "example-filter-policies"}
+    assert {u.rsplit("/", 1)[1][:-5] for u in PAGES} == want
+    for url, page in PAGES.items():
+        copied = [c for c in page["cases"] if c["source"] == "the page's example"]
+        assert len(copied) >= 3, url           # most cases are the page's own, not derived ones
+    # both answers occur, and both scopes
+    ms = [c for _, _, c in CASES if c["kind"] == "match"]
+    assert {c["expected"] for c in ms} == {True, False} and {c["scope"] for c in ms} == set(sns.SCOPES)
+
 
 #: The example message of the example-filter-policies page, as attributes and as a body.
 EX_ATTR = attr(customer_interests=SA("soccer", "rugby", "hockey"), store=S("example_corp"), event=S("order_placed"),
                price_usd=N("210.75"))
 EX_BODY = body(customer_interests=["soccer", "rugby", "hockey"], store="example_corp", event="order_placed",
                price_usd=210.75)
-
-
-@pytest.mark.parametrize("page,policy,scope,message,expected", EXAMPLES,
-                         ids=[f"{p.rsplit('/', 1)[1]}-{i}" for i, (p, *_) in enumerate(EXAMPLES)])
-def test_aws_page_examples(page, policy, scope, message, expected):
-    sns.check_policy(policy, scope)
-    assert matches(policy, message, scope) is expected, (page, policy, message)
 
 
 @pytest.mark.parametrize("scope,msg", [("MessageAttributes", EX_ATTR), ("MessageBody", EX_BODY)])
@@ -224,6 +198,139 @@ def test_delivery_fates_by_hand():
         sns.simulate_delivery([1.0], endpoint_down=[(0, 10), (5, 20)])
     with pytest.raises(ValueError, match="dlq"):
         sns.simulate_delivery([1.0], dlq="yes")
+
+
+def test_customer_managed_schedule_phases():
+    """sns-message-delivery-retries.html: email, SMS, mobile push: 0 immediate, 2 at 10 s, 10 backoff
+    from 10 s to 600 s, 38 at 600 s = 50. AWS sums it up as "over 6 hours"; the phases take longer."""
+    p = sns.CUSTOMER_MANAGED
+    assert p.phases == {"immediate": 0, "pre-backoff": 2, "backoff": 10, "post-backoff": 38}
+    assert p.num_retries == 50 and p.attempts == 51 and p.managed
+    d, ph = p.delays(), p.phase_of_retry()
+    assert (d[ph == 1] == 10).all() and (d[ph == 3] == 600).all()
+    assert d[ph == 2].tolist() == [10, 20, 40, 80, 160, 320, 600, 600, 600, 600]     # the model's curve
+    assert 38 * 600 / 3_600 > 6                         # the post-backoff phase alone is 6.3 hours
+    assert p.total_seconds == 20 + 3_030 + 22_800 and 7.1 < p.total_seconds / 3_600 < 7.2
+    assert p.total_seconds > sns.HTTP_MAX_POLICY_SECONDS          # no HTTP/S policy could hold it
+
+
+@pytest.mark.parametrize("protocol,cls,policy", [
+    ("sqs", "aws-managed", "AWS_MANAGED"), ("lambda", "aws-managed", "AWS_MANAGED"),
+    ("firehose", "aws-managed", "AWS_MANAGED"), ("http", "http", "HTTP_DEFAULT"), ("https", "http", "HTTP_DEFAULT"),
+    ("email", "customer-managed", "CUSTOMER_MANAGED"), ("email-json", "customer-managed", "CUSTOMER_MANAGED"),
+    ("sms", "customer-managed", "CUSTOMER_MANAGED"), ("application", "customer-managed", "CUSTOMER_MANAGED")])
+def test_each_protocol_gets_its_class_policy(protocol, cls, policy):
+    assert sns.endpoint_class(protocol) == cls and sns.policy_for(protocol) is getattr(sns, policy)
+    sub = sns.Subscription("s", protocol=protocol)
+    assert sub.endpoint_class == cls and sub.delivery_policy is getattr(sns, policy)
+
+
+def test_only_http_takes_a_custom_policy():
+    custom = sns.http_policy(60, 60)
+    assert sns.policy_for("https", custom) is custom
+    for protocol in ("email", "sms", "application", "sqs", "lambda", "firehose"):
+        with pytest.raises(ValueError, match="only HTTP/S supports custom policies"):
+            sns.policy_for(protocol, custom)
+    with pytest.raises(ValueError, match="not one of SNS's fixed policies"):
+        sns.policy_for("http", sns.CUSTOMER_MANAGED)
+    with pytest.raises(ValueError, match="only HTTP/S supports custom policies"):
+        sns.simulate_delivery([1.0], protocol="sms", policy=custom)
+    with pytest.raises(ValueError, match="^protocol="):
+        sns.simulate_delivery([1.0], protocol="smtp")
+
+
+def test_email_bridges_an_outage_that_http_cannot():
+    """An hour's outage: the HTTP/S default gives up after 60 s and even the longest HTTP/S policy
+    after 3,600 s, but email/SMS/push keep trying every 600 s for hours: all delivered late."""
+    t = traffic.poisson(0.2, 1_800.0, 5)
+    down = [(0.0, 4_000.0)]                      # longer than any HTTP/S policy
+    email = sns.simulate_delivery(t, protocol="email", endpoint_down=down)
+    longest = sns.simulate_delivery(t, protocol="https", policy=sns.http_policy(60, 60), endpoint_down=down)
+    default = sns.simulate_delivery(t, protocol="https", endpoint_down=down)
+    assert email.count(Fate.DELIVERED_LATE) == len(t) and email.count(Fate.LOST) == 0
+    assert email.params["policy"] is sns.CUSTOMER_MANAGED and email.params["protocol"] == "email"
+    assert (email.departure - t <= 4_000.0 + 600.0).all()           # within one 600 s step of the end
+    lost = longest.fate == Fate.LOST
+    assert lost.any() and (t[lost] + 3_600.0 < 4_000.0).all()       # 3,600 s of retries ended inside
+    assert default.count(Fate.LOST) == len(t)
+    # the protocol's own policy, given explicitly, is the same run
+    again = sns.simulate_delivery(t, protocol="email", policy=sns.CUSTOMER_MANAGED, endpoint_down=down)
+    assert np.array_equal(again.fate, email.fate) and np.array_equal(again.departure, email.departure)
+
+
+def test_client_side_errors_are_not_retried():
+    """sns-dead-letter-queues.html: on a client-side error SNS does not retry: DLQ or discarded."""
+    t = np.array([50.0, 100.0, 130.0, 150.0, 250.0])
+    srv = sns.simulate_delivery(t, endpoint_down=[(100, 200)], failure="server")
+    cli = sns.simulate_delivery(t, endpoint_down=[(100, 200)], failure="client")
+    assert [Fate(f).name for f in srv.fate] == ["DELIVERED", "LOST", "LOST", "DELIVERED_LATE", "DELIVERED"]
+    assert [Fate(f).name for f in cli.fate] == ["DELIVERED", "LOST", "LOST", "LOST", "DELIVERED"]
+    assert cli.attempts.tolist() == [1, 1, 1, 1, 1]                   # one attempt: no retries
+    assert cli.departure.tolist() == [50.0, 100.0, 130.0, 150.0, 250.0]
+    assert cli.client_error.tolist() == [False, True, True, True, False] and cli.client_errors == 3
+    assert srv.client_errors == 0
+    dl = sns.simulate_delivery(t, endpoint_down=[(100, 200)], failure="client", dlq=True,
+                               policy=sns.http_policy(60, 60))
+    assert dl.count(Fate.DLQ) == 3 and dl.count(Fate.LOST) == 0 and dl.attempts.max() == 1
+    # a retry of a server-side failure that lands in a client-error window fails there, for good
+    mix = sns.simulate_delivery([95.0], endpoint_down=[(90, 100), (100, 200)], failure=["server", "client"],
+                                protocol="sqs")
+    assert mix.fate[0] == Fate.LOST and mix.client_errors == 1 and mix.attempts[0] >= 2
+    assert 100 <= mix.departure[0] < 101
+    # the AWS-managed class's 100,015 retries do not help against a client-side error either
+    aws = sns.simulate_delivery(t, protocol="lambda", endpoint_down=[(100, 200)], failure="client")
+    assert aws.count(Fate.LOST) == 3
+    with pytest.raises(ValueError, match="^failure="):
+        sns.simulate_delivery(t, endpoint_down=[(100, 200)], failure="timeout")
+    with pytest.raises(ValueError, match="^failure must be"):
+        sns.simulate_delivery(t, endpoint_down=[(100, 200)], failure=["server", "client"])
+
+
+def test_a_large_message_topic_takes_firehose_sqs_and_lambda_only():
+    """large-message-payloads.html: above 256 KiB, only Firehose, SQS and Lambda, at most 100."""
+    ok = [sns.Subscription(f"s{i}", protocol=p) for i, p in enumerate(("sqs", "lambda", "firehose"))]
+    assert sns.check_topic(ok, 1_048_576) == tuple(ok)
+    for p in ("http", "https", "email", "email-json", "sms", "application"):
+        sub = sns.Subscription("x", protocol=p)
+        assert sns.check_topic([sub], 262_144) == (sub,)                  # a default topic takes any
+        with pytest.raises(ValueError, match="supports only Firehose, SQS and Lambda"):
+            sns.check_topic(ok + [sub], 262_145)
+    many = [sns.Subscription(f"q{i}") for i in range(101)]
+    assert len(sns.check_topic(many[:100], 1_048_576)) == 100 and len(sns.check_topic(many)) == 101
+    with pytest.raises(ValueError, match="at most 100 subscriptions"):
+        sns.check_topic(many, 1_048_576)
+    with pytest.raises(ValueError, match="^maximum_message_size="):
+        sns.check_topic(ok, 2_000_000)
+
+
+def test_or_operator_and_number_array():
+    """and-or-logic.html's "$or", and the attribute types: no Number.Array (API_MessageAttributeValue)."""
+    pol = {"source": ["aws.cloudwatch"], "$or": [{"metricName": ["CPUUtilization"]}, {"namespace": ["AWS/EC2"]}]}
+    assert sns.alternatives(pol) == [{"source": ["aws.cloudwatch"], "metricName": ["CPUUtilization"]},
+                                     {"source": ["aws.cloudwatch"], "namespace": ["AWS/EC2"]}]
+    assert sns.combinations(pol) == 2
+    # one member is not an OR: "$or" is then an attribute name like any other
+    single = {"$or": [{"metricName": ["CPUUtilization"]}]}
+    with pytest.raises(ValueError, match="nested policies are allowed only"):
+        sns.check_policy({"$or": {"a": ["x"]}})          # an object: a nested key named "$or"
+    with pytest.raises(ValueError, match="unknown operator 'metricName'"):
+        sns.check_policy(single)                 # [{"metricName": [...]}] read as conditions of key "$or"
+    assert matches({"$or": ["x"]}, {"$or": S("x")})                   # a plain key named "$or"
+    # too many branches is refused before they are built
+    wide = {"$or": [{f"k{i}": ["a"]} for i in range(2)]}
+    for _ in range(7):
+        wide = {"$or": [wide, dict(wide)]}
+    with pytest.raises(ValueError, match="150"):
+        sns.check_policy(wide)
+    with pytest.raises(ValueError, match="no Number.Array"):
+        matches({"p": [{"numeric": [">", 1]}]}, {"p": {"Type": "Number.Array", "Value": "[1, 2]"}})
+    assert matches({"p": [{"exists": True}]}, {"p": {"Type": "Binary", "Value": "AQID"}, "q": S("x")}) is False
+    # the fan-out lab's "$or" preset: exactly the union of its two branches
+    from labsim.labs import sns as lab
+    _, msgs = lab.orders(1.0)
+    got = sns.fan_out([sns.Subscription("c", filter_policy=lab.POLICY_PRESETS["express OR >= 100 USD ($or)"])], msgs)
+    want = [("express" in m) or m["price_usd"]["Value"] >= 100 for m in msgs]
+    assert got[:, 0].tolist() == want and 0 < sum(want) < len(msgs)
 
 
 @settings(max_examples=40, deadline=None)

@@ -1,4 +1,5 @@
-"""Labs for chapter 7 (SNS): fan-out with filter policies, delivery retries to an HTTP endpoint."""
+"""Labs for chapter 7 (SNS): fan-out with filter policies; delivery retries to an endpoint of each
+class (HTTP/S, email/SMS/push, AWS-managed), with server- or client-side failures."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from ..sns import Fate
 from ..validation import check_bool, check_choice, check_number
 from .base import Lab, checkbox as _check, dropdown as _drop, int_slider as _int, register
 
-__all__ = ["fanout_lab", "delivery_lab", "POLICY_PRESETS", "DELIVERY_PRESETS", "orders"]
+__all__ = ["fanout_lab", "delivery_lab", "POLICY_PRESETS", "DELIVERY_PRESETS", "ENDPOINTS", "FAILURES", "orders"]
 
 #: Filter policies a reader can give each queue (MessageAttributes scope).
 POLICY_PRESETS = {
@@ -21,6 +22,8 @@ POLICY_PRESETS = {
     "EU stores (prefix eu-)": {"store": [{"prefix": "eu-"}]},
     "express (exists)": {"express": [{"exists": True}]},
     "placed AND >= 100 USD": {"event": ["order_placed"], "price_usd": [{"numeric": [">=", 100]}]},
+    "express OR >= 100 USD ($or)": {"$or": [{"express": [{"exists": True}]},
+                                            {"price_usd": [{"numeric": [">=", 100]}]}]},
 }
 FANOUT_SEND_S = 600.0
 FANOUT_HORIZON_S = 900.0
@@ -88,10 +91,23 @@ def fanout_lab() -> Lab:
 
 
 # --- delivery retries ----------------------------------------------------------------------------
+#: HTTP/S delivery policies (the integration overview's outage lab uses these too).
 DELIVERY_PRESETS = {
     "HTTP/S default: 3 retries, 20 s apart": sns.HTTP_DEFAULT,
     "12 retries, exponential 1 s to 600 s": sns.http_policy(12, 1, 600, "exponential"),
     "60 retries, 60 s apart (3,600 s)": sns.http_policy(60, 60),
+}
+#: The delivery lab's endpoints: the HTTP/S policies above, and SNS's own policies for the other
+#: two endpoint classes (which no one can change): (protocol, policy).
+ENDPOINTS = {
+    **{k: ("https", v) for k, v in DELIVERY_PRESETS.items()},
+    "email, SMS, mobile push: SNS's 50 retries": ("email", sns.CUSTOMER_MANAGED),
+    "SQS, Lambda, Firehose: SNS's 100,015 retries": ("sqs", sns.AWS_MANAGED),
+}
+#: The kind of failure while the endpoint is down (sns-dead-letter-queues.html).
+FAILURES = {
+    "server-side (endpoint unavailable)": "server",
+    "client-side (endpoint deleted, access removed)": "client",
 }
 DELIVERY_SEND_S = 1_800.0
 DELIVERY_HORIZON_S = 7_200.0
@@ -99,22 +115,29 @@ DOWN_AT_S = 300.0
 DELIVERY_MAX_DOWN_MIN = (DELIVERY_HORIZON_S - DOWN_AT_S) / 60.0
 
 
-def delivery_model(down_minutes, policy, dlq):
+def delivery_model(down_minutes, policy, dlq, failure=list(FAILURES)[0]):
     down_minutes = check_number("down_minutes", down_minutes, 0, DELIVERY_MAX_DOWN_MIN,
                                 why="the endpoint is back before the lab's 2-hour horizon")
-    check_choice("policy", policy, DELIVERY_PRESETS)
+    check_choice("policy", policy, ENDPOINTS)
     check_bool("dlq", dlq)
+    check_choice("failure", failure, FAILURES)
     t = traffic.poisson(0.2, DELIVERY_SEND_S, 21)
     down = (DOWN_AT_S, DOWN_AT_S + 60.0 * down_minutes)
-    return sns.simulate_delivery(t, policy=DELIVERY_PRESETS[policy], endpoint_down=[down], dlq=dlq,
-                                 horizon=DELIVERY_HORIZON_S)
+    protocol, pol = ENDPOINTS[policy]
+    return sns.simulate_delivery(t, protocol=protocol, policy=pol, endpoint_down=[down], failure=FAILURES[failure],
+                                 dlq=dlq, horizon=DELIVERY_HORIZON_S)
 
 
-def delivery_view(r, down_minutes, policy, dlq):
+def delivery_view(r, down_minutes, policy, dlq, failure=list(FAILURES)[0]):
     b = r.books()
     late = r.departure[r.fate == Fate.DELIVERED_LATE] - r.publish[r.fate == Fate.DELIVERED_LATE]
-    text = (f"endpoint down from 5 min for {down_minutes:g} min; policy: {policy} "
-            f"({DELIVERY_PRESETS[policy].total_seconds:,.0f} s of retries); DLQ {'on' if dlq else 'off'}: "
+    kind = FAILURES[failure]
+    retries = (f"{ENDPOINTS[policy][1].total_seconds / 3_600:,.1f} h of retries" if ENDPOINTS[policy][1].managed
+               else f"{ENDPOINTS[policy][1].total_seconds:,.0f} s of retries")
+    text = (f"endpoint failing from 5 min for {down_minutes:g} min with {kind}-side errors; {policy} "
+            f"({retries}"
+            + ("; a client-side error is never retried" if kind == "client" else "")
+            + f"); DLQ {'on' if dlq else 'off'}: "
             f"{b['published']:,} messages: <b>{b['delivered']:,}</b> delivered at once, "
             f"<b>{b['delivered_late']:,}</b> delivered late (up to {late.max(initial=0) / 60:.1f} min), "
             f"<b>{b['dlq']:,}</b> to the DLQ, <b>{b['lost']:,}</b> lost; {len(r.attempt_times()):,} attempts.")
@@ -123,9 +146,10 @@ def delivery_view(r, down_minutes, policy, dlq):
 
 @register
 def delivery_lab() -> Lab:
-    """An HTTP endpoint down for a while: SNS's retries, then the DLQ or the bin."""
-    return Lab({"down_minutes": _int("endpoint down (minutes)", 20, 0, 60, 5),
-                "policy": _drop("delivery policy", list(DELIVERY_PRESETS), list(DELIVERY_PRESETS)[0]),
+    """An endpoint that fails for a while: SNS's retries (by endpoint class), then the DLQ or the bin."""
+    return Lab({"down_minutes": _int("endpoint down (minutes)", 20, 0, 90, 5),
+                "policy": _drop("endpoint and delivery policy", list(ENDPOINTS), list(ENDPOINTS)[0]),
+                "failure": _drop("kind of failure", list(FAILURES), list(FAILURES)[0]),
                 "dlq": _check("subscription DLQ", False)},
                delivery_model, delivery_view, "Each message's fate and the delivery attempts per minute")
 

@@ -51,7 +51,8 @@ def fanout_figure(r: FanOutResult, labels) -> Figure:
 
 
 def delivery_figure(r: DeliveryResult, down) -> Figure:
-    """Left: each message's fate. Right: delivery attempts per minute, the outage shaded."""
+    """Left: each message's fate. Right: delivery attempts per minute, the failing window shaded
+    (server-side errors are retried on the policy's schedule; client-side errors are not)."""
     fig, (a1, a2) = figure(2, gridspec_kw={"width_ratios": [2, 3]})
     flow(a1, len(r.publish), sns_outcomes(r), what="messages", title="Each message's fate (books balance)")
     at = r.attempt_times()
@@ -59,15 +60,18 @@ def delivery_figure(r: DeliveryResult, down) -> Figure:
     edges = np.arange(0, r.horizon + 60, 60.0)
     a2.stairs(np.histogram(at, edges)[0], edges / 60, color=ROLE["throttled"], label="all attempts")
     a2.stairs(np.histogram(first, edges)[0], edges / 60, color=ROLE["function"], label="first attempts")
+    kinds = r.params.get("failure") or ["server"]
+    client = "client" in kinds
     t0, t1 = down
     if t1 > t0:
-        a2.axvspan(t0 / 60, t1 / 60, color=ROLE["lost"], alpha=0.12, label="endpoint down")
+        a2.axvspan(t0 / 60, t1 / 60, color=ROLE["lost"], alpha=0.12,
+                   label="client-side errors (no retries)" if client else "endpoint down (server-side errors)")
     dl = r.departure[r.fate == Fate.DELIVERED_LATE]
     if len(dl):
         a2.axvline(dl.max() / 60, color=ROLE["processed"], ls="--", lw=1, label=f"last late delivery {dl.max() / 60:.1f} min")
     a2.legend(fontsize=7, loc="upper right")
     a2.set(xlabel="minutes", ylabel="attempts per minute", xlim=(0, min(r.horizon, 5400) / 60),
-           title="Retries bunch up while the endpoint is down")
+           title="A client-side error is not retried" if client else "Retries bunch up while the endpoint is down")
     a1.title.set_fontsize(9)
     a2.title.set_fontsize(10)
     return fig
