@@ -8,8 +8,8 @@ first received, how often it was received and processed, and when it **left** th
 (``departure``: deleted, moved to the DLQ or expired). The departures of deleted messages are the
 arrivals of the next stage: that is how later chapters chain services.
 
-The model (one event loop, :func:`_run`)
-----------------------------------------
+The model (one event loop, :class:`_Sim`: one method per event kind)
+--------------------------------------------------------------------
 * **Sends.** One ``SendMessage`` call per message, or ``SendMessageBatch`` calls of ``send_batch``
   consecutive messages, made when the batch's last message is ready. A FIFO queue admits at most
   300 calls per second per action (the same :func:`labsim.tokenbucket.admit` bucket every rate
@@ -81,6 +81,7 @@ against the general event loop message for message.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -447,179 +448,244 @@ _POLL_EV, _GATHER_EV, _SCALE_EV, _RESUME_EV = 20, 21, 22, 23     # pollers (prio
 _S_PENDING, _S_VISIBLE, _S_HELD, _S_DELETED, _S_DLQ, _S_EXPIRED = range(6)
 
 
-def _run(enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers, wait, cap,
-         vt, delay, retention, mrc, p_fail, q_dup, f_short, poll_interval, policy, window,
-         max_slots, n_servers, rng, down=(math.inf, math.inf)):
+def _run(enq, pre, dur, poison, group, server, **kw):
     """Event loop shared by consumers and the Lambda mapping. Returns per-message lists."""
-    n = len(enq)
-    H = horizon
-    state = [_S_PENDING] * n
-    rc = [0] * n
-    holder = [-1] * n
-    runs = [0] * n
-    oks = [0] * n
-    dups = [0] * n
-    first = [math.nan] * n
-    dele = [math.nan] * n
-    dep = [math.nan] * n
-    durl = dur.tolist()
-    poil = poison.tolist()
-    grp = group.tolist()
-    srv = server.tolist()
-    rx_t, rx_n, rx_end = [], [], []
-    run_m, run_s, run_e = [], [], []
-    cnt = {"receives": 0, "empty": 0, "deletes": 0}
+    return _Sim(enq, pre, dur, poison, group, server, **kw).run()
 
-    # uniform random numbers, drawn in blocks (one generator, loop order: deterministic)
-    buf = [0.0]
-    pos = [1]
 
-    def u():
-        if pos[0] >= len(buf):
-            buf[:] = rng.random(4096).tolist()
-            pos[0] = 0
-        pos[0] += 1
-        return buf[pos[0] - 1]
+def _uniforms(rng):
+    """Uniform random numbers from ``rng``, drawn in blocks of 4,096 as they are needed."""
+    while True:
+        yield from rng.random(4096).tolist()
 
-    # visible messages
-    nvis = 0
-    if fifo:
-        ng = int(group.max()) + 1 if n else 1
-        gq = [[] for _ in range(ng)]
-        lock = [0] * ng
-        avail: list = []
-    else:
-        heaps = [[] for _ in range(n_servers)]
-        sv = [0] * n_servers
-        ghost = [False] * n
 
-    h: list = []                 # (time, priority, seq, kind, a, b)
-    seq = 0
-    push, pop = heapq.heappush, heapq.heappop
+class _Sim:
+    """One run of the event loop: the queue's state, its workers, and one method per event kind.
 
-    def ev(t, prio, kind, a=0, b=0):
-        nonlocal seq
-        seq += 1
-        push(h, (t, prio, seq, kind, a, b))
+    Events sit in a heap of ``(time, priority, seq, kind, a, b)``; arrivals come from the sorted
+    enqueue times beside it. An event handler returns True when the queue changed so that idle
+    workers may have work: the loop then *dispatches* once every event of that instant is handled.
 
-    def fifo_head(g):
-        q = gq[g]
+    ================  =====================================  ==========================
+    event             handler                                 what happens
+    ================  =====================================  ==========================
+    arrival           :meth:`arrive`                          enqueued (visible or delayed)
+    ``_VISIBLE_EV``   :meth:`delay_ends`                      a delayed message becomes visible
+    ``_END_EV``       :meth:`receive_ends`                    a worker finished its receive/batch
+    ``_DONE_EV``      :meth:`message_done`                    one message of a receive finished
+    ``_VT_EV``        :meth:`visibility_expires`              visible again, or moved to the DLQ
+    ``_GHOST_EV``     :meth:`stale_copy_appears`              a deleted message's stale copy
+    ``_EXPIRE_EV``    :meth:`retention_ends`                  SQS deletes the message
+    ``_POLL_EV``      :meth:`short_poll`                      a short poller asks again
+    ``_GATHER_EV``    :meth:`window_ends`                     a batching window closes
+    ``_SCALE_EV``     :meth:`scaling_token`                   the mapping may add a batch
+    ``_RESUME_EV``    :meth:`consumers_resume`                the consumer outage ends
+    ================  =====================================  ==========================
+    """
+
+    def __init__(self, enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers, wait, cap,
+                 vt, delay, retention, mrc, p_fail, q_dup, f_short, poll_interval, policy, window,
+                 max_slots, n_servers, rng, down=(math.inf, math.inf)):
+        n = len(enq)
+        self.enq, self.pre, self.n, self.H, self.fifo, self.lam = enq, pre, n, horizon, fifo, lam
+        self.wait, self.cap, self.vt, self.delay, self.retention, self.mrc = wait, cap, vt, delay, retention, mrc
+        self.p_fail, self.q_dup, self.f_short, self.poll_interval = p_fail, q_dup, f_short, poll_interval
+        self.policy, self.window, self.max_slots, self.n_servers = policy, window, max_slots, n_servers
+        self.rng = rng
+        self.d0, self.d1 = down
+        # per message
+        self.state = [_S_PENDING] * n
+        self.rc = [0] * n
+        self.holder = [-1] * n
+        self.runs = [0] * n
+        self.oks = [0] * n
+        self.dups = [0] * n
+        self.first = [math.nan] * n
+        self.dele = [math.nan] * n
+        self.dep = [math.nan] * n
+        self.durl, self.poil = dur.tolist(), poison.tolist()
+        self.grp, self.srv = group.tolist(), server.tolist()
+        # per non-empty receive, per processing run, request counts
+        self.rx_t, self.rx_n, self.rx_end = [], [], []
+        self.run_m, self.run_s, self.run_e = [], [], []
+        self.cnt = {"receives": 0, "empty": 0, "deletes": 0}
+        self.batches: dict = {}
+        # uniform random numbers, drawn in blocks (one generator, loop order: deterministic)
+        self.u = _uniforms(rng).__next__
+        # the visible set: FIFO per group (a group is locked while one of its messages is held),
+        # standard per server (keys 2i for a message, 2i + 1 for its stale copy; lazy deletion)
+        self.nvis = 0
+        if fifo:
+            ng = int(group.max()) + 1 if n else 1
+            self.gq = [[] for _ in range(ng)]
+            self.lock = [0] * ng
+            self.avail: list = []
+        else:
+            self.heaps = [[] for _ in range(n_servers)]
+            self.sv = [0] * n_servers
+            self.ghost = [False] * n
+        self.h: list = []
+        self.next_seq = itertools.count(1).__next__
+        # workers: idle heap of (idle since, worker) for long polling; parked dict for short polling
+        self.short = (not lam) and wait == 0
+        self.idle: list = []
+        self.parked: dict = {}
+        self.poll_token: list = []
+        self.slots = 0
+        self.bucket = TokenBucket(ESM_STEP_PER_MINUTE / 60.0, ESM_INITIAL_BATCHES) if lam else None
+        self.scale_pending = False
+        self.gather_pending = False
+        if not lam:
+            self.slots = consumers
+            self.poll_token = [0] * consumers
+            if self.short:
+                self.parked = {w: 0.0 for w in range(consumers)}
+            else:
+                self.idle = [(0.0, w) for w in range(consumers)]
+        self.handlers = [None] * (_RESUME_EV + 1)          # by event kind
+        for kind, handler in ((_END_EV, self.receive_ends), (_DONE_EV, self.message_done),
+                              (_VT_EV, self.visibility_expires), (_VISIBLE_EV, self.delay_ends),
+                              (_GHOST_EV, self.stale_copy_appears), (_EXPIRE_EV, self.retention_ends),
+                              (_POLL_EV, self.short_poll), (_GATHER_EV, self.window_ends),
+                              (_SCALE_EV, self.scaling_token), (_RESUME_EV, self.consumers_resume)):
+            self.handlers[kind] = handler
+        # the queue type's version of the visible-set operations
+        self.has_work = self.has_work_fifo if fifo else self.has_work_standard
+        self.take = self.take_fifo if fifo else self.take_standard
+        self.make_visible = self.make_visible_fifo if fifo else self.make_visible_standard
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def ev(self, t, prio, kind, a=0, b=0):
+        heapq.heappush(self.h, (t, prio, self.next_seq(), kind, a, b))
+
+    # -- the visible set -----------------------------------------------------------------------------
+    def fifo_head(self, g):
+        q = self.gq[g]
+        state = self.state
         while q and state[q[0]] != _S_VISIBLE:
             heapq.heappop(q)
         return q[0] if q else -1
 
-    def release(g):
-        if lock[g] == 0:
-            hd = fifo_head(g)
+    def release(self, g):
+        """Group ``g`` offers its head again once none of its messages is held."""
+        if self.lock[g] == 0:
+            hd = self.fifo_head(g)
             if hd >= 0:
-                push(avail, (hd, g))
+                heapq.heappush(self.avail, (hd, g))
 
-    def has_work():
-        if not fifo:
-            return nvis > 0
+    def has_work_standard(self):
+        return self.nvis > 0
+
+    def has_work_fifo(self):
+        """A group is free (no message held) and its head is visible."""
+        avail, lock, head = self.avail, self.lock, self.fifo_head
         while avail:
             hd, g = avail[0]
-            if lock[g] == 0 and fifo_head(g) == hd:
+            if lock[g] == 0 and head(g) == hd:
                 return True
-            pop(avail)
+            heapq.heappop(avail)
             if lock[g] == 0:
-                hh = fifo_head(g)
+                hh = head(g)
                 if hh >= 0 and hh != hd:
-                    push(avail, (hh, g))
+                    heapq.heappush(avail, (hh, g))
         return False
 
-    def make_visible(i):
-        nonlocal nvis
-        state[i] = _S_VISIBLE
-        nvis += 1
-        if fifo:
-            g = grp[i]
-            push(gq[g], i)
-            release(g)
-        else:
-            s = srv[i]
-            push(heaps[s], 2 * i)
-            sv[s] += 1
+    def make_visible_fifo(self, i):
+        self.state[i] = _S_VISIBLE
+        self.nvis += 1
+        g = self.grp[i]
+        heapq.heappush(self.gq[g], i)
+        self.release(g)
 
-    def unvisible(i):             # a visible message leaves the visible set (lazy in the heaps)
-        nonlocal nvis
-        nvis -= 1
-        if not fifo:
-            sv[srv[i]] -= 1
+    def make_visible_standard(self, i):
+        self.state[i] = _S_VISIBLE
+        self.nvis += 1
+        s = self.srv[i]
+        heapq.heappush(self.heaps[s], 2 * i)
+        self.sv[s] += 1
 
-    # workers: idle heap of (idle since, worker) for long polling; parked dict for short polling
-    short = (not lam) and wait == 0
-    idle: list = []
-    parked: dict = {}
-    poll_token: list = []
-    slots = 0
-    bucket = TokenBucket(ESM_STEP_PER_MINUTE / 60.0, ESM_INITIAL_BATCHES) if lam else None
-    scale_pending = [False]
-    gather_pending = [False]
-    if not lam:
-        slots = consumers
-        poll_token = [0] * consumers
-        if short:
-            parked = {w: 0.0 for w in range(consumers)}
-        else:
-            idle = [(0.0, w) for w in range(consumers)]
+    def unvisible(self, i):
+        """A visible message leaves the visible set (lazily in the heaps)."""
+        self.nvis -= 1
+        if not self.fifo:
+            self.sv[self.srv[i]] -= 1
 
-    def take_batch(t, w):
-        """One ReceiveMessage (or one Lambda batch): returns the items taken."""
-        nonlocal nvis
+    def unlock(self, i):
+        """A FIFO message stops being held: its group may offer its head again."""
+        g = self.grp[i]
+        self.lock[g] -= 1
+        self.release(g)
+
+    # -- receiving -----------------------------------------------------------------------------------
+    def take_fifo(self):
         items = []
-        if fifo:
-            if short and u() >= f_short:
-                return items
-            while len(items) < cap and has_work():
-                _, g = pop(avail)
-                while len(items) < cap:
-                    hd = fifo_head(g)
-                    if hd < 0:
-                        break
-                    heapq.heappop(gq[g])
-                    nvis -= 1
-                    lock[g] += 1
-                    items.append((hd, False))
-        else:
-            if nvis == 0:
-                return items
-            if n_servers == 1:
-                cand = [0] if (not short or u() < f_short) else []
-            else:
-                cand = [s for s in range(n_servers) if sv[s] > 0 and (not short or u() < f_short)]
-            while len(items) < cap and cand:
-                j = 0 if len(cand) == 1 else int(u() * len(cand))
-                s = cand[j]
-                q = heaps[s]
-                while True:
-                    key = heapq.heappop(q)
-                    i = key >> 1
-                    if key & 1:
-                        if ghost[i]:
-                            ghost[i] = False
-                            break
-                    elif state[i] == _S_VISIBLE:
-                        break
-                sv[s] -= 1
-                nvis -= 1
-                items.append((i, bool(key & 1)))
-                if sv[s] == 0:
-                    cand.pop(j)
+        if self.short and self.u() >= self.f_short:
+            return items
+        avail, gq, lock, cap = self.avail, self.gq, self.lock, self.cap
+        while len(items) < cap and self.has_work():
+            _, g = heapq.heappop(avail)
+            while len(items) < cap:
+                hd = self.fifo_head(g)
+                if hd < 0:
+                    break
+                heapq.heappop(gq[g])
+                self.nvis -= 1
+                lock[g] += 1
+                items.append((hd, False))
         return items
 
-    def receive(t, w):
-        """Worker ``w`` receives at ``t``; starts processing. Returns False if it got nothing."""
-        items = take_batch(t, w)
-        if lam:
+    def take_standard(self):
+        """Messages (and stale copies) from the servers a receive reaches, oldest first per server."""
+        items = []
+        if self.nvis == 0:
+            return items
+        short, f_short, sv, u = self.short, self.f_short, self.sv, self.u
+        if self.n_servers == 1:
+            cand = [0] if (not short or u() < f_short) else []
+        else:
+            cand = [s for s in range(self.n_servers) if sv[s] > 0 and (not short or u() < f_short)]
+        heaps, ghost, state, cap = self.heaps, self.ghost, self.state, self.cap
+        pop = heapq.heappop
+        while len(items) < cap and cand:
+            j = 0 if len(cand) == 1 else int(u() * len(cand))
+            s = cand[j]
+            q = heaps[s]
+            while True:
+                key = pop(q)
+                i = key >> 1
+                if key & 1:
+                    if ghost[i]:
+                        ghost[i] = False
+                        break
+                elif state[i] == _S_VISIBLE:
+                    break
+            sv[s] -= 1
+            self.nvis -= 1
+            items.append((i, bool(key & 1)))
+            if sv[s] == 0:
+                cand.pop(j)
+        return items
+
+    def receive(self, t, w):
+        """Worker ``w`` receives at ``t``: the messages are hidden (held) under receipt handle
+        ``rid`` and processed one after another (FIFO stops at the first failure). Returns False
+        if it got nothing."""
+        items = self.take()
+        cnt = self.cnt
+        if self.lam:
             cnt["receives"] += -(-len(items) // MAX_RECEIVE_MESSAGES) if items else 1
         else:
             cnt["receives"] += 1
         if not items:
             cnt["empty"] += 1
             return False
-        rid = len(rx_t)
-        real = []
+        rid = len(self.rx_t)
+        rc, holder, state, first, dups, runs = self.rc, self.holder, self.state, self.first, self.dups, self.runs
+        durl, poil, p_fail, fifo, u = self.durl, self.poil, self.p_fail, self.fifo, self.u
+        run_m, run_s, run_e = self.run_m, self.run_s, self.run_e
+        tc = t
+        okf, done_at = [], []         # per item: success (None: not processed), finish time
+        stop = False
         for i, gh in items:
             if gh:
                 dups[i] += 1
@@ -629,13 +695,6 @@ def _run(enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers,
                 state[i] = _S_HELD
                 if first[i] != first[i]:
                     first[i] = t
-                real.append(i)
-        # processing, one message after another
-        tc = t
-        okf = []
-        done_at = []
-        stop = False
-        for i, gh in items:
             if stop:
                 okf.append(None)
                 done_at.append(math.inf)
@@ -650,277 +709,328 @@ def _run(enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers,
             done_at.append(tc)
             if fifo and not ok:
                 stop = True
-        end = tc
-        rx_t.append(t)
-        rx_n.append(len(items))
-        rx_end.append(end)
-        limit = t + vt
-        if policy == "each":
+        self.rx_t.append(t)
+        self.rx_n.append(len(items))
+        self.rx_end.append(tc)
+        self.schedule_outcomes(items, okf, done_at, t, tc, w, rid)
+        self.batches[rid] = (items, okf, t)
+        return True
+
+    def schedule_outcomes(self, items, okf, done_at, t, end, w, rid):
+        """The events a receive leads to: per-message completions (consumers delete each message
+        when it succeeds), visibility timeouts of the messages that will not be deleted in time,
+        and the end of the receive."""
+        limit = t + self.vt
+        h, seq, push, last = self.h, self.next_seq, heapq.heappush, len(items) - 1
+        if self.policy == "each":
+            H = self.H
             for k, (i, gh) in enumerate(items):
                 ok = okf[k]
-                if ok is not None and done_at[k] <= H:
-                    if k < len(items) - 1:
-                        ev(done_at[k], 0, _DONE_EV, i * 2 + gh, rid)
+                if ok is not None and done_at[k] <= H and k < last:
+                    push(h, (done_at[k], 0, seq(), _DONE_EV, i * 2 + gh, rid))
                 if not gh and not (ok and done_at[k] <= limit):
-                    ev(limit, 1, _VT_EV, i, rid)
-            ev(end, 0, _END_EV, w, rid)
+                    push(h, (limit, 1, seq(), _VT_EV, i, rid))
         else:
             allok = all(o for o in okf if o is not None) and None not in okf
+            partial = self.policy == "partial"
             for k, (i, gh) in enumerate(items):
                 if gh:
                     continue
-                deleted = (okf[k] is True) and (policy == "partial" or allok)
+                deleted = (okf[k] is True) and (partial or allok)
                 if not (deleted and end <= limit):
-                    ev(limit, 1, _VT_EV, i, rid)
-            ev(end, 0, _END_EV, w, rid)
-        batches[rid] = (items, okf, t)
-        return True
+                    push(h, (limit, 1, seq(), _VT_EV, i, rid))
+        push(h, (end, 0, seq(), _END_EV, w, rid))
 
-    batches: dict = {}
-
-    def delete(i, t, rid):
-        """Delete with the receipt handle of receive ``rid``: works for the latest receive."""
-        if holder[i] != rid:
+    def delete(self, i, t, rid):
+        """Delete with the receipt handle of receive ``rid``: works for the latest receive only."""
+        if self.holder[i] != rid:
             return
-        s = state[i]
+        s = self.state[i]
         if s == _S_HELD:
-            state[i] = _S_DELETED
-            if fifo:
-                g = grp[i]
-                lock[g] -= 1
-                release(g)
+            self.state[i] = _S_DELETED
+            if self.fifo:
+                g = self.grp[i]
+                self.lock[g] -= 1
+                self.release(g)
         elif s == _S_VISIBLE:
-            unvisible(i)
-            state[i] = _S_DELETED
+            self.unvisible(i)
+            self.state[i] = _S_DELETED
         else:
             return
-        dele[i] = t
-        dep[i] = t
-        if q_dup > 0 and not fifo and u() < q_dup:
-            ev(max(t, rx_t[rid] + vt), 1, _GHOST_EV, i)
+        self.dele[i] = t
+        self.dep[i] = t
+        if self.q_dup > 0 and not self.fifo and self.u() < self.q_dup:
+            self.ev(max(t, self.rx_t[rid] + self.vt), 1, _GHOST_EV, i)
 
-    def finish_item(i2, ok, t, rid):
+    def finish_item(self, i2, ok, t, rid):
+        """A consumer's message (``2i + stale copy``) finished: on success it is deleted."""
         i, gh = i2 >> 1, i2 & 1
         if ok:
-            oks[i] += 1
+            self.oks[i] += 1
             if not gh:
-                cnt["deletes"] += 1
-                delete(i, t, rid)
+                self.cnt["deletes"] += 1
+                self.delete(i, t, rid)
 
-    def scale(t):
-        nonlocal slots
-        if slots >= max_slots:
+    # -- workers: handing out work, scaling the mapping ------------------------------------------------
+    def scale(self, t):
+        """The mapping adds a concurrent batch if its scaling bucket has a token."""
+        if self.slots >= self.max_slots:
             return False
-        if bucket.take(t):
-            w = slots
-            slots += 1
-            poll_token.append(0)
-            push(idle, (t, w))
+        if self.bucket.take(t):
+            w = self.slots
+            self.slots += 1
+            self.poll_token.append(0)
+            heapq.heappush(self.idle, (t, w))
             return True
-        if not scale_pending[0]:
-            scale_pending[0] = True
-            ev(bucket.dep[0], 2, _SCALE_EV)
+        if not self.scale_pending:
+            self.scale_pending = True
+            self.ev(self.bucket.dep[0], 2, _SCALE_EV)
         return False
 
-    d0, d1 = down
+    def wake_short_pollers(self, t):
+        """Parked short pollers polled (empty) every poll_interval: the next one finds work."""
+        if self.parked and self.has_work():
+            cnt, pi = self.cnt, self.poll_interval
+            for w, g0 in list(self.parked.items()):
+                k = math.ceil((t - g0) / pi) if t > g0 else 0
+                cnt["receives"] += k
+                cnt["empty"] += k
+                self.poll_token[w] += 1
+                self.ev(g0 + k * pi, 2, _POLL_EV, w, self.poll_token[w])
+            self.parked.clear()
 
-    def dispatch(t, force=False):
+    def dispatch(self, t, force=False):
         """Hand visible messages to idle workers (long polling / Lambda) or wake short pollers."""
-        if d0 <= t < d1:                       # consumers down: nobody receives until d1
+        if self.d0 <= t < self.d1:                # consumers down: nobody receives until d1
             return
-        if short:
-            if parked and has_work():
-                for w, g0 in list(parked.items()):
-                    k = math.ceil((t - g0) / poll_interval) if t > g0 else 0
-                    cnt["receives"] += k
-                    cnt["empty"] += k
-                    poll_token[w] += 1
-                    ev(g0 + k * poll_interval, 2, _POLL_EV, w, poll_token[w])
-                parked.clear()
+        if self.short:
+            self.wake_short_pollers(t)
             return
-        while has_work():
-            if window > 0 and not force and nvis < cap:
-                if not gather_pending[0]:
-                    gather_pending[0] = True
-                    ev(t + window, 2, _GATHER_EV)
+        has_work = self.has_work
+        if not has_work():
+            return
+        idle, cnt, wait, window, lam = self.idle, self.cnt, self.wait, self.window, self.lam
+        while True:                               # has_work() holds here
+            if window > 0 and not force and self.nvis < self.cap:
+                if not self.gather_pending:
+                    self.gather_pending = True
+                    self.ev(t + window, 2, _GATHER_EV)
                 return
             if not idle:
-                if lam and scale(t):
-                    continue
+                if not (lam and self.scale(t)):
+                    return
+            else:
+                s0, w = heapq.heappop(idle)
+                if t > s0:
+                    k = math.ceil((t - s0) / wait) - 1
+                    cnt["receives"] += k
+                    cnt["empty"] += k
+                self.receive(t, w)
+                force = False
+            if not has_work():
                 return
-            s0, w = pop(idle)
-            if t > s0:
-                k = math.ceil((t - s0) / wait) - 1
-                cnt["receives"] += k
-                cnt["empty"] += k
-            receive(t, w)
-            force = False
 
-    if d1 < math.inf and d1 > d0:
-        ev(d1, 2, _RESUME_EV)
-    # retention: expiry events that fall inside the horizon
-    for i in np.flatnonzero(np.isfinite(enq) & (pre < 0) & (enq + retention <= H)).tolist():
-        ev(float(enq[i]) + retention, 1, _EXPIRE_EV, i)
+    # -- event handlers (True: a dispatch is owed at this instant) --------------------------------
+    def arrive(self, t, ai, arr, arr_t):
+        """Every message sent at ``t`` (a send batch shares one time) enters the queue: visible at
+        once, or after the queue's delay. ``arr[ai:]`` are the messages still to come, ``arr_t``
+        their times; returns the index of the first one after ``t``."""
+        na, delay, make_visible = len(arr), self.delay, self.make_visible
+        while ai < na and arr_t[ai] == t:
+            if delay > 0:
+                self.ev(t + delay, 1, _VISIBLE_EV, arr[ai])
+            else:
+                make_visible(arr[ai])
+            ai += 1
+        return ai
 
-    arr = np.flatnonzero(pre < 0)
-    arr_t = enq[arr].tolist()
-    arr = arr.tolist()
-    na, ai = len(arr), 0
-    pending = -1.0            # a dispatch is owed at this time (state changes at one instant first)
-    inf = math.inf
-    steps, max_steps = 0, MAX_LOOP_EVENTS + 10 * n
-    while True:
-        if pending >= 0:
-            nt = arr_t[ai] if ai < na else inf
-            if h and h[0][0] < nt:
-                nt = h[0][0]
-            if nt > pending:
-                tp, pending = pending, -1.0
-                dispatch(tp)
+    def receive_ends(self, t, w, rid):
+        """A receive's processing is over: batch deletes (the mapping), then the worker is free."""
+        items, okf, rt = self.batches.pop(rid)
+        if self.policy == "each":                 # a consumer deletes its last message if it succeeded
+            if okf[-1]:
+                i, gh = items[-1]
+                self.oks[i] += 1
+                if not gh:
+                    self.cnt["deletes"] += 1
+                    self.delete(i, t, rid)
+        else:
+            allok = None not in okf and all(okf)
+            partial = self.policy == "partial"
+            ndel = 0
+            for k, (i, gh) in enumerate(items):
+                if okf[k]:
+                    self.oks[i] += 1
+                    if not gh and (partial or allok):
+                        self.delete(i, t, rid)
+                        ndel += 1
+            self.cnt["deletes"] += -(-ndel // MAX_SEND_BATCH)
+        if self.short:
+            if self.has_work():
+                self.poll_token[w] += 1
+                self.ev(t, 2, _POLL_EV, w, self.poll_token[w])
+            else:
+                self.parked[w] = t
+            return False
+        heapq.heappush(self.idle, (t, w))
+        return True
+
+    def message_done(self, t, i2, rid):
+        """One message of a consumer's receive finished (not the last: :meth:`receive_ends`)."""
+        items, okf, rt = self.batches[rid]
+        k = next(j for j, (i, gh) in enumerate(items) if 2 * i + gh == i2)
+        self.finish_item(i2, okf[k], t, rid)
+        return True
+
+    def visibility_expires(self, t, i, rid):
+        """The visibility timeout of receive ``rid`` ends: visible again, or to the DLQ."""
+        if not (self.state[i] == _S_HELD and self.holder[i] == rid):
+            return False
+        if self.fifo:
+            self.lock[self.grp[i]] -= 1
+        if self.mrc and self.rc[i] >= self.mrc:
+            self.state[i] = _S_DLQ
+            self.dep[i] = t
+        else:
+            self.make_visible(i)
+        if self.fifo:
+            self.release(self.grp[i])
+        return True
+
+    def delay_ends(self, t, i, _=0):
+        if self.state[i] == _S_PENDING:
+            self.make_visible(i)
+            return True
+        return False
+
+    def stale_copy_appears(self, t, i, _=0):
+        """A deleted message's stale copy becomes visible on its server (standard queues)."""
+        self.ghost[i] = True
+        s = self.srv[i]
+        heapq.heappush(self.heaps[s], 2 * i + 1)
+        self.sv[s] += 1
+        self.nvis += 1
+        return True
+
+    def retention_ends(self, t, i, _=0):
+        s = self.state[i]
+        if s not in (_S_PENDING, _S_VISIBLE, _S_HELD):
+            return False
+        if s == _S_VISIBLE:
+            self.unvisible(i)
+        elif s == _S_HELD and self.fifo:
+            self.unlock(i)
+        self.state[i] = _S_EXPIRED
+        self.dep[i] = t
+        return True
+
+    def short_poll(self, t, w, tok):
+        if tok != self.poll_token[w]:
+            return False
+        if self.d0 <= t < self.d1:
+            self.ev(self.d1, 2, _POLL_EV, w, tok)
+            return False
+        if not self.receive(t, w):
+            if self.has_work():
+                self.poll_token[w] += 1
+                self.ev(t + self.poll_interval, 2, _POLL_EV, w, self.poll_token[w])
+            else:
+                self.parked[w] = t + self.poll_interval
+        return False
+
+    def window_ends(self, t, a=0, b=0):
+        self.gather_pending = False
+        self.dispatch(t, force=True)
+        return False
+
+    def scaling_token(self, t, a=0, b=0):
+        self.scale_pending = False
+        return True
+
+    def consumers_resume(self, t, a=0, b=0):
+        """Idle long pollers polled (empty) until d0, and start polling again at d1."""
+        if not self.short:
+            d0, d1, cnt = self.d0, self.d1, self.cnt
+            for s0, w in self.idle:
+                if s0 < d0:
+                    k = math.floor((d0 - s0) / self.wait)
+                    cnt["receives"] += k
+                    cnt["empty"] += k
+            self.idle[:] = [(max(s0, d1), w) for s0, w in self.idle]
+            heapq.heapify(self.idle)
+        return True
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def schedule_start(self):
+        """The outage's end and the retention events that fall inside the horizon."""
+        if self.d0 < self.d1 < math.inf:
+            self.ev(self.d1, 2, _RESUME_EV)
+        enq, pre = self.enq, self.pre
+        for i in np.flatnonzero(np.isfinite(enq) & (pre < 0) & (enq + self.retention <= self.H)).tolist():
+            self.ev(float(enq[i]) + self.retention, 1, _EXPIRE_EV, i)
+
+    def run(self):
+        self.schedule_start()
+        arr = np.flatnonzero(self.pre < 0)
+        arr_t = self.enq[arr].tolist()
+        arr = arr.tolist()
+        na, ai = len(arr), 0
+        pending = -1.0            # a dispatch is owed at this time (state changes at one instant first)
+        inf, H, h, pop, handlers = math.inf, self.H, self.h, heapq.heappop, self.handlers
+        arrive, dispatch, visible_at_once = self.arrive, self.dispatch, self.delay == 0
+        steps, max_steps = 0, MAX_LOOP_EVENTS + 10 * self.n
+        while True:
+            if pending >= 0:
+                nt = arr_t[ai] if ai < na else inf
+                if h and h[0][0] < nt:
+                    nt = h[0][0]
+                if nt > pending:
+                    tp, pending = pending, -1.0
+                    dispatch(tp)
+                    continue
+            if ai < na and (not h or (arr_t[ai], 1) < (h[0][0], h[0][1])):
+                t = arr_t[ai]
+                if t > H:
+                    break
+                ai = arrive(t, ai, arr, arr_t)
+                if visible_at_once:
+                    pending = t
                 continue
-        if ai < na and (not h or (arr_t[ai], 1) < (h[0][0], h[0][1])):
-            t = arr_t[ai]
+            if not h:
+                break
+            t, _, _, kind, a, b = pop(h)
             if t > H:
                 break
-            # every message sent at this instant (a send batch shares one time) arrives together
-            while ai < na and arr_t[ai] == t:
-                i = arr[ai]
-                ai += 1
-                if delay > 0:
-                    ev(t + delay, 1, _VISIBLE_EV, i)
-                else:
-                    make_visible(i)
-            if delay == 0:
+            steps += 1
+            if steps > max_steps:
+                raise ValueError(_too_long(max_steps, t, H, self.short, self.vt,
+                                           bool(self.n) and self.vt < max(self.durl), self.poll_interval,
+                                           self.f_short))
+            if handlers[kind](t, a, b):
                 pending = t
-            continue
-        if not h:
-            break
-        t, _, _, kind, a, b = pop(h)
-        if t > H:
-            break
-        steps += 1
-        if steps > max_steps:
-            raise ValueError(_too_long(max_steps, t, H, short, vt, bool(n) and vt < max(durl),
-                                       poll_interval, f_short))
-        if kind == _END_EV:
-            w, rid = a, b
-            items, okf, rt = batches.pop(rid)
-            if policy == "each":
-                if okf[-1] is not None:
-                    i, gh = items[-1]
-                    finish_item(2 * i + gh, okf[-1], t, rid)
-            else:
-                allok = None not in okf and all(okf)
-                ndel = 0
-                for k, (i, gh) in enumerate(items):
-                    if okf[k]:
-                        oks[i] += 1
-                        if not gh and (policy == "partial" or allok):
-                            delete(i, t, rid)
-                            ndel += 1
-                cnt["deletes"] += -(-ndel // MAX_SEND_BATCH)
-            # the worker is free
-            if short:
-                if has_work():
-                    poll_token[w] += 1
-                    ev(t, 2, _POLL_EV, w, poll_token[w])
-                else:
-                    parked[w] = t
-            else:
-                push(idle, (t, w))
-                pending = t
-        elif kind == _DONE_EV:
-            rid = b
-            items, okf, rt = batches[rid]
-            k = next(j for j, (i, gh) in enumerate(items) if 2 * i + gh == a)
-            finish_item(a, okf[k], t, rid)
-            pending = t
-        elif kind == _VT_EV:
-            i, rid = a, b
-            if state[i] == _S_HELD and holder[i] == rid:
-                if fifo:
-                    lock[grp[i]] -= 1
-                if mrc and rc[i] >= mrc:
-                    state[i] = _S_DLQ
-                    dep[i] = t
-                    if fifo:
-                        release(grp[i])
-                else:
-                    make_visible(i)
-                    if fifo:
-                        release(grp[i])
-                pending = t
-        elif kind == _VISIBLE_EV:
-            if state[a] == _S_PENDING:
-                make_visible(a)
-                pending = t
-        elif kind == _GHOST_EV:
-            ghost[a] = True
-            push(heaps[srv[a]], 2 * a + 1)
-            sv[srv[a]] += 1
-            nvis += 1
-            pending = t
-        elif kind == _EXPIRE_EV:
-            s = state[a]
-            if s in (_S_PENDING, _S_VISIBLE, _S_HELD):
-                if s == _S_VISIBLE:
-                    unvisible(a)
-                elif s == _S_HELD and fifo:
-                    lock[grp[a]] -= 1
-                    release(grp[a])
-                state[a] = _S_EXPIRED
-                dep[a] = t
-                pending = t
-        elif kind == _POLL_EV:
-            w, tok = a, b
-            if tok != poll_token[w]:
-                continue
-            if d0 <= t < d1:
-                ev(d1, 2, _POLL_EV, w, tok)
-                continue
-            if not receive(t, w):
-                if has_work():
-                    poll_token[w] += 1
-                    ev(t + poll_interval, 2, _POLL_EV, w, poll_token[w])
-                else:
-                    parked[w] = t + poll_interval
-        elif kind == _GATHER_EV:
-            gather_pending[0] = False
-            dispatch(t, force=True)
-        elif kind == _SCALE_EV:
-            scale_pending[0] = False
-            pending = t
-        elif kind == _RESUME_EV:
-            # idle long pollers polled (empty) until d0, and start polling again at d1
-            if not short:
-                for s0, w in idle:
-                    if s0 < d0:
-                        k = math.floor((d0 - s0) / wait)
-                        cnt["receives"] += k
-                        cnt["empty"] += k
-                idle[:] = [(max(s0, d1), w) for s0, w in idle]
-                heapq.heapify(idle)
-            pending = t
+        self.count_idle_polls()
+        return (self.state, self.rc, self.runs, self.oks, self.dups, self.first, self.dele, self.dep,
+                self.rx_t, self.rx_n, self.rx_end, self.cnt, self.slots, (self.run_m, self.run_s, self.run_e))
 
-    # idle workers at the horizon: their completed empty polls
-    if short:
-        for w, g0 in parked.items():
-            if g0 <= H:
-                k = math.floor((H - g0) / poll_interval) + 1
-                cnt["receives"] += k
-                cnt["empty"] += k
-    else:
-        for s0, w in idle:
+    def count_idle_polls(self):
+        """Idle workers at the horizon: their completed empty polls."""
+        H, d0, d1, cnt = self.H, self.d0, self.d1, self.cnt
+        if self.short:
+            for w, g0 in self.parked.items():
+                if g0 <= H:
+                    k = math.floor((H - g0) / self.poll_interval) + 1
+                    cnt["receives"] += k
+                    cnt["empty"] += k
+            return
+        for s0, w in self.idle:
             if d0 <= H < d1 and s0 < d0:       # down at the horizon: polls until d0 only
-                k = math.floor((d0 - s0) / wait)
-                cnt["receives"] += k
-                cnt["empty"] += k
+                k = math.floor((d0 - s0) / self.wait)
             elif s0 <= H and not (d0 <= H < d1):
-                k = math.floor((H - s0) / wait)
-                cnt["receives"] += k
-                cnt["empty"] += k
-    return (state, rc, runs, oks, dups, first, dele, dep, rx_t, rx_n, rx_end, cnt, slots,
-            (run_m, run_s, run_e))
+                k = math.floor((H - s0) / self.wait)
+            else:
+                continue
+            cnt["receives"] += k
+            cnt["empty"] += k
 
 
 def _too_long(steps, t, H, short, vt, bounce, poll_interval, f_short) -> str:
@@ -988,6 +1098,45 @@ def _check_times(name: str, value, horizon: float) -> np.ndarray:
     return t
 
 
+def _poison_flags(poison, n, rng) -> np.ndarray:
+    """One flag per message: a share drawn at random, or the caller's flags."""
+    if np.ndim(poison) == 0:
+        frac = check_number("poison", poison, 0, 1, why="the share of poison messages")
+        return rng.random(n) < frac if frac > 0 else np.zeros(n, bool)
+    raw = np.asarray(poison)
+    if raw.shape != (n,):
+        raise ValueError(f"poison must be a fraction or one flag per message ({n:,}), got shape {raw.shape}")
+    if raw.dtype != bool and not (raw.dtype.kind in "iuf" and np.isin(raw, (0, 1)).all()):
+        raise ValueError("poison must be a fraction or one flag per message: True/False (or 1/0) each")
+    return raw.astype(bool)
+
+
+def _group_of(group, groups, n, rng) -> np.ndarray:
+    """One message group ID per message: the caller's, or drawn from ``groups`` groups."""
+    if group is None:
+        return group_ids(n, groups, rng)
+    g = check_array("group", group, 0, MAX_GROUPS - 1, sorted_=False)
+    if len(g) != n or np.any(g != np.round(g)):
+        raise ValueError(f"group must hold one whole number from 0 to {MAX_GROUPS - 1:,} per message ({n:,})")
+    return g.astype(int)
+
+
+def _check_dedup_ids(dedup_ids, fifo, n):
+    if dedup_ids is None:
+        return None
+    if not fifo:
+        raise ValueError("dedup_ids is not allowed on a standard queue: deduplication IDs are FIFO only")
+    try:
+        dedup_ids = np.asarray(dedup_ids)
+        hash(tuple(dedup_ids.tolist())) if dedup_ids.ndim == 1 else None
+    except (TypeError, ValueError):
+        raise ValueError(f"dedup_ids must hold one ID (a string or a number) per message ({n:,}), "
+                         f"got {dedup_ids!r:.80}") from None
+    if dedup_ids.shape != (n,):
+        raise ValueError(f"dedup_ids must hold one ID per message ({n:,}), got shape {dedup_ids.shape}")
+    return dedup_ids
+
+
 def _common(arrivals, horizon, queue_type, visibility_timeout, delay, retention, max_receive_count,
             duration_kind, mean_duration, duration_cv, failure_prob, poison, groups, group, dedup_ids,
             send_batch, fifo_burst, duplicate_prob, servers, seed):
@@ -1014,34 +1163,9 @@ def _common(arrivals, horizon, queue_type, visibility_timeout, delay, retention,
     rng = traffic.make_rng(check_int("seed", seed, 0, why="a seed"))
     n = len(t)
     dur = traffic.durations(duration_kind, mean_duration, n, rng, duration_cv)
-    if np.ndim(poison) == 0:
-        frac = check_number("poison", poison, 0, 1, why="the share of poison messages")
-        pois = rng.random(n) < frac if frac > 0 else np.zeros(n, bool)
-    else:
-        raw = np.asarray(poison)
-        if raw.shape != (n,):
-            raise ValueError(f"poison must be a fraction or one flag per message ({n:,}), got shape {raw.shape}")
-        if raw.dtype != bool and not (raw.dtype.kind in "iuf" and np.isin(raw, (0, 1)).all()):
-            raise ValueError("poison must be a fraction or one flag per message: True/False (or 1/0) each")
-        pois = raw.astype(bool)
-    if group is not None:
-        g = check_array("group", group, 0, MAX_GROUPS - 1, sorted_=False)
-        if len(g) != n or np.any(g != np.round(g)):
-            raise ValueError(f"group must hold one whole number from 0 to {MAX_GROUPS - 1:,} per message ({n:,})")
-        g = g.astype(int)
-    else:
-        g = group_ids(n, groups, rng)
-    if dedup_ids is not None:
-        if not fifo:
-            raise ValueError("dedup_ids is not allowed on a standard queue: deduplication IDs are FIFO only")
-        try:
-            dedup_ids = np.asarray(dedup_ids)
-            hash(tuple(dedup_ids.tolist())) if dedup_ids.ndim == 1 else None
-        except (TypeError, ValueError):
-            raise ValueError(f"dedup_ids must hold one ID (a string or a number) per message ({n:,}), "
-                             f"got {dedup_ids!r:.80}") from None
-        if dedup_ids.shape != (n,):
-            raise ValueError(f"dedup_ids must hold one ID per message ({n:,}), got shape {dedup_ids.shape}")
+    pois = _poison_flags(poison, n, rng)
+    g = _group_of(group, groups, n, rng)
+    dedup_ids = _check_dedup_ids(dedup_ids, fifo, n)
     srv = rng.integers(0, servers, n) if (servers > 1 and not fifo) else np.zeros(n, int)
     enq, pre, calls, thr_calls = _sends(t, fifo, send_batch, FIFO_CALLS_PER_S, fifo_burst, dedup_ids)
     return dict(t=t, horizon=horizon, fifo=fifo, vt=vt, delay=delay, retention=retention, mrc=mrc, p=p,
