@@ -13,7 +13,9 @@ The model (one event loop, :class:`_Sim`: one method per event kind)
 * **Sends.** One ``SendMessage`` call per message, or ``SendMessageBatch`` calls of ``send_batch``
   consecutive messages, made when the batch's last message is ready. A FIFO queue admits at most
   300 calls per second per action (the same :func:`labsim.tokenbucket.admit` bucket every rate
-  limit in the book uses); a refused call's messages are *throttled* and never enter the queue.
+  limit in the book uses). A refused call is an error the producer's SDK retries
+  (``retry_mode="standard"``, an assumption below); a call whose retries run out (or with
+  ``retry_mode="none"``, its first refusal) loses its messages: *throttled*, never in the queue.
   FIFO deduplication: a send whose deduplication ID was accepted less than 5 minutes earlier is
   accepted but not enqueued (*deduplicated*).
 * **Pull model.** Consumers ask (``ReceiveMessage``, up to ``max_messages`` = 1 to 10 at a time),
@@ -23,8 +25,10 @@ The model (one event loop, :class:`_Sim`: one method per event kind)
 * **Long polling** (``wait_time_seconds`` 1 to 20): an idle consumer's request waits until a
   message is available or the wait runs out, then it asks again. **Short polling** (0): a request
   returns at once; it is repeated every ``poll_interval`` seconds while the consumer is idle.
-* **Dead-letter queue**: with ``max_receive_count`` set, a message that becomes visible again after
-  its ``max_receive_count``-th receive is moved to the DLQ instead.
+* **Dead-letter queue**: with ``max_receive_count`` set, a message received that many times is
+  moved to the DLQ by the next receive that would return it (SQS: when maxReceiveCount is
+  exceeded, https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html). If nobody receives (consumers down, the end of
+  the run) it stays in the queue, and may expire there.
 * **Retention**: a message still in the queue ``retention`` seconds after it was sent is deleted
   by SQS (*expired*).
 * **Delay**: a message becomes visible ``delay`` seconds after it was sent.
@@ -36,7 +40,11 @@ The model (one event loop, :class:`_Sim`: one method per event kind)
   pollers as the consumers: batches of up to ``batch_size`` (closed early by the 6 MB payload cap
   or by the end of the batching window), one invocation per batch, the scaling rule (5 concurrent
   batches, then up to 300 more per minute, up to 1,250 or ``MaximumConcurrency``), and
-  ``ReportBatchItemFailures``.
+  ``ReportBatchItemFailures``. The function's concurrency (its reservation, or the unreserved
+  pool: the account quota minus every reservation) bounds the invocations: a batch beyond it is
+  *throttled*, its messages hidden until the visibility timeout ends, the receive counted toward
+  maxReceiveCount (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html). A function timeout longer than the
+  visibility timeout is refused (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
 
 Labelled assumptions (AWS documents no figure or mechanism for these)
 ---------------------------------------------------------------------
@@ -53,14 +61,28 @@ Labelled assumptions (AWS documents no figure or mechanism for these)
 * A ``DeleteMessage`` succeeds only with the receipt handle of the message's latest receive (AWS:
   an older handle "might not" delete it); a consumer still working on a message whose visibility
   timeout ran out and which was received again is a duplicate, its delete does nothing.
-* The DLQ move happens when the visibility timeout of the ``max_receive_count``-th receive ends.
+* SDK retries of refused FIFO sends (``retry_mode="standard"``): the AWS SDKs' standard retry
+  mode as the SDKs and Tools Reference Guide describes it (:data:`SDK_RETRY_PAGE`): 3 attempts,
+  a wait of U(0, 1) x min(2^(k-1), 20) s before retry k, a retry quota of 500 tokens at 5 a
+  retry (1 returned per first-attempt success, 5 per successful retry). Other modes differ
+  (boto3's default "legacy" makes 5 attempts with no quota). A retried message enters the queue
+  when its call is accepted, after messages sent later: FIFO order is the order SQS accepts.
+* The event source mapping's **scale-down** (``scale_down``, default 1): AWS documents that
+  Lambda reduces the mapping's concurrency on function errors and throttles, not by how much;
+  the model retires ``scale_down`` pollers per failed (any message failed) or throttled
+  invocation, keeping at least one, and scales up again by the usual rule.
+* A throttled invocation is not retried within the visibility timeout: its batch comes back
+  when the timeout ends (AWS advises 6 x the function timeout so that Lambda has time to retry).
+* The unreserved pool is used by the function under study alone.
+* Standard queues ignore ``group`` (AWS fair queues use the message group ID of a standard queue
+  to serve quiet tenants first, https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-fair-queues.html; not modelled).
 * A consumer or a poller that finishes while messages wait receives again at once (no network
   time); processing a message takes its drawn duration every time it is received.
 * The FIFO call-limit bucket's burst (``fifo_burst``, default 300 calls: one second's worth).
   The limit is applied to ``SendMessage`` only: receives and deletes, which AWS limits to 300
   calls per second each as well, are not limited in the model.
 * The event source mapping's 300 more batches per minute are spread evenly (a token bucket of
-  5 refilled at 5 per second); it never scales down within a run.
+  5 refilled at 5 per second).
 
 Every message ends in exactly one state (:class:`MessageOutcome`);
 ``sent == deduplicated + deleted + dlq + expired + queued + in_flight`` and
@@ -118,6 +140,17 @@ DEDUP_WINDOW_S = 300
 FIFO_CALLS_PER_S = 300
 #: Largest message: 1 MiB. {_SQS}quotas-messages.html
 MAX_MESSAGE_BYTES = 1_048_576
+#: A refused send is an error the producer's SDK retries. The model assumes the AWS SDKs'
+#: *standard* retry mode as the AWS SDKs and Tools Reference Guide describes it (the behaviour
+#: before the opt-in 2026 retry behaviour): 3 attempts, exponential backoff with full jitter
+#: (base 1 s, doubling, at most 20 s), a retry quota of 500 tokens, 5 per retry. boto3's default
+#: mode is still "legacy" (5 attempts, no quota). RETRY_MODES: "standard" or "none" (no retries).
+SDK_RETRY_PAGE = "https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html"
+SDK_MAX_ATTEMPTS = 3
+SDK_MAX_BACKOFF_S = 20.0
+SDK_RETRY_QUOTA = 500
+SDK_RETRY_COST = 5
+RETRY_MODES = ("standard", "none")
 
 _ESM = "https://docs.aws.amazon.com/lambda/latest/dg/"
 #: Event source mapping batch size: default 10; standard queues up to 10,000, FIFO up to 10.
@@ -143,6 +176,23 @@ MIN_MAXIMUM_CONCURRENCY = 2
 MAX_MAXIMUM_CONCURRENCY = 1_000
 #: Lambda's pollers use long polling (the longest wait, 20 s). {_ESM}services-sqs-scaling.html
 ESM_WAIT_TIME_S = 20
+#: The function's concurrency bounds the mapping: invocations beyond its reserved concurrency,
+#: or beyond the unreserved pool (the Region's account quota, 1,000 by default, minus every
+#: reservation), are throttled; the mapping does not account for reserved concurrency itself.
+#: {_ESM}services-sqs-scaling.html, {_ESM}lambda-concurrency.html. At least 100 stay unreserved:
+#: {_ESM}configuration-concurrency.html
+DEFAULT_ACCOUNT_CONCURRENCY = 1_000
+MAX_ACCOUNT_CONCURRENCY = 100_000             # a model bound (quotas are raised on request)
+MIN_UNRESERVED = 100
+#: The function's timeout (1 s to 900 s) must not exceed the queue's visibility timeout (Lambda
+#: refuses the mapping); AWS advises a visibility timeout of at least 6 times the function
+#: timeout. {_ESM}services-sqs-configure.html
+MAX_FUNCTION_TIMEOUT_S = 900
+VISIBILITY_PER_TIMEOUT = 6
+#: The model's scale-down on errors and throttles (AWS documents that the mapping scales down,
+#: not by how much): pollers retired per failed or throttled invocation.
+DEFAULT_SCALE_DOWN = 1
+MAX_SCALE_DOWN = 10
 
 # --- model bounds (simulation sizes, not AWS limits) -----------------------------------------
 MAX_CONSUMERS = 1_000
@@ -190,7 +240,7 @@ class QueueResult:
 
     send: np.ndarray           #: when the producer had the message ready, s
     enqueue: np.ndarray        #: when SQS accepted it (the send call's time; NaN if throttled), s
-    group: np.ndarray          #: message group ID (FIFO) or ordering key (standard: not used by SQS)
+    group: np.ndarray          #: message group ID (FIFO; on a standard queue the fair-queue tenant, not modelled)
     outcome: np.ndarray        #: MessageOutcome codes
     first_receive: np.ndarray  #: first ReceiveMessage that returned it (NaN if never), s
     receive_count: np.ndarray  #: times it was received (ApproximateReceiveCount)
@@ -212,6 +262,10 @@ class QueueResult:
     run_end: np.ndarray        #: per processing run: when it ended (may be after the horizon), s
     horizon: float
     params: dict = field(default_factory=dict)
+    #: per message: attempts its send call made (1 unless the producer's SDK retried it)
+    send_attempts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    #: per throttled invocation (the mapping beyond the function's concurrency): when, s
+    throttle_time: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     # -- the books ------------------------------------------------------------------------------
     def count(self, outcome: MessageOutcome) -> int:
@@ -220,6 +274,16 @@ class QueueResult:
     @property
     def offered(self) -> int:
         return len(self.send)
+
+    @property
+    def send_retried(self) -> int:
+        """Messages SQS accepted after the SDK retried their send call."""
+        return int(((self.send_attempts > 1) & np.isfinite(self.enqueue)).sum())
+
+    def send_delay(self) -> np.ndarray:
+        """For each message accepted after a retry: how much later than its first attempt, s."""
+        m = (self.send_attempts > 1) & np.isfinite(self.enqueue)
+        return self.enqueue[m] - self.send[m] if len(self.send_attempts) else np.zeros(0)
 
     @property
     def sent(self) -> int:
@@ -301,8 +365,9 @@ class QueueResult:
         """Age of the oldest message still in the queue at each time of ``grid`` (0 if empty), s."""
         g = np.asarray(grid, float)
         m = np.isfinite(self.enqueue) & (self.outcome != MessageOutcome.DEDUPLICATED)
-        e = self.enqueue[m]
-        dep = np.where(np.isfinite(self.departure[m]), self.departure[m], np.inf)
+        order = np.argsort(self.enqueue[m], kind="stable")     # retried sends arrive out of send order
+        e = self.enqueue[m][order]
+        dep = np.where(np.isfinite(self.departure[m]), self.departure[m], np.inf)[order]
         if len(e) == 0:
             return np.zeros(len(g))
         # first message (in enqueue order) still there at t: first index whose departure > t;
@@ -407,20 +472,24 @@ def _long_poll_empties(gap: np.ndarray, wait: float) -> int:
 
 
 # --- sends: batching, the FIFO call limit, deduplication ------------------------------------------
-def _sends(t, fifo, send_batch, fifo_rate, fifo_burst, dedup_ids):
-    """Per message: enqueue time (NaN if throttled), outcome pre-set for throttled/deduplicated.
+def _sends(t, fifo, send_batch, fifo_rate, fifo_burst, dedup_ids, retry_mode="none", seed=0):
+    """Per message: enqueue time (NaN if lost), outcome pre-set for lost/deduplicated, attempts.
 
-    Returns (enqueue, pre_outcome or -1, accepted calls, throttled calls)."""
+    Returns (enqueue, pre_outcome or -1, accepted calls, refused attempts, attempts per message)."""
     n = len(t)
     b = send_batch
     ncalls = -(-n // b)
     pre = np.full(n, -1, np.int8)
     if not fifo and b == 1:                       # one call per message, no call limit
-        return t.copy(), pre, n, 0
+        return t.copy(), pre, n, 0, np.ones(n, np.int16)
     last = np.minimum(np.arange(1, ncalls + 1) * b, n) - 1
     call_t = t[last] if n else np.empty(0)
     call_of = np.arange(n) // b
     ok_call = admit(call_t, fifo_rate, fifo_burst) if fifo and ncalls else np.ones(ncalls, bool)
+    attempts = np.ones(ncalls, np.int16)
+    refused = int(ncalls - ok_call.sum())
+    if refused and retry_mode == "standard":
+        call_t, ok_call, attempts, refused = _sdk_standard_retries(call_t, fifo_rate, fifo_burst, seed)
     enq = call_t[call_of] if n else np.empty(0)
     thr = ~ok_call[call_of] if n else np.zeros(0, bool)
     pre[thr] = MessageOutcome.THROTTLED
@@ -429,7 +498,7 @@ def _sends(t, fifo, send_batch, fifo_rate, fifo_burst, dedup_ids):
         seen: dict = {}
         ids = dedup_ids.tolist()
         el = enq.tolist()
-        for i in range(n):
+        for i in np.argsort(enq, kind="stable").tolist():         # in the order SQS accepted them
             if thr[i]:
                 continue
             k = ids[i]
@@ -438,7 +507,36 @@ def _sends(t, fifo, send_batch, fifo_rate, fifo_burst, dedup_ids):
                 pre[i] = MessageOutcome.DEDUPLICATED
             else:
                 seen[k] = el[i]
-    return enq, pre, int(ok_call.sum()), int(ncalls - ok_call.sum())
+    return enq, pre, int(ok_call.sum()), refused, attempts[call_of] if n else np.zeros(0, np.int16)
+
+
+def _sdk_standard_retries(call_t, rate, burst, seed):
+    """The producer's SDK retries refused send calls: the AWS SDKs' *standard* retry mode (the
+    model's assumption, :data:`SDK_RETRY_PAGE`): at most 3 attempts per call, a wait of
+    ``U(0, 1) x min(2^(k-1), 20)`` s before retry k, and a retry quota of 500 tokens that each
+    retry costs 5 of (no retry once it is spent); a call that succeeds at once returns 1 token,
+    a retry that succeeds returns its 5. Returns each call's accepted time (its send time if it
+    was lost), admitted flags, attempts, and the refused attempts."""
+    bucket = TokenBucket(rate, burst)
+    rng = np.random.default_rng([seed, 7])        # its own stream: the queue's draws stay as they were
+    h = [(x, k, 1) for k, x in enumerate(call_t.tolist())]
+    heapq.heapify(h)
+    out_t = call_t.copy()
+    ok = np.zeros(len(call_t), bool)
+    attempts = np.ones(len(call_t), np.int16)
+    quota, refused = SDK_RETRY_QUOTA, 0
+    while h:
+        x, k, a = heapq.heappop(h)
+        attempts[k] = a
+        if bucket.take(x):
+            ok[k], out_t[k] = True, x
+            quota = min(SDK_RETRY_QUOTA, quota + (SDK_RETRY_COST if a > 1 else 1))
+            continue
+        refused += 1
+        if a < SDK_MAX_ATTEMPTS and quota >= SDK_RETRY_COST:
+            quota -= SDK_RETRY_COST
+            heapq.heappush(h, (x + rng.random() * min(2.0 ** (a - 1), SDK_MAX_BACKOFF_S), k, a + 1))
+    return out_t, ok, attempts, refused
 
 
 # --- the general event loop -------------------------------------------------------------------------
@@ -485,7 +583,7 @@ class _Sim:
 
     def __init__(self, enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers, wait, cap,
                  vt, delay, retention, mrc, p_fail, q_dup, f_short, poll_interval, policy, window,
-                 max_slots, n_servers, rng, down=(math.inf, math.inf)):
+                 max_slots, n_servers, rng, down=(math.inf, math.inf), fn_limit=math.inf, scale_down=0):
         n = len(enq)
         self.enq, self.pre, self.n, self.H, self.fifo, self.lam = enq, pre, n, horizon, fifo, lam
         self.wait, self.cap, self.vt, self.delay, self.retention, self.mrc = wait, cap, vt, delay, retention, mrc
@@ -535,6 +633,11 @@ class _Sim:
         self.bucket = TokenBucket(ESM_STEP_PER_MINUTE / 60.0, ESM_INITIAL_BATCHES) if lam else None
         self.scale_pending = False
         self.gather_pending = False
+        self.next_worker = 0
+        # the function's concurrency (the mapping), and the model's scale-down on errors
+        self.fn_limit, self.scale_down = fn_limit, scale_down
+        self.running = self.retire = 0
+        self.thr_t: list = []
         if not lam:
             self.slots = consumers
             self.poll_token = [0] * consumers
@@ -617,11 +720,18 @@ class _Sim:
         self.release(g)
 
     # -- receiving -----------------------------------------------------------------------------------
-    def take_fifo(self):
+    def to_dlq(self, i, t):
+        """SQS moves a message received ``maxReceiveCount`` times to the DLQ when a receive would
+        return it once more (instead of returning it)."""
+        self.state[i] = _S_DLQ
+        self.dep[i] = t
+        self.nvis -= 1
+
+    def take_fifo(self, t):
         items = []
         if self.short and self.u() >= self.f_short:
             return items
-        avail, gq, lock, cap = self.avail, self.gq, self.lock, self.cap
+        avail, gq, lock, cap, rc, mrc = self.avail, self.gq, self.lock, self.cap, self.rc, self.mrc
         while len(items) < cap and self.has_work():
             _, g = heapq.heappop(avail)
             while len(items) < cap:
@@ -629,12 +739,17 @@ class _Sim:
                 if hd < 0:
                     break
                 heapq.heappop(gq[g])
+                if mrc and rc[hd] >= mrc:
+                    self.to_dlq(hd, t)
+                    continue
                 self.nvis -= 1
                 lock[g] += 1
                 items.append((hd, False))
+            if not lock[g]:                       # every message the group offered went to the DLQ
+                self.release(g)
         return items
 
-    def take_standard(self):
+    def take_standard(self, t):
         """Messages (and stale copies) from the servers a receive reaches, oldest first per server."""
         items = []
         if self.nvis == 0:
@@ -644,7 +759,7 @@ class _Sim:
             cand = [0] if (not short or u() < f_short) else []
         else:
             cand = [s for s in range(self.n_servers) if sv[s] > 0 and (not short or u() < f_short)]
-        heaps, ghost, state, cap = self.heaps, self.ghost, self.state, self.cap
+        heaps, ghost, state, cap, rc, mrc = self.heaps, self.ghost, self.state, self.cap, self.rc, self.mrc
         pop = heapq.heappop
         while len(items) < cap and cand:
             j = 0 if len(cand) == 1 else int(u() * len(cand))
@@ -660,8 +775,11 @@ class _Sim:
                 elif state[i] == _S_VISIBLE:
                     break
             sv[s] -= 1
-            self.nvis -= 1
-            items.append((i, bool(key & 1)))
+            if mrc and not key & 1 and rc[i] >= mrc:
+                self.to_dlq(i, t)
+            else:
+                self.nvis -= 1
+                items.append((i, bool(key & 1)))
             if sv[s] == 0:
                 cand.pop(j)
         return items
@@ -670,7 +788,9 @@ class _Sim:
         """Worker ``w`` receives at ``t``: the messages are hidden (held) under receipt handle
         ``rid`` and processed one after another (FIFO stops at the first failure). Returns False
         if it got nothing."""
-        items = self.take()
+        items = self.take(t)
+        if not items and not self.short and self.mrc:
+            return False                  # a long poll whose messages all went to the DLQ waits on
         cnt = self.cnt
         if self.lam:
             cnt["receives"] += -(-len(items) // MAX_RECEIVE_MESSAGES) if items else 1
@@ -679,6 +799,10 @@ class _Sim:
         if not items:
             cnt["empty"] += 1
             return False
+        if self.running >= self.fn_limit:
+            self.throttle(items, t, w)
+            return True
+        self.running += 1
         rid = len(self.rx_t)
         rc, holder, state, first, dups, runs = self.rc, self.holder, self.state, self.first, self.dups, self.runs
         durl, poil, p_fail, fifo, u = self.durl, self.poil, self.p_fail, self.fifo, self.u
@@ -715,6 +839,25 @@ class _Sim:
         self.schedule_outcomes(items, okf, done_at, t, tc, w, rid)
         self.batches[rid] = (items, okf, t)
         return True
+
+    def throttle(self, items, t, w):
+        """The mapping invokes the function beyond its concurrency: Lambda refuses the batch. Its
+        messages stay hidden until the visibility timeout ends; the receive counts."""
+        rid = -2 - len(self.thr_t)        # a receipt handle no invocation uses
+        self.thr_t.append(t)
+        vt_end = t + self.vt
+        for i, gh in items:
+            if gh:
+                self.dups[i] += 1
+                continue
+            self.rc[i] += 1
+            self.holder[i] = rid
+            self.state[i] = _S_HELD
+            if self.first[i] != self.first[i]:
+                self.first[i] = t
+            self.ev(vt_end, 1, _VT_EV, i, rid)
+        self.batches[rid] = (items, None, t)
+        self.ev(t, 0, _END_EV, w, rid)
 
     def schedule_outcomes(self, items, okf, done_at, t, end, w, rid):
         """The events a receive leads to: per-message completions (consumers delete each message
@@ -777,7 +920,8 @@ class _Sim:
         if self.slots >= self.max_slots:
             return False
         if self.bucket.take(t):
-            w = self.slots
+            w = self.next_worker
+            self.next_worker += 1
             self.slots += 1
             self.poll_token.append(0)
             heapq.heappush(self.idle, (t, w))
@@ -825,7 +969,8 @@ class _Sim:
                     k = math.ceil((t - s0) / wait) - 1
                     cnt["receives"] += k
                     cnt["empty"] += k
-                self.receive(t, w)
+                if not self.receive(t, w):        # its messages went to the DLQ: it polls on
+                    heapq.heappush(idle, (t, w))
                 force = False
             if not has_work():
                 return
@@ -847,6 +992,8 @@ class _Sim:
     def receive_ends(self, t, w, rid):
         """A receive's processing is over: batch deletes (the mapping), then the worker is free."""
         items, okf, rt = self.batches.pop(rid)
+        if okf is None:                           # a throttled invocation
+            return self.poller_free(t, w, True)
         if self.policy == "each":                 # a consumer deletes its last message if it succeeded
             if okf[-1]:
                 i, gh = items[-1]
@@ -865,6 +1012,8 @@ class _Sim:
                         self.delete(i, t, rid)
                         ndel += 1
             self.cnt["deletes"] += -(-ndel // MAX_SEND_BATCH)
+            self.running -= 1
+            return self.poller_free(t, w, not all(okf))
         if self.short:
             if self.has_work():
                 self.poll_token[w] += 1
@@ -872,6 +1021,19 @@ class _Sim:
             else:
                 self.parked[w] = t
             return False
+        heapq.heappush(self.idle, (t, w))
+        return True
+
+    def poller_free(self, t, w, error):
+        """A mapping's poller is free after an invocation (``error``: it failed or was throttled).
+        The model's scale-down (an assumption): each error retires ``scale_down`` pollers, the
+        next ones to become free, keeping at least one."""
+        if error and self.scale_down:
+            self.retire = min(self.retire + self.scale_down, self.slots - 1)
+        if self.retire > 0:
+            self.retire -= 1
+            self.slots -= 1
+            return True
         heapq.heappush(self.idle, (t, w))
         return True
 
@@ -883,16 +1045,12 @@ class _Sim:
         return True
 
     def visibility_expires(self, t, i, rid):
-        """The visibility timeout of receive ``rid`` ends: visible again, or to the DLQ."""
+        """The visibility timeout of receive ``rid`` ends: the message is visible again."""
         if not (self.state[i] == _S_HELD and self.holder[i] == rid):
             return False
         if self.fifo:
             self.lock[self.grp[i]] -= 1
-        if self.mrc and self.rc[i] >= self.mrc:
-            self.state[i] = _S_DLQ
-            self.dep[i] = t
-        else:
-            self.make_visible(i)
+        self.make_visible(i)          # with maxReceiveCount reached, the next receive moves it to the DLQ
         if self.fifo:
             self.release(self.grp[i])
         return True
@@ -1010,7 +1168,8 @@ class _Sim:
                 pending = t
         self.count_idle_polls()
         return (self.state, self.rc, self.runs, self.oks, self.dups, self.first, self.dele, self.dep,
-                self.rx_t, self.rx_n, self.rx_end, self.cnt, self.slots, (self.run_m, self.run_s, self.run_e))
+                self.rx_t, self.rx_n, self.rx_end, self.cnt, self.slots, (self.run_m, self.run_s, self.run_e),
+                self.thr_t)
 
     def count_idle_polls(self):
         """Idle workers at the horizon: their completed empty polls."""
@@ -1076,7 +1235,7 @@ def _plain(enq, dur, c, wait, H):
     dele[:m] = np.where(end <= H, end, np.nan)
     cnt = {"receives": m + empties, "empty": empties, "deletes": int(oks.sum())}
     return (state, rc, rc.copy(), oks, np.zeros(n, int), first, dele, dele.copy(), s, np.ones(m, int),
-            end, cnt, c, (np.arange(m), s, end))
+            end, cnt, c, (np.arange(m), s, end), [])
 
 
 # --- public models ----------------------------------------------------------------------------------
@@ -1139,7 +1298,7 @@ def _check_dedup_ids(dedup_ids, fifo, n):
 
 def _common(arrivals, horizon, queue_type, visibility_timeout, delay, retention, max_receive_count,
             duration_kind, mean_duration, duration_cv, failure_prob, poison, groups, group, dedup_ids,
-            send_batch, fifo_burst, duplicate_prob, servers, seed):
+            send_batch, fifo_burst, duplicate_prob, servers, seed, retry_mode="none"):
     horizon = check_number("horizon", horizon, 0, MAX_HORIZON_S, lo_open=True, why=MODEL_BOUND)
     t = _check_times("arrivals", arrivals, horizon)
     fifo = check_choice("queue_type", queue_type, QUEUE_TYPES) == "fifo"
@@ -1160,21 +1319,42 @@ def _common(arrivals, horizon, queue_type, visibility_timeout, delay, retention,
                            "limit's burst, in calls")
     q = check_number("duplicate_prob", duplicate_prob, 0, 1, hi_open=True)
     servers = check_int("servers", servers, 1, MAX_SERVERS, why="a modelling assumption: SQS's servers")
-    rng = traffic.make_rng(check_int("seed", seed, 0, why="a seed"))
+    retry_mode = check_choice("retry_mode", retry_mode, RETRY_MODES)
+    seed = check_int("seed", seed, 0, why="a seed")
+    rng = traffic.make_rng(seed)
     n = len(t)
     dur = traffic.durations(duration_kind, mean_duration, n, rng, duration_cv)
     pois = _poison_flags(poison, n, rng)
     g = _group_of(group, groups, n, rng)
     dedup_ids = _check_dedup_ids(dedup_ids, fifo, n)
     srv = rng.integers(0, servers, n) if (servers > 1 and not fifo) else np.zeros(n, int)
-    enq, pre, calls, thr_calls = _sends(t, fifo, send_batch, FIFO_CALLS_PER_S, fifo_burst, dedup_ids)
+    enq, pre, calls, thr_calls, attempts = _sends(t, fifo, send_batch, FIFO_CALLS_PER_S, fifo_burst, dedup_ids,
+                                                  retry_mode, seed)
     return dict(t=t, horizon=horizon, fifo=fifo, vt=vt, delay=delay, retention=retention, mrc=mrc, p=p,
                 q=q, servers=servers, rng=rng, dur=dur, pois=pois, g=g, srv=srv, enq=enq, pre=pre, calls=calls,
-                thr_calls=thr_calls)
+                thr_calls=thr_calls, attempts=attempts)
+
+
+def _loop(c, **kw):
+    """The event loop on the messages in the order SQS accepted them (retried sends arrive late),
+    per-message outputs back in send order."""
+    enq, pre = c["enq"], c["pre"]
+    e = enq[np.isfinite(enq)]
+    if np.all(e[1:] >= e[:-1]):
+        return _run(enq, pre, c["dur"], c["pois"], c["g"], c["srv"], **kw)
+    perm = np.argsort(enq, kind="stable")                   # NaN (lost) last
+    out = list(_run(enq[perm], pre[perm], c["dur"][perm], c["pois"][perm], c["g"][perm], c["srv"][perm], **kw))
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(len(perm))
+    for k in range(8):                                      # the per-message lists
+        out[k] = np.asarray(out[k])[inv].tolist()
+    run_m, run_s, run_e = out[13]
+    out[13] = (perm[np.asarray(run_m, int)].tolist(), run_s, run_e)
+    return tuple(out)
 
 
 def _result(c, out, params):
-    (state, rc, runs, oks, dups, first, dele, dep, rx_t, rx_n, rx_end, cnt, slots, log) = out
+    (state, rc, runs, oks, dups, first, dele, dep, rx_t, rx_n, rx_end, cnt, slots, log, thr_t) = out
     n = len(c["t"])
     st = np.asarray(state, np.int8)
     outcome = np.full(n, int(MessageOutcome.QUEUED), np.int8)
@@ -1191,7 +1371,7 @@ def _result(c, out, params):
                        np.asarray(rx_n, int), np.asarray(rx_end, float), int(cnt["receives"]),
                        int(cnt["empty"]), int(cnt["deletes"]), c["calls"], c["thr_calls"],
                        np.asarray(log[0], int), np.asarray(log[1], float), np.asarray(log[2], float),
-                       c["horizon"], params)
+                       c["horizon"], params, c["attempts"], np.asarray(thr_t, float))
 
 
 def simulate_queue(arrivals, *, horizon: float, consumers: int = 1, queue_type: str = "standard",
@@ -1202,19 +1382,23 @@ def simulate_queue(arrivals, *, horizon: float, consumers: int = 1, queue_type: 
                    failure_prob: float = 0.0, poison=0.0, groups: int = 1, group=None, dedup_ids=None,
                    send_batch: int = 1, fifo_burst: int = FIFO_CALLS_PER_S, duplicate_prob: float = 0.0,
                    servers: int = 1, short_poll_fraction: float = 0.5, poll_interval: float = 0.05,
-                   consumer_down=None, seed: int = 0, engine: str = "auto") -> QueueResult:
+                   consumer_down=None, seed: int = 0, engine: str = "auto",
+                   retry_mode: str = "standard") -> QueueResult:
     """A queue drained by ``consumers`` that receive, process and delete (module docstring).
 
     ``arrivals``: sorted send times in ``[0, horizon)``. ``groups`` (or ``group``, one ID per
-    message) are the FIFO message groups, or, on a standard queue, an ordering key SQS ignores
-    (used by :meth:`QueueResult.out_of_order`). ``poison``: a share of messages (or one flag per
+    message) are the FIFO message groups, or, on a standard queue, the message group ID that
+    identifies a tenant for SQS's fair queues (fairness is not modelled; the key is used by
+    :meth:`QueueResult.out_of_order`). ``retry_mode``: how the producer's SDK retries a send the
+    FIFO call limit refused, ``"standard"`` (the model's assumption, :data:`SDK_RETRY_PAGE`) or
+    ``"none"``. ``poison``: a share of messages (or one flag per
     message) whose processing always fails. ``consumer_down=(t0, t1)``: the consumers make no
     receive request from ``t0`` to ``t1`` (module docstring). ``engine="loop"`` forces the event
     loop (tests).
     """
     c = _common(arrivals, horizon, queue_type, visibility_timeout, delay, retention, max_receive_count,
                 duration_kind, mean_duration, duration_cv, failure_prob, poison, groups, group, dedup_ids,
-                send_batch, fifo_burst, duplicate_prob, servers, seed)
+                send_batch, fifo_burst, duplicate_prob, servers, seed, retry_mode)
     consumers = check_int("consumers", consumers, 1, MAX_CONSUMERS, why=MODEL_BOUND)
     wait = check_int("wait_time_seconds", wait_time_seconds, 0, MAX_WAIT_TIME_S,
                      why="WaitTimeSeconds is 0 (short polling) or 1 to 20 (long polling)")
@@ -1232,7 +1416,8 @@ def simulate_queue(arrivals, *, horizon: float, consumers: int = 1, queue_type: 
                   max_messages=cap, visibility_timeout=c["vt"], delay=c["delay"], retention=c["retention"],
                   max_receive_count=c["mrc"], duration_kind=duration_kind, mean_duration=mean_duration,
                   failure_prob=c["p"], send_batch=send_batch, duplicate_prob=c["q"], servers=c["servers"],
-                  short_poll_fraction=f, poll_interval=pi, consumer_down=consumer_down, seed=seed)
+                  short_poll_fraction=f, poll_interval=pi, consumer_down=consumer_down, seed=seed,
+                  retry_mode=retry_mode)
     plain = (engine == "auto" and consumer_down is None and wait >= 1 and cap == 1 and c["p"] == 0 and not c["pois"].any()
              and not c["fifo"] and c["servers"] == 1 and c["q"] == 0 and c["delay"] == 0
              and (len(c["dur"]) == 0 or c["vt"] > c["dur"].max())
@@ -1240,11 +1425,10 @@ def simulate_queue(arrivals, *, horizon: float, consumers: int = 1, queue_type: 
     if plain:
         out = _plain(c["enq"], c["dur"], consumers, float(wait), c["horizon"])
     else:
-        out = _run(c["enq"], c["pre"], c["dur"], c["pois"], c["g"], c["srv"],
-                   horizon=c["horizon"], fifo=c["fifo"], lam=False, consumers=consumers, wait=float(wait),
-                   cap=cap, vt=c["vt"], delay=c["delay"], retention=c["retention"], mrc=c["mrc"],
-                   p_fail=c["p"], q_dup=c["q"], f_short=f, poll_interval=pi, policy="each", window=0.0,
-                   max_slots=consumers, n_servers=c["servers"], rng=c["rng"], down=down)
+        out = _loop(c, horizon=c["horizon"], fifo=c["fifo"], lam=False, consumers=consumers, wait=float(wait),
+                    cap=cap, vt=c["vt"], delay=c["delay"], retention=c["retention"], mrc=c["mrc"],
+                    p_fail=c["p"], q_dup=c["q"], f_short=f, poll_interval=pi, policy="each", window=0.0,
+                    max_slots=consumers, n_servers=c["servers"], rng=c["rng"], down=down)
     params["engine"] = "drain" if plain else "loop"
     return _result(c, out, params)
 
@@ -1257,8 +1441,20 @@ def simulate_lambda_sqs(arrivals, *, horizon: float, queue_type: str = "standard
                         duration_kind: str = "fixed", mean_duration: float = 0.1, duration_cv: float = 1.0,
                         failure_prob: float = 0.0, poison=0.0, groups: int = 1, group=None,
                         message_size: int = 1_024, send_batch: int = 1, duplicate_prob: float = 0.0,
-                        servers: int = 1, seed: int = 0) -> QueueResult:
+                        servers: int = 1, seed: int = 0, reserved_concurrency: int | None = None,
+                        account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY, other_reserved: int = 0,
+                        function_timeout: float | None = None, scale_down: int = DEFAULT_SCALE_DOWN,
+                        retry_mode: str = "standard") -> QueueResult:
     """Lambda draining a queue through an event source mapping (module docstring).
+
+    The function's concurrency bounds the mapping: ``reserved_concurrency``, or the unreserved
+    pool, ``account_concurrency`` minus ``other_reserved`` (the reservations of the account's
+    other functions; the model assumes no other unreserved function runs). Invocations beyond it
+    are throttled: the batch's messages return after the visibility timeout, the receive counted
+    (toward ``max_receive_count``). ``function_timeout`` (s, optional) is checked against the
+    visibility timeout as Lambda does. ``scale_down`` (an assumption: AWS documents that the
+    mapping scales down on function errors and throttles, not by how much): pollers the mapping
+    retires after each failed or throttled invocation (0: it never scales down).
 
     ``mean_duration`` is the handler's time per message; an invocation processes its batch's
     messages one after another. Without ``report_batch_item_failures`` one failed message makes
@@ -1288,21 +1484,55 @@ def simulate_lambda_sqs(arrivals, *, horizon: float, queue_type: str = "standard
                          "choose True or False")
     size = check_int("message_size", message_size, 1, MAX_MESSAGE_BYTES, why="an SQS message holds up to 1 MiB")
     cap = min(batch_size, PAYLOAD_CAP_BYTES // size)
+    fn_limit = _function_concurrency(reserved_concurrency, account_concurrency, other_reserved)
+    scale_down = check_int("scale_down", scale_down, 0, MAX_SCALE_DOWN,
+                           why="a modelling assumption: pollers retired per failed or throttled invocation")
     c = _common(arrivals, horizon, queue_type, visibility_timeout, 0.0, retention, max_receive_count,
                 duration_kind, mean_duration, duration_cv, failure_prob, poison, groups, group, None,
-                send_batch, FIFO_CALLS_PER_S, duplicate_prob, servers, seed)
+                send_batch, FIFO_CALLS_PER_S, duplicate_prob, servers, seed, retry_mode)
+    _check_function_timeout(function_timeout, c["vt"])
     max_slots = ESM_MAX_CONCURRENCY if maximum_concurrency is None else maximum_concurrency
-    out = _run(c["enq"], c["pre"], c["dur"], c["pois"], c["g"], c["srv"], horizon=c["horizon"],
-               fifo=c["fifo"], lam=True, consumers=0, wait=float(ESM_WAIT_TIME_S), cap=cap, vt=c["vt"],
-               delay=0.0, retention=c["retention"], mrc=c["mrc"], p_fail=c["p"], q_dup=c["q"], f_short=1.0,
-               poll_interval=1.0, policy="partial" if report_batch_item_failures else "batch", window=window,
-               max_slots=max_slots, n_servers=c["servers"], rng=c["rng"])
+    out = _loop(c, horizon=c["horizon"], fifo=c["fifo"], lam=True, consumers=0, wait=float(ESM_WAIT_TIME_S),
+                cap=cap, vt=c["vt"], delay=0.0, retention=c["retention"], mrc=c["mrc"], p_fail=c["p"],
+                q_dup=c["q"], f_short=1.0, poll_interval=1.0,
+                policy="partial" if report_batch_item_failures else "batch", window=window,
+                max_slots=max_slots, n_servers=c["servers"], rng=c["rng"], fn_limit=fn_limit, scale_down=scale_down)
     params = dict(kind="lambda", queue_type=queue_type, batch_size=batch_size, batch_cap=cap,
                   batching_window=window, maximum_concurrency=maximum_concurrency,
                   report_batch_item_failures=bool(report_batch_item_failures), visibility_timeout=c["vt"],
                   max_receive_count=c["mrc"], retention=c["retention"], duration_kind=duration_kind,
-                  mean_duration=mean_duration, failure_prob=c["p"], message_size=size, delay=0.0, seed=seed)
+                  mean_duration=mean_duration, failure_prob=c["p"], message_size=size, delay=0.0, seed=seed,
+                  reserved_concurrency=reserved_concurrency, function_concurrency=fn_limit,
+                  function_timeout=function_timeout, scale_down=scale_down, retry_mode=retry_mode)
     return _result(c, out, params)
+
+
+def _function_concurrency(reserved, account, other_reserved) -> int:
+    """The concurrency the function can use: its reservation, or the unreserved pool."""
+    account = check_int("account_concurrency", account, MIN_UNRESERVED, MAX_ACCOUNT_CONCURRENCY,
+                        why="the Region's concurrency quota: 1,000 by default, raised on request (a model bound "
+                            "of 100,000)")
+    hi = account - MIN_UNRESERVED
+    other_reserved = check_int("other_reserved", other_reserved, 0, hi,
+                               why=f"the other functions' reservations: at least {MIN_UNRESERVED} of "
+                                   f"account_concurrency={account:,} stay unreserved")
+    if reserved is None:
+        return account - other_reserved
+    return check_int("reserved_concurrency", reserved, 1, hi - other_reserved,
+                     why=f"at least {MIN_UNRESERVED} of account_concurrency={account:,} stay unreserved, and "
+                         f"other_reserved={other_reserved:,} is reserved for other functions")
+
+
+def _check_function_timeout(function_timeout, vt):
+    if function_timeout is None:
+        return
+    ft = check_number("function_timeout", function_timeout, 1, MAX_FUNCTION_TIMEOUT_S,
+                      why="a Lambda function's timeout is 1 s to 900 s")
+    if ft > vt:
+        raise ValueError(f"function_timeout={ft:g} s is longer than visibility_timeout={vt:g} s: Lambda refuses an "
+                         "SQS event source mapping whose function timeout exceeds the queue's visibility timeout "
+                         f"(AWS advises a visibility timeout of at least {VISIBILITY_PER_TIMEOUT} times the "
+                         "function timeout)")
 
 
 def mmc_replications(c: int, load: float, messages: int, reps: int, *, mean_duration: float = 1.0,
