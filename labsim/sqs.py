@@ -731,7 +731,7 @@ class _Sim:
         items = []
         if self.short and self.u() >= self.f_short:
             return items
-        avail, gq, lock, cap, rc, mrc = self.avail, self.gq, self.lock, self.cap, self.rc, self.mrc
+        avail, gq, lock, cap, mrc = self.avail, self.gq, self.lock, self.cap, self.mrc
         while len(items) < cap and self.has_work():
             _, g = heapq.heappop(avail)
             while len(items) < cap:
@@ -739,13 +739,13 @@ class _Sim:
                 if hd < 0:
                     break
                 heapq.heappop(gq[g])
-                if mrc and rc[hd] >= mrc:
+                if mrc and self.rc[hd] >= mrc:
                     self.to_dlq(hd, t)
                     continue
                 self.nvis -= 1
                 lock[g] += 1
                 items.append((hd, False))
-            if not lock[g]:                       # every message the group offered went to the DLQ
+            if mrc and not lock[g]:               # every message the group offered went to the DLQ
                 self.release(g)
         return items
 
@@ -759,7 +759,7 @@ class _Sim:
             cand = [0] if (not short or u() < f_short) else []
         else:
             cand = [s for s in range(self.n_servers) if sv[s] > 0 and (not short or u() < f_short)]
-        heaps, ghost, state, cap, rc, mrc = self.heaps, self.ghost, self.state, self.cap, self.rc, self.mrc
+        heaps, ghost, state, cap, mrc = self.heaps, self.ghost, self.state, self.cap, self.mrc
         pop = heapq.heappop
         while len(items) < cap and cand:
             j = 0 if len(cand) == 1 else int(u() * len(cand))
@@ -775,7 +775,7 @@ class _Sim:
                 elif state[i] == _S_VISIBLE:
                     break
             sv[s] -= 1
-            if mrc and not key & 1 and rc[i] >= mrc:
+            if mrc and not key & 1 and self.rc[i] >= mrc:
                 self.to_dlq(i, t)
             else:
                 self.nvis -= 1
@@ -789,20 +789,21 @@ class _Sim:
         ``rid`` and processed one after another (FIFO stops at the first failure). Returns False
         if it got nothing."""
         items = self.take(t)
-        if not items and not self.short and self.mrc:
-            return False                  # a long poll whose messages all went to the DLQ waits on
         cnt = self.cnt
-        if self.lam:
-            cnt["receives"] += -(-len(items) // MAX_RECEIVE_MESSAGES) if items else 1
-        else:
-            cnt["receives"] += 1
         if not items:
+            if self.mrc and not self.short:
+                return False              # a long poll whose messages all went to the DLQ waits on
+            cnt["receives"] += 1
             cnt["empty"] += 1
             return False
-        if self.running >= self.fn_limit:
-            self.throttle(items, t, w)
-            return True
-        self.running += 1
+        if self.lam:
+            cnt["receives"] += -(-len(items) // MAX_RECEIVE_MESSAGES)
+            if self.running >= self.fn_limit:
+                self.throttle(items, t, w)
+                return True
+            self.running += 1
+        else:
+            cnt["receives"] += 1
         rid = len(self.rx_t)
         rc, holder, state, first, dups, runs = self.rc, self.holder, self.state, self.first, self.dups, self.runs
         durl, poil, p_fail, fifo, u = self.durl, self.poil, self.p_fail, self.fifo, self.u
