@@ -551,6 +551,9 @@ def _run(enq, pre, dur, poison, group, server, **kw):
     return _Sim(enq, pre, dur, poison, group, server, **kw).run()
 
 
+_push, _pop = heapq.heappush, heapq.heappop
+
+
 def _uniforms(rng):
     """Uniform random numbers from ``rng``, drawn in blocks of 4,096 as they are needed."""
     while True:
@@ -589,6 +592,7 @@ class _Sim:
         self.wait, self.cap, self.vt, self.delay, self.retention, self.mrc = wait, cap, vt, delay, retention, mrc
         self.p_fail, self.q_dup, self.f_short, self.poll_interval = p_fail, q_dup, f_short, poll_interval
         self.policy, self.window, self.max_slots, self.n_servers = policy, window, max_slots, n_servers
+        self.each = policy == "each"
         self.rng = rng
         self.d0, self.d1 = down
         # per message
@@ -659,22 +663,26 @@ class _Sim:
 
     # -- helpers -----------------------------------------------------------------------------------
     def ev(self, t, prio, kind, a=0, b=0):
-        heapq.heappush(self.h, (t, prio, self.next_seq(), kind, a, b))
+        _push(self.h, (t, prio, self.next_seq(), kind, a, b))
 
     # -- the visible set -----------------------------------------------------------------------------
     def fifo_head(self, g):
         q = self.gq[g]
-        state = self.state
-        while q and state[q[0]] != _S_VISIBLE:
-            heapq.heappop(q)
-        return q[0] if q else -1
+        if q:
+            state = self.state
+            while state[q[0]] != _S_VISIBLE:
+                _pop(q)
+                if not q:
+                    return -1
+            return q[0]
+        return -1
 
     def release(self, g):
         """Group ``g`` offers its head again once none of its messages is held."""
         if self.lock[g] == 0:
             hd = self.fifo_head(g)
             if hd >= 0:
-                heapq.heappush(self.avail, (hd, g))
+                _push(self.avail, (hd, g))
 
     def has_work_standard(self):
         return self.nvis > 0
@@ -686,25 +694,28 @@ class _Sim:
             hd, g = avail[0]
             if lock[g] == 0 and head(g) == hd:
                 return True
-            heapq.heappop(avail)
+            _pop(avail)
             if lock[g] == 0:
                 hh = head(g)
                 if hh >= 0 and hh != hd:
-                    heapq.heappush(avail, (hh, g))
+                    _push(avail, (hh, g))
         return False
 
     def make_visible_fifo(self, i):
         self.state[i] = _S_VISIBLE
         self.nvis += 1
         g = self.grp[i]
-        heapq.heappush(self.gq[g], i)
-        self.release(g)
+        _push(self.gq[g], i)
+        if self.lock[g] == 0:                     # self.release(g), inline: this is the hot path
+            hd = self.fifo_head(g)
+            if hd >= 0:
+                _push(self.avail, (hd, g))
 
     def make_visible_standard(self, i):
         self.state[i] = _S_VISIBLE
         self.nvis += 1
         s = self.srv[i]
-        heapq.heappush(self.heaps[s], 2 * i)
+        _push(self.heaps[s], 2 * i)
         self.sv[s] += 1
 
     def unvisible(self, i):
@@ -733,12 +744,12 @@ class _Sim:
             return items
         avail, gq, lock, cap, mrc = self.avail, self.gq, self.lock, self.cap, self.mrc
         while len(items) < cap and self.has_work():
-            _, g = heapq.heappop(avail)
+            _, g = _pop(avail)
             while len(items) < cap:
                 hd = self.fifo_head(g)
                 if hd < 0:
                     break
-                heapq.heappop(gq[g])
+                _pop(gq[g])
                 if mrc and self.rc[hd] >= mrc:
                     self.to_dlq(hd, t)
                     continue
@@ -760,7 +771,7 @@ class _Sim:
         else:
             cand = [s for s in range(self.n_servers) if sv[s] > 0 and (not short or u() < f_short)]
         heaps, ghost, state, cap, mrc = self.heaps, self.ghost, self.state, self.cap, self.mrc
-        pop = heapq.heappop
+        pop = _pop
         while len(items) < cap and cand:
             j = 0 if len(cand) == 1 else int(u() * len(cand))
             s = cand[j]
@@ -837,7 +848,13 @@ class _Sim:
         self.rx_t.append(t)
         self.rx_n.append(len(items))
         self.rx_end.append(tc)
-        self.schedule_outcomes(items, okf, done_at, t, tc, w, rid)
+        if len(items) == 1 and self.each:     # one message: its completion is the receive's end
+            h, i = self.h, items[0][0]
+            if not items[0][1] and not (okf[0] and tc <= t + self.vt):
+                _push(h, (t + self.vt, 1, self.next_seq(), _VT_EV, i, rid))
+            _push(h, (tc, 0, self.next_seq(), _END_EV, w, rid))
+        else:
+            self.schedule_outcomes(items, okf, done_at, t, tc, w, rid)
         self.batches[rid] = (items, okf, t)
         return True
 
@@ -865,7 +882,7 @@ class _Sim:
         when it succeeds), visibility timeouts of the messages that will not be deleted in time,
         and the end of the receive."""
         limit = t + self.vt
-        h, seq, push, last = self.h, self.next_seq, heapq.heappush, len(items) - 1
+        h, seq, push, last = self.h, self.next_seq, _push, len(items) - 1
         if self.policy == "each":
             H = self.H
             for k, (i, gh) in enumerate(items):
@@ -925,7 +942,7 @@ class _Sim:
             self.next_worker += 1
             self.slots += 1
             self.poll_token.append(0)
-            heapq.heappush(self.idle, (t, w))
+            _push(self.idle, (t, w))
             return True
         if not self.scale_pending:
             self.scale_pending = True
@@ -965,13 +982,13 @@ class _Sim:
                 if not (lam and self.scale(t)):
                     return
             else:
-                s0, w = heapq.heappop(idle)
+                s0, w = _pop(idle)
                 if t > s0:
                     k = math.ceil((t - s0) / wait) - 1
                     cnt["receives"] += k
                     cnt["empty"] += k
                 if not self.receive(t, w):        # its messages went to the DLQ: it polls on
-                    heapq.heappush(idle, (t, w))
+                    _push(idle, (t, w))
                 force = False
             if not has_work():
                 return
@@ -1022,7 +1039,7 @@ class _Sim:
             else:
                 self.parked[w] = t
             return False
-        heapq.heappush(self.idle, (t, w))
+        _push(self.idle, (t, w))
         return True
 
     def poller_free(self, t, w, error):
@@ -1035,7 +1052,7 @@ class _Sim:
             self.retire -= 1
             self.slots -= 1
             return True
-        heapq.heappush(self.idle, (t, w))
+        _push(self.idle, (t, w))
         return True
 
     def message_done(self, t, i2, rid):
@@ -1066,7 +1083,7 @@ class _Sim:
         """A deleted message's stale copy becomes visible on its server (standard queues)."""
         self.ghost[i] = True
         s = self.srv[i]
-        heapq.heappush(self.heaps[s], 2 * i + 1)
+        _push(self.heaps[s], 2 * i + 1)
         self.sv[s] += 1
         self.nvis += 1
         return True
@@ -1135,7 +1152,7 @@ class _Sim:
         arr = arr.tolist()
         na, ai = len(arr), 0
         pending = -1.0            # a dispatch is owed at this time (state changes at one instant first)
-        inf, H, h, pop, handlers = math.inf, self.H, self.h, heapq.heappop, self.handlers
+        inf, H, h, pop, handlers = math.inf, self.H, self.h, _pop, self.handlers
         arrive, dispatch, visible_at_once = self.arrive, self.dispatch, self.delay == 0
         steps, max_steps = 0, MAX_LOOP_EVENTS + 10 * self.n
         while True:
