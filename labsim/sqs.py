@@ -971,7 +971,7 @@ class _Sim:
         has_work = self.has_work
         if not has_work():
             return
-        idle, cnt, wait, window, lam = self.idle, self.cnt, self.wait, self.window, self.lam
+        idle, window = self.idle, self.window
         while True:                               # has_work() holds here
             if window > 0 and not force and self.nvis < self.cap:
                 if not self.gather_pending:
@@ -979,14 +979,14 @@ class _Sim:
                     self.ev(t + window, 2, _GATHER_EV)
                 return
             if not idle:
-                if not (lam and self.scale(t)):
+                if not (self.lam and self.scale(t)):
                     return
             else:
                 s0, w = _pop(idle)
-                if t > s0:
-                    k = math.ceil((t - s0) / wait) - 1
-                    cnt["receives"] += k
-                    cnt["empty"] += k
+                if t > s0:                        # the empty long polls it made while idle
+                    k = math.ceil((t - s0) / self.wait) - 1
+                    self.cnt["receives"] += k
+                    self.cnt["empty"] += k
                 if not self.receive(t, w):        # its messages went to the DLQ: it polls on
                     _push(idle, (t, w))
                 force = False
@@ -1031,7 +1031,10 @@ class _Sim:
                         ndel += 1
             self.cnt["deletes"] += -(-ndel // MAX_SEND_BATCH)
             self.running -= 1
-            return self.poller_free(t, w, not all(okf))
+            if self.retire or (self.scale_down and not allok):
+                return self.poller_free(t, w, not allok)
+            _push(self.idle, (t, w))
+            return True
         if self.short:
             if self.has_work():
                 self.poll_token[w] += 1
