@@ -121,13 +121,13 @@ def lambda_sqs_figure(r: QueueResult, points: int = 241) -> Figure:
     if lim is not None and lim >= top:
         lim = None                                # off the chart
     if lim is not None:
-        ax2.axhline(lim, color=GREY, ls=":", lw=1)
+        ax2.axhline(lim, color=GREY, ls=":", lw=1, label=f"function's concurrency {lim:,}")
     thr = r.throttle_time
     if len(thr):
         ax2.plot(thr, np.zeros(len(thr)), "|", color=RED, ms=8, label=f"{len(thr):,} throttled")
+    if lim is not None or len(thr):
         ax2.legend(fontsize=7, loc="upper right")
-    ax2.set(ylabel="invocations", title="Concurrent invocations; dashed: cap 5, +300/min"
-            + ("; dotted: the function's concurrency" if lim is not None else ""))
+    ax2.set(ylabel="invocations", title="Concurrent invocations; dashed: cap 5, +300/min")
     ax2.set_ylim(0, top)
     ax3.plot(g, r.in_queue(g), color=ORANGE, lw=1.2)
     ax3.set(xlabel="time (s)", ylabel="messages", title="Messages in the queue")
