@@ -8,12 +8,14 @@ first received, how often it was received and processed, and when it **left** th
 (``departure``: deleted, moved to the DLQ or expired). The departures of deleted messages are the
 arrivals of the next stage: that is how later chapters chain services.
 
-The model (one event loop, :func:`_run`)
-----------------------------------------
+The model (one event loop, :class:`_Sim`: one method per event kind)
+--------------------------------------------------------------------
 * **Sends.** One ``SendMessage`` call per message, or ``SendMessageBatch`` calls of ``send_batch``
   consecutive messages, made when the batch's last message is ready. A FIFO queue admits at most
   300 calls per second per action (the same :func:`labsim.tokenbucket.admit` bucket every rate
-  limit in the book uses); a refused call's messages are *throttled* and never enter the queue.
+  limit in the book uses). A refused call is an error the producer's SDK retries
+  (``retry_mode="standard"``, an assumption below); a call whose retries run out (or with
+  ``retry_mode="none"``, its first refusal) loses its messages: *throttled*, never in the queue.
   FIFO deduplication: a send whose deduplication ID was accepted less than 5 minutes earlier is
   accepted but not enqueued (*deduplicated*).
 * **Pull model.** Consumers ask (``ReceiveMessage``, up to ``max_messages`` = 1 to 10 at a time),
@@ -23,8 +25,10 @@ The model (one event loop, :func:`_run`)
 * **Long polling** (``wait_time_seconds`` 1 to 20): an idle consumer's request waits until a
   message is available or the wait runs out, then it asks again. **Short polling** (0): a request
   returns at once; it is repeated every ``poll_interval`` seconds while the consumer is idle.
-* **Dead-letter queue**: with ``max_receive_count`` set, a message that becomes visible again after
-  its ``max_receive_count``-th receive is moved to the DLQ instead.
+* **Dead-letter queue**: with ``max_receive_count`` set, a message received that many times is
+  moved to the DLQ by the next receive that would return it (SQS: when maxReceiveCount is
+  exceeded, https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html). If nobody receives (consumers down, the end of
+  the run) it stays in the queue, and may expire there.
 * **Retention**: a message still in the queue ``retention`` seconds after it was sent is deleted
   by SQS (*expired*).
 * **Delay**: a message becomes visible ``delay`` seconds after it was sent.
@@ -36,7 +40,11 @@ The model (one event loop, :func:`_run`)
   pollers as the consumers: batches of up to ``batch_size`` (closed early by the 6 MB payload cap
   or by the end of the batching window), one invocation per batch, the scaling rule (5 concurrent
   batches, then up to 300 more per minute, up to 1,250 or ``MaximumConcurrency``), and
-  ``ReportBatchItemFailures``.
+  ``ReportBatchItemFailures``. The function's concurrency (its reservation, or the unreserved
+  pool: the account quota minus every reservation) bounds the invocations: a batch beyond it is
+  *throttled*, its messages hidden until the visibility timeout ends, the receive counted toward
+  maxReceiveCount (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html). A function timeout longer than the
+  visibility timeout is refused (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
 
 Labelled assumptions (AWS documents no figure or mechanism for these)
 ---------------------------------------------------------------------
@@ -53,14 +61,28 @@ Labelled assumptions (AWS documents no figure or mechanism for these)
 * A ``DeleteMessage`` succeeds only with the receipt handle of the message's latest receive (AWS:
   an older handle "might not" delete it); a consumer still working on a message whose visibility
   timeout ran out and which was received again is a duplicate, its delete does nothing.
-* The DLQ move happens when the visibility timeout of the ``max_receive_count``-th receive ends.
+* SDK retries of refused FIFO sends (``retry_mode="standard"``): the AWS SDKs' standard retry
+  mode as the SDKs and Tools Reference Guide describes it (:data:`SDK_RETRY_PAGE`): 3 attempts,
+  a wait of U(0, 1) x min(2^(k-1), 20) s before retry k, a retry quota of 500 tokens at 5 a
+  retry (1 returned per first-attempt success, 5 per successful retry). Other modes differ
+  (boto3's default "legacy" makes 5 attempts with no quota). A retried message enters the queue
+  when its call is accepted, after messages sent later: FIFO order is the order SQS accepts.
+* The event source mapping's **scale-down** (``scale_down``, default 1): AWS documents that
+  Lambda reduces the mapping's concurrency on function errors and throttles, not by how much;
+  the model retires ``scale_down`` pollers per failed (any message failed) or throttled
+  invocation, keeping at least one, and scales up again by the usual rule.
+* A throttled invocation is not retried within the visibility timeout: its batch comes back
+  when the timeout ends (AWS advises 6 x the function timeout so that Lambda has time to retry).
+* The unreserved pool is used by the function under study alone.
+* Standard queues ignore ``group`` (AWS fair queues use the message group ID of a standard queue
+  to serve quiet tenants first, https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-fair-queues.html; not modelled).
 * A consumer or a poller that finishes while messages wait receives again at once (no network
   time); processing a message takes its drawn duration every time it is received.
 * The FIFO call-limit bucket's burst (``fifo_burst``, default 300 calls: one second's worth).
   The limit is applied to ``SendMessage`` only: receives and deletes, which AWS limits to 300
   calls per second each as well, are not limited in the model.
 * The event source mapping's 300 more batches per minute are spread evenly (a token bucket of
-  5 refilled at 5 per second); it never scales down within a run.
+  5 refilled at 5 per second).
 
 Every message ends in exactly one state (:class:`MessageOutcome`);
 ``sent == deduplicated + deleted + dlq + expired + queued + in_flight`` and
@@ -81,6 +103,7 @@ against the general event loop message for message.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -117,6 +140,17 @@ DEDUP_WINDOW_S = 300
 FIFO_CALLS_PER_S = 300
 #: Largest message: 1 MiB. {_SQS}quotas-messages.html
 MAX_MESSAGE_BYTES = 1_048_576
+#: A refused send is an error the producer's SDK retries. The model assumes the AWS SDKs'
+#: *standard* retry mode as the AWS SDKs and Tools Reference Guide describes it (the behaviour
+#: before the opt-in 2026 retry behaviour): 3 attempts, exponential backoff with full jitter
+#: (base 1 s, doubling, at most 20 s), a retry quota of 500 tokens, 5 per retry. boto3's default
+#: mode is still "legacy" (5 attempts, no quota). RETRY_MODES: "standard" or "none" (no retries).
+SDK_RETRY_PAGE = "https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html"
+SDK_MAX_ATTEMPTS = 3
+SDK_MAX_BACKOFF_S = 20.0
+SDK_RETRY_QUOTA = 500
+SDK_RETRY_COST = 5
+RETRY_MODES = ("standard", "none")
 
 _ESM = "https://docs.aws.amazon.com/lambda/latest/dg/"
 #: Event source mapping batch size: default 10; standard queues up to 10,000, FIFO up to 10.
@@ -142,6 +176,23 @@ MIN_MAXIMUM_CONCURRENCY = 2
 MAX_MAXIMUM_CONCURRENCY = 1_000
 #: Lambda's pollers use long polling (the longest wait, 20 s). {_ESM}services-sqs-scaling.html
 ESM_WAIT_TIME_S = 20
+#: The function's concurrency bounds the mapping: invocations beyond its reserved concurrency,
+#: or beyond the unreserved pool (the Region's account quota, 1,000 by default, minus every
+#: reservation), are throttled; the mapping does not account for reserved concurrency itself.
+#: {_ESM}services-sqs-scaling.html, {_ESM}lambda-concurrency.html. At least 100 stay unreserved:
+#: {_ESM}configuration-concurrency.html
+DEFAULT_ACCOUNT_CONCURRENCY = 1_000
+MAX_ACCOUNT_CONCURRENCY = 100_000             # a model bound (quotas are raised on request)
+MIN_UNRESERVED = 100
+#: The function's timeout (1 s to 900 s) must not exceed the queue's visibility timeout (Lambda
+#: refuses the mapping); AWS advises a visibility timeout of at least 6 times the function
+#: timeout. {_ESM}services-sqs-configure.html
+MAX_FUNCTION_TIMEOUT_S = 900
+VISIBILITY_PER_TIMEOUT = 6
+#: The model's scale-down on errors and throttles (AWS documents that the mapping scales down,
+#: not by how much): pollers retired per failed or throttled invocation.
+DEFAULT_SCALE_DOWN = 1
+MAX_SCALE_DOWN = 10
 
 # --- model bounds (simulation sizes, not AWS limits) -----------------------------------------
 MAX_CONSUMERS = 1_000
@@ -189,7 +240,7 @@ class QueueResult:
 
     send: np.ndarray           #: when the producer had the message ready, s
     enqueue: np.ndarray        #: when SQS accepted it (the send call's time; NaN if throttled), s
-    group: np.ndarray          #: message group ID (FIFO) or ordering key (standard: not used by SQS)
+    group: np.ndarray          #: message group ID (FIFO; on a standard queue the fair-queue tenant, not modelled)
     outcome: np.ndarray        #: MessageOutcome codes
     first_receive: np.ndarray  #: first ReceiveMessage that returned it (NaN if never), s
     receive_count: np.ndarray  #: times it was received (ApproximateReceiveCount)
@@ -211,6 +262,10 @@ class QueueResult:
     run_end: np.ndarray        #: per processing run: when it ended (may be after the horizon), s
     horizon: float
     params: dict = field(default_factory=dict)
+    #: per message: attempts its send call made (1 unless the producer's SDK retried it)
+    send_attempts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    #: per throttled invocation (the mapping beyond the function's concurrency): when, s
+    throttle_time: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     # -- the books ------------------------------------------------------------------------------
     def count(self, outcome: MessageOutcome) -> int:
@@ -219,6 +274,16 @@ class QueueResult:
     @property
     def offered(self) -> int:
         return len(self.send)
+
+    @property
+    def send_retried(self) -> int:
+        """Messages SQS accepted after the SDK retried their send call."""
+        return int(((self.send_attempts > 1) & np.isfinite(self.enqueue)).sum())
+
+    def send_delay(self) -> np.ndarray:
+        """For each message accepted after a retry: how much later than its first attempt, s."""
+        m = (self.send_attempts > 1) & np.isfinite(self.enqueue)
+        return self.enqueue[m] - self.send[m] if len(self.send_attempts) else np.zeros(0)
 
     @property
     def sent(self) -> int:
@@ -300,8 +365,9 @@ class QueueResult:
         """Age of the oldest message still in the queue at each time of ``grid`` (0 if empty), s."""
         g = np.asarray(grid, float)
         m = np.isfinite(self.enqueue) & (self.outcome != MessageOutcome.DEDUPLICATED)
-        e = self.enqueue[m]
-        dep = np.where(np.isfinite(self.departure[m]), self.departure[m], np.inf)
+        order = np.argsort(self.enqueue[m], kind="stable")     # retried sends arrive out of send order
+        e = self.enqueue[m][order]
+        dep = np.where(np.isfinite(self.departure[m]), self.departure[m], np.inf)[order]
         if len(e) == 0:
             return np.zeros(len(g))
         # first message (in enqueue order) still there at t: first index whose departure > t;
@@ -406,20 +472,24 @@ def _long_poll_empties(gap: np.ndarray, wait: float) -> int:
 
 
 # --- sends: batching, the FIFO call limit, deduplication ------------------------------------------
-def _sends(t, fifo, send_batch, fifo_rate, fifo_burst, dedup_ids):
-    """Per message: enqueue time (NaN if throttled), outcome pre-set for throttled/deduplicated.
+def _sends(t, fifo, send_batch, fifo_rate, fifo_burst, dedup_ids, retry_mode="none", seed=0):
+    """Per message: enqueue time (NaN if lost), outcome pre-set for lost/deduplicated, attempts.
 
-    Returns (enqueue, pre_outcome or -1, accepted calls, throttled calls)."""
+    Returns (enqueue, pre_outcome or -1, accepted calls, refused attempts, attempts per message)."""
     n = len(t)
     b = send_batch
     ncalls = -(-n // b)
     pre = np.full(n, -1, np.int8)
     if not fifo and b == 1:                       # one call per message, no call limit
-        return t.copy(), pre, n, 0
+        return t.copy(), pre, n, 0, np.ones(n, np.int16)
     last = np.minimum(np.arange(1, ncalls + 1) * b, n) - 1
     call_t = t[last] if n else np.empty(0)
     call_of = np.arange(n) // b
     ok_call = admit(call_t, fifo_rate, fifo_burst) if fifo and ncalls else np.ones(ncalls, bool)
+    attempts = np.ones(ncalls, np.int16)
+    refused = int(ncalls - ok_call.sum())
+    if refused and retry_mode == "standard":
+        call_t, ok_call, attempts, refused = _sdk_standard_retries(call_t, fifo_rate, fifo_burst, seed)
     enq = call_t[call_of] if n else np.empty(0)
     thr = ~ok_call[call_of] if n else np.zeros(0, bool)
     pre[thr] = MessageOutcome.THROTTLED
@@ -428,7 +498,7 @@ def _sends(t, fifo, send_batch, fifo_rate, fifo_burst, dedup_ids):
         seen: dict = {}
         ids = dedup_ids.tolist()
         el = enq.tolist()
-        for i in range(n):
+        for i in np.argsort(enq, kind="stable").tolist():         # in the order SQS accepted them
             if thr[i]:
                 continue
             k = ids[i]
@@ -437,7 +507,36 @@ def _sends(t, fifo, send_batch, fifo_rate, fifo_burst, dedup_ids):
                 pre[i] = MessageOutcome.DEDUPLICATED
             else:
                 seen[k] = el[i]
-    return enq, pre, int(ok_call.sum()), int(ncalls - ok_call.sum())
+    return enq, pre, int(ok_call.sum()), refused, attempts[call_of] if n else np.zeros(0, np.int16)
+
+
+def _sdk_standard_retries(call_t, rate, burst, seed):
+    """The producer's SDK retries refused send calls: the AWS SDKs' *standard* retry mode (the
+    model's assumption, :data:`SDK_RETRY_PAGE`): at most 3 attempts per call, a wait of
+    ``U(0, 1) x min(2^(k-1), 20)`` s before retry k, and a retry quota of 500 tokens that each
+    retry costs 5 of (no retry once it is spent); a call that succeeds at once returns 1 token,
+    a retry that succeeds returns its 5. Returns each call's accepted time (its send time if it
+    was lost), admitted flags, attempts, and the refused attempts."""
+    bucket = TokenBucket(rate, burst)
+    rng = np.random.default_rng([seed, 7])        # its own stream: the queue's draws stay as they were
+    h = [(x, k, 1) for k, x in enumerate(call_t.tolist())]
+    heapq.heapify(h)
+    out_t = call_t.copy()
+    ok = np.zeros(len(call_t), bool)
+    attempts = np.ones(len(call_t), np.int16)
+    quota, refused = SDK_RETRY_QUOTA, 0
+    while h:
+        x, k, a = heapq.heappop(h)
+        attempts[k] = a
+        if bucket.take(x):
+            ok[k], out_t[k] = True, x
+            quota = min(SDK_RETRY_QUOTA, quota + (SDK_RETRY_COST if a > 1 else 1))
+            continue
+        refused += 1
+        if a < SDK_MAX_ATTEMPTS and quota >= SDK_RETRY_COST:
+            quota -= SDK_RETRY_COST
+            heapq.heappush(h, (x + rng.random() * min(2.0 ** (a - 1), SDK_MAX_BACKOFF_S), k, a + 1))
+    return out_t, ok, attempts, refused
 
 
 # --- the general event loop -------------------------------------------------------------------------
@@ -447,179 +546,282 @@ _POLL_EV, _GATHER_EV, _SCALE_EV, _RESUME_EV = 20, 21, 22, 23     # pollers (prio
 _S_PENDING, _S_VISIBLE, _S_HELD, _S_DELETED, _S_DLQ, _S_EXPIRED = range(6)
 
 
-def _run(enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers, wait, cap,
-         vt, delay, retention, mrc, p_fail, q_dup, f_short, poll_interval, policy, window,
-         max_slots, n_servers, rng, down=(math.inf, math.inf)):
+def _run(enq, pre, dur, poison, group, server, **kw):
     """Event loop shared by consumers and the Lambda mapping. Returns per-message lists."""
-    n = len(enq)
-    H = horizon
-    state = [_S_PENDING] * n
-    rc = [0] * n
-    holder = [-1] * n
-    runs = [0] * n
-    oks = [0] * n
-    dups = [0] * n
-    first = [math.nan] * n
-    dele = [math.nan] * n
-    dep = [math.nan] * n
-    durl = dur.tolist()
-    poil = poison.tolist()
-    grp = group.tolist()
-    srv = server.tolist()
-    rx_t, rx_n, rx_end = [], [], []
-    run_m, run_s, run_e = [], [], []
-    cnt = {"receives": 0, "empty": 0, "deletes": 0}
+    return _Sim(enq, pre, dur, poison, group, server, **kw).run()
 
-    # uniform random numbers, drawn in blocks (one generator, loop order: deterministic)
-    buf = [0.0]
-    pos = [1]
 
-    def u():
-        if pos[0] >= len(buf):
-            buf[:] = rng.random(4096).tolist()
-            pos[0] = 0
-        pos[0] += 1
-        return buf[pos[0] - 1]
+_push, _pop = heapq.heappush, heapq.heappop
 
-    # visible messages
-    nvis = 0
-    if fifo:
-        ng = int(group.max()) + 1 if n else 1
-        gq = [[] for _ in range(ng)]
-        lock = [0] * ng
-        avail: list = []
-    else:
-        heaps = [[] for _ in range(n_servers)]
-        sv = [0] * n_servers
-        ghost = [False] * n
 
-    h: list = []                 # (time, priority, seq, kind, a, b)
-    seq = 0
-    push, pop = heapq.heappush, heapq.heappop
+def _uniforms(rng):
+    """Uniform random numbers from ``rng``, drawn in blocks of 4,096 as they are needed."""
+    while True:
+        yield from rng.random(4096).tolist()
 
-    def ev(t, prio, kind, a=0, b=0):
-        nonlocal seq
-        seq += 1
-        push(h, (t, prio, seq, kind, a, b))
 
-    def fifo_head(g):
-        q = gq[g]
-        while q and state[q[0]] != _S_VISIBLE:
-            heapq.heappop(q)
-        return q[0] if q else -1
+class _Sim:
+    """One run of the event loop: the queue's state, its workers, and one method per event kind.
 
-    def release(g):
-        if lock[g] == 0:
-            hd = fifo_head(g)
+    Events sit in a heap of ``(time, priority, seq, kind, a, b)``; arrivals come from the sorted
+    enqueue times beside it. An event handler returns True when the queue changed so that idle
+    workers may have work: the loop then *dispatches* once every event of that instant is handled.
+
+    ================  =====================================  ==========================
+    event             handler                                 what happens
+    ================  =====================================  ==========================
+    arrival           :meth:`arrive`                          enqueued (visible or delayed)
+    ``_VISIBLE_EV``   :meth:`delay_ends`                      a delayed message becomes visible
+    ``_END_EV``       :meth:`receive_ends`                    a worker finished its receive/batch
+    ``_DONE_EV``      :meth:`message_done`                    one message of a receive finished
+    ``_VT_EV``        :meth:`visibility_expires`              visible again, or moved to the DLQ
+    ``_GHOST_EV``     :meth:`stale_copy_appears`              a deleted message's stale copy
+    ``_EXPIRE_EV``    :meth:`retention_ends`                  SQS deletes the message
+    ``_POLL_EV``      :meth:`short_poll`                      a short poller asks again
+    ``_GATHER_EV``    :meth:`window_ends`                     a batching window closes
+    ``_SCALE_EV``     :meth:`scaling_token`                   the mapping may add a batch
+    ``_RESUME_EV``    :meth:`consumers_resume`                the consumer outage ends
+    ================  =====================================  ==========================
+    """
+
+    def __init__(self, enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers, wait, cap,
+                 vt, delay, retention, mrc, p_fail, q_dup, f_short, poll_interval, policy, window,
+                 max_slots, n_servers, rng, down=(math.inf, math.inf), fn_limit=math.inf, scale_down=0):
+        n = len(enq)
+        self.enq, self.pre, self.n, self.H, self.fifo, self.lam = enq, pre, n, horizon, fifo, lam
+        self.wait, self.cap, self.vt, self.delay, self.retention, self.mrc = wait, cap, vt, delay, retention, mrc
+        self.p_fail, self.q_dup, self.f_short, self.poll_interval = p_fail, q_dup, f_short, poll_interval
+        self.policy, self.window, self.max_slots, self.n_servers = policy, window, max_slots, n_servers
+        self.each = policy == "each"
+        self.rng = rng
+        self.d0, self.d1 = down
+        # per message
+        self.state = [_S_PENDING] * n
+        self.rc = [0] * n
+        self.holder = [-1] * n
+        self.runs = [0] * n
+        self.oks = [0] * n
+        self.dups = [0] * n
+        self.first = [math.nan] * n
+        self.dele = [math.nan] * n
+        self.dep = [math.nan] * n
+        self.durl, self.poil = dur.tolist(), poison.tolist()
+        self.grp, self.srv = group.tolist(), server.tolist()
+        # per non-empty receive, per processing run, request counts
+        self.rx_t, self.rx_n, self.rx_end = [], [], []
+        self.run_m, self.run_s, self.run_e = [], [], []
+        self.cnt = {"receives": 0, "empty": 0, "deletes": 0}
+        self.batches: dict = {}
+        # uniform random numbers, drawn in blocks (one generator, loop order: deterministic)
+        self.u = _uniforms(rng).__next__
+        # the visible set: FIFO per group (a group is locked while one of its messages is held),
+        # standard per server (keys 2i for a message, 2i + 1 for its stale copy; lazy deletion)
+        self.nvis = 0
+        if fifo:
+            ng = int(group.max()) + 1 if n else 1
+            self.gq = [[] for _ in range(ng)]
+            self.lock = [0] * ng
+            self.avail: list = []
+        else:
+            self.heaps = [[] for _ in range(n_servers)]
+            self.sv = [0] * n_servers
+            self.ghost = [False] * n
+        self.h: list = []
+        self.next_seq = itertools.count(1).__next__
+        # workers: idle heap of (idle since, worker) for long polling; parked dict for short polling
+        self.short = (not lam) and wait == 0
+        self.idle: list = []
+        self.parked: dict = {}
+        self.poll_token: list = []
+        self.slots = 0
+        self.bucket = TokenBucket(ESM_STEP_PER_MINUTE / 60.0, ESM_INITIAL_BATCHES) if lam else None
+        self.scale_pending = False
+        self.gather_pending = False
+        self.next_worker = 0
+        # the function's concurrency (the mapping), and the model's scale-down on errors
+        self.fn_limit, self.scale_down = fn_limit, scale_down
+        self.running = self.retire = 0
+        self.thr_t: list = []
+        if not lam:
+            self.slots = consumers
+            self.poll_token = [0] * consumers
+            if self.short:
+                self.parked = {w: 0.0 for w in range(consumers)}
+            else:
+                self.idle = [(0.0, w) for w in range(consumers)]
+        self.handlers = [None] * (_RESUME_EV + 1)          # by event kind
+        for kind, handler in ((_END_EV, self.receive_ends), (_DONE_EV, self.message_done),
+                              (_VT_EV, self.visibility_expires), (_VISIBLE_EV, self.delay_ends),
+                              (_GHOST_EV, self.stale_copy_appears), (_EXPIRE_EV, self.retention_ends),
+                              (_POLL_EV, self.short_poll), (_GATHER_EV, self.window_ends),
+                              (_SCALE_EV, self.scaling_token), (_RESUME_EV, self.consumers_resume)):
+            self.handlers[kind] = handler
+        # the queue type's version of the visible-set operations
+        self.has_work = self.has_work_fifo if fifo else self.has_work_standard
+        self.take = self.take_fifo if fifo else self.take_standard
+        self.make_visible = self.make_visible_fifo if fifo else self.make_visible_standard
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def ev(self, t, prio, kind, a=0, b=0):
+        _push(self.h, (t, prio, self.next_seq(), kind, a, b))
+
+    # -- the visible set -----------------------------------------------------------------------------
+    def fifo_head(self, g):
+        q = self.gq[g]
+        if q:
+            state = self.state
+            while state[q[0]] != _S_VISIBLE:
+                _pop(q)
+                if not q:
+                    return -1
+            return q[0]
+        return -1
+
+    def release(self, g):
+        """Group ``g`` offers its head again once none of its messages is held."""
+        if self.lock[g] == 0:
+            hd = self.fifo_head(g)
             if hd >= 0:
-                push(avail, (hd, g))
+                _push(self.avail, (hd, g))
 
-    def has_work():
-        if not fifo:
-            return nvis > 0
+    def has_work_standard(self):
+        return self.nvis > 0
+
+    def has_work_fifo(self):
+        """A group is free (no message held) and its head is visible."""
+        avail, lock, head = self.avail, self.lock, self.fifo_head
         while avail:
             hd, g = avail[0]
-            if lock[g] == 0 and fifo_head(g) == hd:
+            if lock[g] == 0 and head(g) == hd:
                 return True
-            pop(avail)
+            _pop(avail)
             if lock[g] == 0:
-                hh = fifo_head(g)
+                hh = head(g)
                 if hh >= 0 and hh != hd:
-                    push(avail, (hh, g))
+                    _push(avail, (hh, g))
         return False
 
-    def make_visible(i):
-        nonlocal nvis
-        state[i] = _S_VISIBLE
-        nvis += 1
-        if fifo:
-            g = grp[i]
-            push(gq[g], i)
-            release(g)
-        else:
-            s = srv[i]
-            push(heaps[s], 2 * i)
-            sv[s] += 1
+    def make_visible_fifo(self, i):
+        self.state[i] = _S_VISIBLE
+        self.nvis += 1
+        g = self.grp[i]
+        _push(self.gq[g], i)
+        if self.lock[g] == 0:                     # self.release(g), inline: this is the hot path
+            hd = self.fifo_head(g)
+            if hd >= 0:
+                _push(self.avail, (hd, g))
 
-    def unvisible(i):             # a visible message leaves the visible set (lazy in the heaps)
-        nonlocal nvis
-        nvis -= 1
-        if not fifo:
-            sv[srv[i]] -= 1
+    def make_visible_standard(self, i):
+        self.state[i] = _S_VISIBLE
+        self.nvis += 1
+        s = self.srv[i]
+        _push(self.heaps[s], 2 * i)
+        self.sv[s] += 1
 
-    # workers: idle heap of (idle since, worker) for long polling; parked dict for short polling
-    short = (not lam) and wait == 0
-    idle: list = []
-    parked: dict = {}
-    poll_token: list = []
-    slots = 0
-    bucket = TokenBucket(ESM_STEP_PER_MINUTE / 60.0, ESM_INITIAL_BATCHES) if lam else None
-    scale_pending = [False]
-    gather_pending = [False]
-    if not lam:
-        slots = consumers
-        poll_token = [0] * consumers
-        if short:
-            parked = {w: 0.0 for w in range(consumers)}
-        else:
-            idle = [(0.0, w) for w in range(consumers)]
+    def unvisible(self, i):
+        """A visible message leaves the visible set (lazily in the heaps)."""
+        self.nvis -= 1
+        if not self.fifo:
+            self.sv[self.srv[i]] -= 1
 
-    def take_batch(t, w):
-        """One ReceiveMessage (or one Lambda batch): returns the items taken."""
-        nonlocal nvis
+    def unlock(self, i):
+        """A FIFO message stops being held: its group may offer its head again."""
+        g = self.grp[i]
+        self.lock[g] -= 1
+        self.release(g)
+
+    # -- receiving -----------------------------------------------------------------------------------
+    def to_dlq(self, i, t):
+        """SQS moves a message received ``maxReceiveCount`` times to the DLQ when a receive would
+        return it once more (instead of returning it)."""
+        self.state[i] = _S_DLQ
+        self.dep[i] = t
+        self.nvis -= 1
+
+    def take_fifo(self, t):
         items = []
-        if fifo:
-            if short and u() >= f_short:
-                return items
-            while len(items) < cap and has_work():
-                _, g = pop(avail)
-                while len(items) < cap:
-                    hd = fifo_head(g)
-                    if hd < 0:
-                        break
-                    heapq.heappop(gq[g])
-                    nvis -= 1
-                    lock[g] += 1
-                    items.append((hd, False))
-        else:
-            if nvis == 0:
-                return items
-            if n_servers == 1:
-                cand = [0] if (not short or u() < f_short) else []
-            else:
-                cand = [s for s in range(n_servers) if sv[s] > 0 and (not short or u() < f_short)]
-            while len(items) < cap and cand:
-                j = 0 if len(cand) == 1 else int(u() * len(cand))
-                s = cand[j]
-                q = heaps[s]
-                while True:
-                    key = heapq.heappop(q)
-                    i = key >> 1
-                    if key & 1:
-                        if ghost[i]:
-                            ghost[i] = False
-                            break
-                    elif state[i] == _S_VISIBLE:
-                        break
-                sv[s] -= 1
-                nvis -= 1
-                items.append((i, bool(key & 1)))
-                if sv[s] == 0:
-                    cand.pop(j)
+        if self.short and self.u() >= self.f_short:
+            return items
+        avail, gq, lock, cap, mrc = self.avail, self.gq, self.lock, self.cap, self.mrc
+        while len(items) < cap and self.has_work():
+            _, g = _pop(avail)
+            while len(items) < cap:
+                hd = self.fifo_head(g)
+                if hd < 0:
+                    break
+                _pop(gq[g])
+                if mrc and self.rc[hd] >= mrc:
+                    self.to_dlq(hd, t)
+                    continue
+                self.nvis -= 1
+                lock[g] += 1
+                items.append((hd, False))
+            if mrc and not lock[g]:               # every message the group offered went to the DLQ
+                self.release(g)
         return items
 
-    def receive(t, w):
-        """Worker ``w`` receives at ``t``; starts processing. Returns False if it got nothing."""
-        items = take_batch(t, w)
-        if lam:
-            cnt["receives"] += -(-len(items) // MAX_RECEIVE_MESSAGES) if items else 1
+    def take_standard(self, t):
+        """Messages (and stale copies) from the servers a receive reaches, oldest first per server."""
+        items = []
+        if self.nvis == 0:
+            return items
+        short, f_short, sv, u = self.short, self.f_short, self.sv, self.u
+        if self.n_servers == 1:
+            cand = [0] if (not short or u() < f_short) else []
         else:
-            cnt["receives"] += 1
+            cand = [s for s in range(self.n_servers) if sv[s] > 0 and (not short or u() < f_short)]
+        heaps, ghost, state, cap, mrc = self.heaps, self.ghost, self.state, self.cap, self.mrc
+        pop = _pop
+        while len(items) < cap and cand:
+            j = 0 if len(cand) == 1 else int(u() * len(cand))
+            s = cand[j]
+            q = heaps[s]
+            while True:
+                key = pop(q)
+                i = key >> 1
+                if key & 1:
+                    if ghost[i]:
+                        ghost[i] = False
+                        break
+                elif state[i] == _S_VISIBLE:
+                    break
+            sv[s] -= 1
+            if mrc and not key & 1 and self.rc[i] >= mrc:
+                self.to_dlq(i, t)
+            else:
+                self.nvis -= 1
+                items.append((i, bool(key & 1)))
+            if sv[s] == 0:
+                cand.pop(j)
+        return items
+
+    def receive(self, t, w):
+        """Worker ``w`` receives at ``t``: the messages are hidden (held) under receipt handle
+        ``rid`` and processed one after another (FIFO stops at the first failure). Returns False
+        if it got nothing."""
+        items = self.take(t)
+        cnt = self.cnt
         if not items:
+            if self.mrc and not self.short:
+                return False              # a long poll whose messages all went to the DLQ waits on
+            cnt["receives"] += 1
             cnt["empty"] += 1
             return False
-        rid = len(rx_t)
-        real = []
+        if self.lam:
+            cnt["receives"] += -(-len(items) // MAX_RECEIVE_MESSAGES)
+            if self.running >= self.fn_limit:
+                self.throttle(items, t, w)
+                return True
+            self.running += 1
+        else:
+            cnt["receives"] += 1
+        rid = len(self.rx_t)
+        rc, holder, state, first, dups, runs = self.rc, self.holder, self.state, self.first, self.dups, self.runs
+        durl, poil, p_fail, fifo, u = self.durl, self.poil, self.p_fail, self.fifo, self.u
+        run_m, run_s, run_e = self.run_m, self.run_s, self.run_e
+        tc = t
+        okf, done_at = [], []         # per item: success (None: not processed), finish time
+        stop = False
         for i, gh in items:
             if gh:
                 dups[i] += 1
@@ -629,13 +831,6 @@ def _run(enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers,
                 state[i] = _S_HELD
                 if first[i] != first[i]:
                     first[i] = t
-                real.append(i)
-        # processing, one message after another
-        tc = t
-        okf = []
-        done_at = []
-        stop = False
-        for i, gh in items:
             if stop:
                 okf.append(None)
                 done_at.append(math.inf)
@@ -650,277 +845,372 @@ def _run(enq, pre, dur, poison, group, server, *, horizon, fifo, lam, consumers,
             done_at.append(tc)
             if fifo and not ok:
                 stop = True
-        end = tc
-        rx_t.append(t)
-        rx_n.append(len(items))
-        rx_end.append(end)
-        limit = t + vt
-        if policy == "each":
+        self.rx_t.append(t)
+        self.rx_n.append(len(items))
+        self.rx_end.append(tc)
+        if len(items) == 1 and self.each:     # one message: its completion is the receive's end
+            h, i = self.h, items[0][0]
+            if not items[0][1] and not (okf[0] and tc <= t + self.vt):
+                _push(h, (t + self.vt, 1, self.next_seq(), _VT_EV, i, rid))
+            _push(h, (tc, 0, self.next_seq(), _END_EV, w, rid))
+        else:
+            self.schedule_outcomes(items, okf, done_at, t, tc, w, rid)
+        self.batches[rid] = (items, okf, t)
+        return True
+
+    def throttle(self, items, t, w):
+        """The mapping invokes the function beyond its concurrency: Lambda refuses the batch. Its
+        messages stay hidden until the visibility timeout ends; the receive counts."""
+        rid = -2 - len(self.thr_t)        # a receipt handle no invocation uses
+        self.thr_t.append(t)
+        vt_end = t + self.vt
+        for i, gh in items:
+            if gh:
+                self.dups[i] += 1
+                continue
+            self.rc[i] += 1
+            self.holder[i] = rid
+            self.state[i] = _S_HELD
+            if self.first[i] != self.first[i]:
+                self.first[i] = t
+            self.ev(vt_end, 1, _VT_EV, i, rid)
+        self.batches[rid] = (items, None, t)
+        self.ev(t, 0, _END_EV, w, rid)
+
+    def schedule_outcomes(self, items, okf, done_at, t, end, w, rid):
+        """The events a receive leads to: per-message completions (consumers delete each message
+        when it succeeds), visibility timeouts of the messages that will not be deleted in time,
+        and the end of the receive."""
+        limit = t + self.vt
+        h, seq, push, last = self.h, self.next_seq, _push, len(items) - 1
+        if self.policy == "each":
+            H = self.H
             for k, (i, gh) in enumerate(items):
                 ok = okf[k]
-                if ok is not None and done_at[k] <= H:
-                    if k < len(items) - 1:
-                        ev(done_at[k], 0, _DONE_EV, i * 2 + gh, rid)
+                if ok is not None and done_at[k] <= H and k < last:
+                    push(h, (done_at[k], 0, seq(), _DONE_EV, i * 2 + gh, rid))
                 if not gh and not (ok and done_at[k] <= limit):
-                    ev(limit, 1, _VT_EV, i, rid)
-            ev(end, 0, _END_EV, w, rid)
+                    push(h, (limit, 1, seq(), _VT_EV, i, rid))
         else:
             allok = all(o for o in okf if o is not None) and None not in okf
+            partial = self.policy == "partial"
             for k, (i, gh) in enumerate(items):
                 if gh:
                     continue
-                deleted = (okf[k] is True) and (policy == "partial" or allok)
+                deleted = (okf[k] is True) and (partial or allok)
                 if not (deleted and end <= limit):
-                    ev(limit, 1, _VT_EV, i, rid)
-            ev(end, 0, _END_EV, w, rid)
-        batches[rid] = (items, okf, t)
-        return True
+                    push(h, (limit, 1, seq(), _VT_EV, i, rid))
+        push(h, (end, 0, seq(), _END_EV, w, rid))
 
-    batches: dict = {}
-
-    def delete(i, t, rid):
-        """Delete with the receipt handle of receive ``rid``: works for the latest receive."""
-        if holder[i] != rid:
+    def delete(self, i, t, rid):
+        """Delete with the receipt handle of receive ``rid``: works for the latest receive only."""
+        if self.holder[i] != rid:
             return
-        s = state[i]
+        s = self.state[i]
         if s == _S_HELD:
-            state[i] = _S_DELETED
-            if fifo:
-                g = grp[i]
-                lock[g] -= 1
-                release(g)
+            self.state[i] = _S_DELETED
+            if self.fifo:
+                g = self.grp[i]
+                self.lock[g] -= 1
+                self.release(g)
         elif s == _S_VISIBLE:
-            unvisible(i)
-            state[i] = _S_DELETED
+            self.unvisible(i)
+            self.state[i] = _S_DELETED
         else:
             return
-        dele[i] = t
-        dep[i] = t
-        if q_dup > 0 and not fifo and u() < q_dup:
-            ev(max(t, rx_t[rid] + vt), 1, _GHOST_EV, i)
+        self.dele[i] = t
+        self.dep[i] = t
+        if self.q_dup > 0 and not self.fifo and self.u() < self.q_dup:
+            self.ev(max(t, self.rx_t[rid] + self.vt), 1, _GHOST_EV, i)
 
-    def finish_item(i2, ok, t, rid):
+    def finish_item(self, i2, ok, t, rid):
+        """A consumer's message (``2i + stale copy``) finished: on success it is deleted."""
         i, gh = i2 >> 1, i2 & 1
         if ok:
-            oks[i] += 1
+            self.oks[i] += 1
             if not gh:
-                cnt["deletes"] += 1
-                delete(i, t, rid)
+                self.cnt["deletes"] += 1
+                self.delete(i, t, rid)
 
-    def scale(t):
-        nonlocal slots
-        if slots >= max_slots:
+    # -- workers: handing out work, scaling the mapping ------------------------------------------------
+    def scale(self, t):
+        """The mapping adds a concurrent batch if its scaling bucket has a token."""
+        if self.slots >= self.max_slots:
             return False
-        if bucket.take(t):
-            w = slots
-            slots += 1
-            poll_token.append(0)
-            push(idle, (t, w))
+        if self.bucket.take(t):
+            w = self.next_worker
+            self.next_worker += 1
+            self.slots += 1
+            self.poll_token.append(0)
+            _push(self.idle, (t, w))
             return True
-        if not scale_pending[0]:
-            scale_pending[0] = True
-            ev(bucket.dep[0], 2, _SCALE_EV)
+        if not self.scale_pending:
+            self.scale_pending = True
+            self.ev(self.bucket.dep[0], 2, _SCALE_EV)
         return False
 
-    d0, d1 = down
+    def wake_short_pollers(self, t):
+        """Parked short pollers polled (empty) every poll_interval: the next one finds work."""
+        if self.parked and self.has_work():
+            cnt, pi = self.cnt, self.poll_interval
+            for w, g0 in list(self.parked.items()):
+                k = math.ceil((t - g0) / pi) if t > g0 else 0
+                cnt["receives"] += k
+                cnt["empty"] += k
+                self.poll_token[w] += 1
+                self.ev(g0 + k * pi, 2, _POLL_EV, w, self.poll_token[w])
+            self.parked.clear()
 
-    def dispatch(t, force=False):
+    def dispatch(self, t, force=False):
         """Hand visible messages to idle workers (long polling / Lambda) or wake short pollers."""
-        if d0 <= t < d1:                       # consumers down: nobody receives until d1
+        if self.d0 <= t < self.d1:                # consumers down: nobody receives until d1
             return
-        if short:
-            if parked and has_work():
-                for w, g0 in list(parked.items()):
-                    k = math.ceil((t - g0) / poll_interval) if t > g0 else 0
-                    cnt["receives"] += k
-                    cnt["empty"] += k
-                    poll_token[w] += 1
-                    ev(g0 + k * poll_interval, 2, _POLL_EV, w, poll_token[w])
-                parked.clear()
+        if self.short:
+            self.wake_short_pollers(t)
             return
-        while has_work():
-            if window > 0 and not force and nvis < cap:
-                if not gather_pending[0]:
-                    gather_pending[0] = True
-                    ev(t + window, 2, _GATHER_EV)
+        has_work = self.has_work
+        if not has_work():
+            return
+        idle, window = self.idle, self.window
+        while True:                               # has_work() holds here
+            if window > 0 and not force and self.nvis < self.cap:
+                if not self.gather_pending:
+                    self.gather_pending = True
+                    self.ev(t + window, 2, _GATHER_EV)
                 return
             if not idle:
-                if lam and scale(t):
-                    continue
+                if not (self.lam and self.scale(t)):
+                    return
+            else:
+                s0, w = _pop(idle)
+                if t > s0:                        # the empty long polls it made while idle
+                    k = math.ceil((t - s0) / self.wait) - 1
+                    self.cnt["receives"] += k
+                    self.cnt["empty"] += k
+                if not self.receive(t, w):        # its messages went to the DLQ: it polls on
+                    _push(idle, (t, w))
+                force = False
+            if not has_work():
                 return
-            s0, w = pop(idle)
-            if t > s0:
-                k = math.ceil((t - s0) / wait) - 1
-                cnt["receives"] += k
-                cnt["empty"] += k
-            receive(t, w)
-            force = False
 
-    if d1 < math.inf and d1 > d0:
-        ev(d1, 2, _RESUME_EV)
-    # retention: expiry events that fall inside the horizon
-    for i in np.flatnonzero(np.isfinite(enq) & (pre < 0) & (enq + retention <= H)).tolist():
-        ev(float(enq[i]) + retention, 1, _EXPIRE_EV, i)
+    # -- event handlers (True: a dispatch is owed at this instant) --------------------------------
+    def arrive(self, t, ai, arr, arr_t):
+        """Every message sent at ``t`` (a send batch shares one time) enters the queue: visible at
+        once, or after the queue's delay. ``arr[ai:]`` are the messages still to come, ``arr_t``
+        their times; returns the index of the first one after ``t``."""
+        na, delay, make_visible = len(arr), self.delay, self.make_visible
+        while ai < na and arr_t[ai] == t:
+            if delay > 0:
+                self.ev(t + delay, 1, _VISIBLE_EV, arr[ai])
+            else:
+                make_visible(arr[ai])
+            ai += 1
+        return ai
 
-    arr = np.flatnonzero(pre < 0)
-    arr_t = enq[arr].tolist()
-    arr = arr.tolist()
-    na, ai = len(arr), 0
-    pending = -1.0            # a dispatch is owed at this time (state changes at one instant first)
-    inf = math.inf
-    steps, max_steps = 0, MAX_LOOP_EVENTS + 10 * n
-    while True:
-        if pending >= 0:
-            nt = arr_t[ai] if ai < na else inf
-            if h and h[0][0] < nt:
-                nt = h[0][0]
-            if nt > pending:
-                tp, pending = pending, -1.0
-                dispatch(tp)
+    def receive_ends(self, t, w, rid):
+        """A receive's processing is over: batch deletes (the mapping), then the worker is free."""
+        items, okf, rt = self.batches.pop(rid)
+        if okf is None:                           # a throttled invocation
+            return self.poller_free(t, w, True)
+        if self.policy == "each":                 # a consumer deletes its last message if it succeeded
+            if okf[-1]:
+                i, gh = items[-1]
+                self.oks[i] += 1
+                if not gh:
+                    self.cnt["deletes"] += 1
+                    self.delete(i, t, rid)
+        else:
+            allok = None not in okf and all(okf)
+            partial = self.policy == "partial"
+            ndel = 0
+            for k, (i, gh) in enumerate(items):
+                if okf[k]:
+                    self.oks[i] += 1
+                    if not gh and (partial or allok):
+                        self.delete(i, t, rid)
+                        ndel += 1
+            self.cnt["deletes"] += -(-ndel // MAX_SEND_BATCH)
+            self.running -= 1
+            if self.retire or (self.scale_down and not allok):
+                return self.poller_free(t, w, not allok)
+            _push(self.idle, (t, w))
+            return True
+        if self.short:
+            if self.has_work():
+                self.poll_token[w] += 1
+                self.ev(t, 2, _POLL_EV, w, self.poll_token[w])
+            else:
+                self.parked[w] = t
+            return False
+        _push(self.idle, (t, w))
+        return True
+
+    def poller_free(self, t, w, error):
+        """A mapping's poller is free after an invocation (``error``: it failed or was throttled).
+        The model's scale-down (an assumption): each error retires ``scale_down`` pollers, the
+        next ones to become free, keeping at least one."""
+        if error and self.scale_down:
+            self.retire = min(self.retire + self.scale_down, self.slots - 1)
+        if self.retire > 0:
+            self.retire -= 1
+            self.slots -= 1
+            return True
+        _push(self.idle, (t, w))
+        return True
+
+    def message_done(self, t, i2, rid):
+        """One message of a consumer's receive finished (not the last: :meth:`receive_ends`)."""
+        items, okf, rt = self.batches[rid]
+        k = next(j for j, (i, gh) in enumerate(items) if 2 * i + gh == i2)
+        self.finish_item(i2, okf[k], t, rid)
+        return True
+
+    def visibility_expires(self, t, i, rid):
+        """The visibility timeout of receive ``rid`` ends: the message is visible again."""
+        if not (self.state[i] == _S_HELD and self.holder[i] == rid):
+            return False
+        if self.fifo:
+            self.lock[self.grp[i]] -= 1
+        self.make_visible(i)          # with maxReceiveCount reached, the next receive moves it to the DLQ
+        if self.fifo:
+            self.release(self.grp[i])
+        return True
+
+    def delay_ends(self, t, i, _=0):
+        if self.state[i] == _S_PENDING:
+            self.make_visible(i)
+            return True
+        return False
+
+    def stale_copy_appears(self, t, i, _=0):
+        """A deleted message's stale copy becomes visible on its server (standard queues)."""
+        self.ghost[i] = True
+        s = self.srv[i]
+        _push(self.heaps[s], 2 * i + 1)
+        self.sv[s] += 1
+        self.nvis += 1
+        return True
+
+    def retention_ends(self, t, i, _=0):
+        s = self.state[i]
+        if s not in (_S_PENDING, _S_VISIBLE, _S_HELD):
+            return False
+        if s == _S_VISIBLE:
+            self.unvisible(i)
+        elif s == _S_HELD and self.fifo:
+            self.unlock(i)
+        self.state[i] = _S_EXPIRED
+        self.dep[i] = t
+        return True
+
+    def short_poll(self, t, w, tok):
+        if tok != self.poll_token[w]:
+            return False
+        if self.d0 <= t < self.d1:
+            self.ev(self.d1, 2, _POLL_EV, w, tok)
+            return False
+        if not self.receive(t, w):
+            if self.has_work():
+                self.poll_token[w] += 1
+                self.ev(t + self.poll_interval, 2, _POLL_EV, w, self.poll_token[w])
+            else:
+                self.parked[w] = t + self.poll_interval
+        return False
+
+    def window_ends(self, t, a=0, b=0):
+        self.gather_pending = False
+        self.dispatch(t, force=True)
+        return False
+
+    def scaling_token(self, t, a=0, b=0):
+        self.scale_pending = False
+        return True
+
+    def consumers_resume(self, t, a=0, b=0):
+        """Idle long pollers polled (empty) until d0, and start polling again at d1."""
+        if not self.short:
+            d0, d1, cnt = self.d0, self.d1, self.cnt
+            for s0, w in self.idle:
+                if s0 < d0:
+                    k = math.floor((d0 - s0) / self.wait)
+                    cnt["receives"] += k
+                    cnt["empty"] += k
+            self.idle[:] = [(max(s0, d1), w) for s0, w in self.idle]
+            heapq.heapify(self.idle)
+        return True
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def schedule_start(self):
+        """The outage's end and the retention events that fall inside the horizon."""
+        if self.d0 < self.d1 < math.inf:
+            self.ev(self.d1, 2, _RESUME_EV)
+        enq, pre = self.enq, self.pre
+        for i in np.flatnonzero(np.isfinite(enq) & (pre < 0) & (enq + self.retention <= self.H)).tolist():
+            self.ev(float(enq[i]) + self.retention, 1, _EXPIRE_EV, i)
+
+    def run(self):
+        self.schedule_start()
+        arr = np.flatnonzero(self.pre < 0)
+        arr_t = self.enq[arr].tolist()
+        arr = arr.tolist()
+        na, ai = len(arr), 0
+        pending = -1.0            # a dispatch is owed at this time (state changes at one instant first)
+        inf, H, h, pop, handlers = math.inf, self.H, self.h, _pop, self.handlers
+        arrive, dispatch, visible_at_once = self.arrive, self.dispatch, self.delay == 0
+        steps, max_steps = 0, MAX_LOOP_EVENTS + 10 * self.n
+        while True:
+            if pending >= 0:
+                nt = arr_t[ai] if ai < na else inf
+                if h and h[0][0] < nt:
+                    nt = h[0][0]
+                if nt > pending:
+                    tp, pending = pending, -1.0
+                    dispatch(tp)
+                    continue
+            if ai < na and (not h or (arr_t[ai], 1) < (h[0][0], h[0][1])):
+                t = arr_t[ai]
+                if t > H:
+                    break
+                ai = arrive(t, ai, arr, arr_t)
+                if visible_at_once:
+                    pending = t
                 continue
-        if ai < na and (not h or (arr_t[ai], 1) < (h[0][0], h[0][1])):
-            t = arr_t[ai]
+            if not h:
+                break
+            t, _, _, kind, a, b = pop(h)
             if t > H:
                 break
-            # every message sent at this instant (a send batch shares one time) arrives together
-            while ai < na and arr_t[ai] == t:
-                i = arr[ai]
-                ai += 1
-                if delay > 0:
-                    ev(t + delay, 1, _VISIBLE_EV, i)
-                else:
-                    make_visible(i)
-            if delay == 0:
+            steps += 1
+            if steps > max_steps:
+                raise ValueError(_too_long(max_steps, t, H, self.short, self.vt,
+                                           bool(self.n) and self.vt < max(self.durl), self.poll_interval,
+                                           self.f_short))
+            if handlers[kind](t, a, b):
                 pending = t
-            continue
-        if not h:
-            break
-        t, _, _, kind, a, b = pop(h)
-        if t > H:
-            break
-        steps += 1
-        if steps > max_steps:
-            raise ValueError(_too_long(max_steps, t, H, short, vt, bool(n) and vt < max(durl),
-                                       poll_interval, f_short))
-        if kind == _END_EV:
-            w, rid = a, b
-            items, okf, rt = batches.pop(rid)
-            if policy == "each":
-                if okf[-1] is not None:
-                    i, gh = items[-1]
-                    finish_item(2 * i + gh, okf[-1], t, rid)
-            else:
-                allok = None not in okf and all(okf)
-                ndel = 0
-                for k, (i, gh) in enumerate(items):
-                    if okf[k]:
-                        oks[i] += 1
-                        if not gh and (policy == "partial" or allok):
-                            delete(i, t, rid)
-                            ndel += 1
-                cnt["deletes"] += -(-ndel // MAX_SEND_BATCH)
-            # the worker is free
-            if short:
-                if has_work():
-                    poll_token[w] += 1
-                    ev(t, 2, _POLL_EV, w, poll_token[w])
-                else:
-                    parked[w] = t
-            else:
-                push(idle, (t, w))
-                pending = t
-        elif kind == _DONE_EV:
-            rid = b
-            items, okf, rt = batches[rid]
-            k = next(j for j, (i, gh) in enumerate(items) if 2 * i + gh == a)
-            finish_item(a, okf[k], t, rid)
-            pending = t
-        elif kind == _VT_EV:
-            i, rid = a, b
-            if state[i] == _S_HELD and holder[i] == rid:
-                if fifo:
-                    lock[grp[i]] -= 1
-                if mrc and rc[i] >= mrc:
-                    state[i] = _S_DLQ
-                    dep[i] = t
-                    if fifo:
-                        release(grp[i])
-                else:
-                    make_visible(i)
-                    if fifo:
-                        release(grp[i])
-                pending = t
-        elif kind == _VISIBLE_EV:
-            if state[a] == _S_PENDING:
-                make_visible(a)
-                pending = t
-        elif kind == _GHOST_EV:
-            ghost[a] = True
-            push(heaps[srv[a]], 2 * a + 1)
-            sv[srv[a]] += 1
-            nvis += 1
-            pending = t
-        elif kind == _EXPIRE_EV:
-            s = state[a]
-            if s in (_S_PENDING, _S_VISIBLE, _S_HELD):
-                if s == _S_VISIBLE:
-                    unvisible(a)
-                elif s == _S_HELD and fifo:
-                    lock[grp[a]] -= 1
-                    release(grp[a])
-                state[a] = _S_EXPIRED
-                dep[a] = t
-                pending = t
-        elif kind == _POLL_EV:
-            w, tok = a, b
-            if tok != poll_token[w]:
-                continue
-            if d0 <= t < d1:
-                ev(d1, 2, _POLL_EV, w, tok)
-                continue
-            if not receive(t, w):
-                if has_work():
-                    poll_token[w] += 1
-                    ev(t + poll_interval, 2, _POLL_EV, w, poll_token[w])
-                else:
-                    parked[w] = t + poll_interval
-        elif kind == _GATHER_EV:
-            gather_pending[0] = False
-            dispatch(t, force=True)
-        elif kind == _SCALE_EV:
-            scale_pending[0] = False
-            pending = t
-        elif kind == _RESUME_EV:
-            # idle long pollers polled (empty) until d0, and start polling again at d1
-            if not short:
-                for s0, w in idle:
-                    if s0 < d0:
-                        k = math.floor((d0 - s0) / wait)
-                        cnt["receives"] += k
-                        cnt["empty"] += k
-                idle[:] = [(max(s0, d1), w) for s0, w in idle]
-                heapq.heapify(idle)
-            pending = t
+        self.count_idle_polls()
+        return (self.state, self.rc, self.runs, self.oks, self.dups, self.first, self.dele, self.dep,
+                self.rx_t, self.rx_n, self.rx_end, self.cnt, self.slots, (self.run_m, self.run_s, self.run_e),
+                self.thr_t)
 
-    # idle workers at the horizon: their completed empty polls
-    if short:
-        for w, g0 in parked.items():
-            if g0 <= H:
-                k = math.floor((H - g0) / poll_interval) + 1
-                cnt["receives"] += k
-                cnt["empty"] += k
-    else:
-        for s0, w in idle:
+    def count_idle_polls(self):
+        """Idle workers at the horizon: their completed empty polls."""
+        H, d0, d1, cnt = self.H, self.d0, self.d1, self.cnt
+        if self.short:
+            for w, g0 in self.parked.items():
+                if g0 <= H:
+                    k = math.floor((H - g0) / self.poll_interval) + 1
+                    cnt["receives"] += k
+                    cnt["empty"] += k
+            return
+        for s0, w in self.idle:
             if d0 <= H < d1 and s0 < d0:       # down at the horizon: polls until d0 only
-                k = math.floor((d0 - s0) / wait)
-                cnt["receives"] += k
-                cnt["empty"] += k
+                k = math.floor((d0 - s0) / self.wait)
             elif s0 <= H and not (d0 <= H < d1):
-                k = math.floor((H - s0) / wait)
-                cnt["receives"] += k
-                cnt["empty"] += k
-    return (state, rc, runs, oks, dups, first, dele, dep, rx_t, rx_n, rx_end, cnt, slots,
-            (run_m, run_s, run_e))
+                k = math.floor((H - s0) / self.wait)
+            else:
+                continue
+            cnt["receives"] += k
+            cnt["empty"] += k
 
 
 def _too_long(steps, t, H, short, vt, bounce, poll_interval, f_short) -> str:
@@ -966,7 +1256,7 @@ def _plain(enq, dur, c, wait, H):
     dele[:m] = np.where(end <= H, end, np.nan)
     cnt = {"receives": m + empties, "empty": empties, "deletes": int(oks.sum())}
     return (state, rc, rc.copy(), oks, np.zeros(n, int), first, dele, dele.copy(), s, np.ones(m, int),
-            end, cnt, c, (np.arange(m), s, end))
+            end, cnt, c, (np.arange(m), s, end), [])
 
 
 # --- public models ----------------------------------------------------------------------------------
@@ -988,9 +1278,48 @@ def _check_times(name: str, value, horizon: float) -> np.ndarray:
     return t
 
 
+def _poison_flags(poison, n, rng) -> np.ndarray:
+    """One flag per message: a share drawn at random, or the caller's flags."""
+    if np.ndim(poison) == 0:
+        frac = check_number("poison", poison, 0, 1, why="the share of poison messages")
+        return rng.random(n) < frac if frac > 0 else np.zeros(n, bool)
+    raw = np.asarray(poison)
+    if raw.shape != (n,):
+        raise ValueError(f"poison must be a fraction or one flag per message ({n:,}), got shape {raw.shape}")
+    if raw.dtype != bool and not (raw.dtype.kind in "iuf" and np.isin(raw, (0, 1)).all()):
+        raise ValueError("poison must be a fraction or one flag per message: True/False (or 1/0) each")
+    return raw.astype(bool)
+
+
+def _group_of(group, groups, n, rng) -> np.ndarray:
+    """One message group ID per message: the caller's, or drawn from ``groups`` groups."""
+    if group is None:
+        return group_ids(n, groups, rng)
+    g = check_array("group", group, 0, MAX_GROUPS - 1, sorted_=False)
+    if len(g) != n or np.any(g != np.round(g)):
+        raise ValueError(f"group must hold one whole number from 0 to {MAX_GROUPS - 1:,} per message ({n:,})")
+    return g.astype(int)
+
+
+def _check_dedup_ids(dedup_ids, fifo, n):
+    if dedup_ids is None:
+        return None
+    if not fifo:
+        raise ValueError("dedup_ids is not allowed on a standard queue: deduplication IDs are FIFO only")
+    try:
+        dedup_ids = np.asarray(dedup_ids)
+        hash(tuple(dedup_ids.tolist())) if dedup_ids.ndim == 1 else None
+    except (TypeError, ValueError):
+        raise ValueError(f"dedup_ids must hold one ID (a string or a number) per message ({n:,}), "
+                         f"got {dedup_ids!r:.80}") from None
+    if dedup_ids.shape != (n,):
+        raise ValueError(f"dedup_ids must hold one ID per message ({n:,}), got shape {dedup_ids.shape}")
+    return dedup_ids
+
+
 def _common(arrivals, horizon, queue_type, visibility_timeout, delay, retention, max_receive_count,
             duration_kind, mean_duration, duration_cv, failure_prob, poison, groups, group, dedup_ids,
-            send_batch, fifo_burst, duplicate_prob, servers, seed):
+            send_batch, fifo_burst, duplicate_prob, servers, seed, retry_mode="none"):
     horizon = check_number("horizon", horizon, 0, MAX_HORIZON_S, lo_open=True, why=MODEL_BOUND)
     t = _check_times("arrivals", arrivals, horizon)
     fifo = check_choice("queue_type", queue_type, QUEUE_TYPES) == "fifo"
@@ -1011,46 +1340,42 @@ def _common(arrivals, horizon, queue_type, visibility_timeout, delay, retention,
                            "limit's burst, in calls")
     q = check_number("duplicate_prob", duplicate_prob, 0, 1, hi_open=True)
     servers = check_int("servers", servers, 1, MAX_SERVERS, why="a modelling assumption: SQS's servers")
-    rng = traffic.make_rng(check_int("seed", seed, 0, why="a seed"))
+    retry_mode = check_choice("retry_mode", retry_mode, RETRY_MODES)
+    seed = check_int("seed", seed, 0, why="a seed")
+    rng = traffic.make_rng(seed)
     n = len(t)
     dur = traffic.durations(duration_kind, mean_duration, n, rng, duration_cv)
-    if np.ndim(poison) == 0:
-        frac = check_number("poison", poison, 0, 1, why="the share of poison messages")
-        pois = rng.random(n) < frac if frac > 0 else np.zeros(n, bool)
-    else:
-        raw = np.asarray(poison)
-        if raw.shape != (n,):
-            raise ValueError(f"poison must be a fraction or one flag per message ({n:,}), got shape {raw.shape}")
-        if raw.dtype != bool and not (raw.dtype.kind in "iuf" and np.isin(raw, (0, 1)).all()):
-            raise ValueError("poison must be a fraction or one flag per message: True/False (or 1/0) each")
-        pois = raw.astype(bool)
-    if group is not None:
-        g = check_array("group", group, 0, MAX_GROUPS - 1, sorted_=False)
-        if len(g) != n or np.any(g != np.round(g)):
-            raise ValueError(f"group must hold one whole number from 0 to {MAX_GROUPS - 1:,} per message ({n:,})")
-        g = g.astype(int)
-    else:
-        g = group_ids(n, groups, rng)
-    if dedup_ids is not None:
-        if not fifo:
-            raise ValueError("dedup_ids is not allowed on a standard queue: deduplication IDs are FIFO only")
-        try:
-            dedup_ids = np.asarray(dedup_ids)
-            hash(tuple(dedup_ids.tolist())) if dedup_ids.ndim == 1 else None
-        except (TypeError, ValueError):
-            raise ValueError(f"dedup_ids must hold one ID (a string or a number) per message ({n:,}), "
-                             f"got {dedup_ids!r:.80}") from None
-        if dedup_ids.shape != (n,):
-            raise ValueError(f"dedup_ids must hold one ID per message ({n:,}), got shape {dedup_ids.shape}")
+    pois = _poison_flags(poison, n, rng)
+    g = _group_of(group, groups, n, rng)
+    dedup_ids = _check_dedup_ids(dedup_ids, fifo, n)
     srv = rng.integers(0, servers, n) if (servers > 1 and not fifo) else np.zeros(n, int)
-    enq, pre, calls, thr_calls = _sends(t, fifo, send_batch, FIFO_CALLS_PER_S, fifo_burst, dedup_ids)
+    enq, pre, calls, thr_calls, attempts = _sends(t, fifo, send_batch, FIFO_CALLS_PER_S, fifo_burst, dedup_ids,
+                                                  retry_mode, seed)
     return dict(t=t, horizon=horizon, fifo=fifo, vt=vt, delay=delay, retention=retention, mrc=mrc, p=p,
                 q=q, servers=servers, rng=rng, dur=dur, pois=pois, g=g, srv=srv, enq=enq, pre=pre, calls=calls,
-                thr_calls=thr_calls)
+                thr_calls=thr_calls, attempts=attempts)
+
+
+def _loop(c, **kw):
+    """The event loop on the messages in the order SQS accepted them (retried sends arrive late),
+    per-message outputs back in send order."""
+    enq, pre = c["enq"], c["pre"]
+    e = enq[np.isfinite(enq)]
+    if np.all(e[1:] >= e[:-1]):
+        return _run(enq, pre, c["dur"], c["pois"], c["g"], c["srv"], **kw)
+    perm = np.argsort(enq, kind="stable")                   # NaN (lost) last
+    out = list(_run(enq[perm], pre[perm], c["dur"][perm], c["pois"][perm], c["g"][perm], c["srv"][perm], **kw))
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(len(perm))
+    for k in range(8):                                      # the per-message lists
+        out[k] = np.asarray(out[k])[inv].tolist()
+    run_m, run_s, run_e = out[13]
+    out[13] = (perm[np.asarray(run_m, int)].tolist(), run_s, run_e)
+    return tuple(out)
 
 
 def _result(c, out, params):
-    (state, rc, runs, oks, dups, first, dele, dep, rx_t, rx_n, rx_end, cnt, slots, log) = out
+    (state, rc, runs, oks, dups, first, dele, dep, rx_t, rx_n, rx_end, cnt, slots, log, thr_t) = out
     n = len(c["t"])
     st = np.asarray(state, np.int8)
     outcome = np.full(n, int(MessageOutcome.QUEUED), np.int8)
@@ -1067,7 +1392,7 @@ def _result(c, out, params):
                        np.asarray(rx_n, int), np.asarray(rx_end, float), int(cnt["receives"]),
                        int(cnt["empty"]), int(cnt["deletes"]), c["calls"], c["thr_calls"],
                        np.asarray(log[0], int), np.asarray(log[1], float), np.asarray(log[2], float),
-                       c["horizon"], params)
+                       c["horizon"], params, c["attempts"], np.asarray(thr_t, float))
 
 
 def simulate_queue(arrivals, *, horizon: float, consumers: int = 1, queue_type: str = "standard",
@@ -1078,19 +1403,23 @@ def simulate_queue(arrivals, *, horizon: float, consumers: int = 1, queue_type: 
                    failure_prob: float = 0.0, poison=0.0, groups: int = 1, group=None, dedup_ids=None,
                    send_batch: int = 1, fifo_burst: int = FIFO_CALLS_PER_S, duplicate_prob: float = 0.0,
                    servers: int = 1, short_poll_fraction: float = 0.5, poll_interval: float = 0.05,
-                   consumer_down=None, seed: int = 0, engine: str = "auto") -> QueueResult:
+                   consumer_down=None, seed: int = 0, engine: str = "auto",
+                   retry_mode: str = "standard") -> QueueResult:
     """A queue drained by ``consumers`` that receive, process and delete (module docstring).
 
     ``arrivals``: sorted send times in ``[0, horizon)``. ``groups`` (or ``group``, one ID per
-    message) are the FIFO message groups, or, on a standard queue, an ordering key SQS ignores
-    (used by :meth:`QueueResult.out_of_order`). ``poison``: a share of messages (or one flag per
+    message) are the FIFO message groups, or, on a standard queue, the message group ID that
+    identifies a tenant for SQS's fair queues (fairness is not modelled; the key is used by
+    :meth:`QueueResult.out_of_order`). ``retry_mode``: how the producer's SDK retries a send the
+    FIFO call limit refused, ``"standard"`` (the model's assumption, :data:`SDK_RETRY_PAGE`) or
+    ``"none"``. ``poison``: a share of messages (or one flag per
     message) whose processing always fails. ``consumer_down=(t0, t1)``: the consumers make no
     receive request from ``t0`` to ``t1`` (module docstring). ``engine="loop"`` forces the event
     loop (tests).
     """
     c = _common(arrivals, horizon, queue_type, visibility_timeout, delay, retention, max_receive_count,
                 duration_kind, mean_duration, duration_cv, failure_prob, poison, groups, group, dedup_ids,
-                send_batch, fifo_burst, duplicate_prob, servers, seed)
+                send_batch, fifo_burst, duplicate_prob, servers, seed, retry_mode)
     consumers = check_int("consumers", consumers, 1, MAX_CONSUMERS, why=MODEL_BOUND)
     wait = check_int("wait_time_seconds", wait_time_seconds, 0, MAX_WAIT_TIME_S,
                      why="WaitTimeSeconds is 0 (short polling) or 1 to 20 (long polling)")
@@ -1108,7 +1437,8 @@ def simulate_queue(arrivals, *, horizon: float, consumers: int = 1, queue_type: 
                   max_messages=cap, visibility_timeout=c["vt"], delay=c["delay"], retention=c["retention"],
                   max_receive_count=c["mrc"], duration_kind=duration_kind, mean_duration=mean_duration,
                   failure_prob=c["p"], send_batch=send_batch, duplicate_prob=c["q"], servers=c["servers"],
-                  short_poll_fraction=f, poll_interval=pi, consumer_down=consumer_down, seed=seed)
+                  short_poll_fraction=f, poll_interval=pi, consumer_down=consumer_down, seed=seed,
+                  retry_mode=retry_mode)
     plain = (engine == "auto" and consumer_down is None and wait >= 1 and cap == 1 and c["p"] == 0 and not c["pois"].any()
              and not c["fifo"] and c["servers"] == 1 and c["q"] == 0 and c["delay"] == 0
              and (len(c["dur"]) == 0 or c["vt"] > c["dur"].max())
@@ -1116,11 +1446,10 @@ def simulate_queue(arrivals, *, horizon: float, consumers: int = 1, queue_type: 
     if plain:
         out = _plain(c["enq"], c["dur"], consumers, float(wait), c["horizon"])
     else:
-        out = _run(c["enq"], c["pre"], c["dur"], c["pois"], c["g"], c["srv"],
-                   horizon=c["horizon"], fifo=c["fifo"], lam=False, consumers=consumers, wait=float(wait),
-                   cap=cap, vt=c["vt"], delay=c["delay"], retention=c["retention"], mrc=c["mrc"],
-                   p_fail=c["p"], q_dup=c["q"], f_short=f, poll_interval=pi, policy="each", window=0.0,
-                   max_slots=consumers, n_servers=c["servers"], rng=c["rng"], down=down)
+        out = _loop(c, horizon=c["horizon"], fifo=c["fifo"], lam=False, consumers=consumers, wait=float(wait),
+                    cap=cap, vt=c["vt"], delay=c["delay"], retention=c["retention"], mrc=c["mrc"],
+                    p_fail=c["p"], q_dup=c["q"], f_short=f, poll_interval=pi, policy="each", window=0.0,
+                    max_slots=consumers, n_servers=c["servers"], rng=c["rng"], down=down)
     params["engine"] = "drain" if plain else "loop"
     return _result(c, out, params)
 
@@ -1133,8 +1462,20 @@ def simulate_lambda_sqs(arrivals, *, horizon: float, queue_type: str = "standard
                         duration_kind: str = "fixed", mean_duration: float = 0.1, duration_cv: float = 1.0,
                         failure_prob: float = 0.0, poison=0.0, groups: int = 1, group=None,
                         message_size: int = 1_024, send_batch: int = 1, duplicate_prob: float = 0.0,
-                        servers: int = 1, seed: int = 0) -> QueueResult:
+                        servers: int = 1, seed: int = 0, reserved_concurrency: int | None = None,
+                        account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY, other_reserved: int = 0,
+                        function_timeout: float | None = None, scale_down: int = DEFAULT_SCALE_DOWN,
+                        retry_mode: str = "standard") -> QueueResult:
     """Lambda draining a queue through an event source mapping (module docstring).
+
+    The function's concurrency bounds the mapping: ``reserved_concurrency``, or the unreserved
+    pool, ``account_concurrency`` minus ``other_reserved`` (the reservations of the account's
+    other functions; the model assumes no other unreserved function runs). Invocations beyond it
+    are throttled: the batch's messages return after the visibility timeout, the receive counted
+    (toward ``max_receive_count``). ``function_timeout`` (s, optional) is checked against the
+    visibility timeout as Lambda does. ``scale_down`` (an assumption: AWS documents that the
+    mapping scales down on function errors and throttles, not by how much): pollers the mapping
+    retires after each failed or throttled invocation (0: it never scales down).
 
     ``mean_duration`` is the handler's time per message; an invocation processes its batch's
     messages one after another. Without ``report_batch_item_failures`` one failed message makes
@@ -1164,21 +1505,55 @@ def simulate_lambda_sqs(arrivals, *, horizon: float, queue_type: str = "standard
                          "choose True or False")
     size = check_int("message_size", message_size, 1, MAX_MESSAGE_BYTES, why="an SQS message holds up to 1 MiB")
     cap = min(batch_size, PAYLOAD_CAP_BYTES // size)
+    fn_limit = _function_concurrency(reserved_concurrency, account_concurrency, other_reserved)
+    scale_down = check_int("scale_down", scale_down, 0, MAX_SCALE_DOWN,
+                           why="a modelling assumption: pollers retired per failed or throttled invocation")
     c = _common(arrivals, horizon, queue_type, visibility_timeout, 0.0, retention, max_receive_count,
                 duration_kind, mean_duration, duration_cv, failure_prob, poison, groups, group, None,
-                send_batch, FIFO_CALLS_PER_S, duplicate_prob, servers, seed)
+                send_batch, FIFO_CALLS_PER_S, duplicate_prob, servers, seed, retry_mode)
+    _check_function_timeout(function_timeout, c["vt"])
     max_slots = ESM_MAX_CONCURRENCY if maximum_concurrency is None else maximum_concurrency
-    out = _run(c["enq"], c["pre"], c["dur"], c["pois"], c["g"], c["srv"], horizon=c["horizon"],
-               fifo=c["fifo"], lam=True, consumers=0, wait=float(ESM_WAIT_TIME_S), cap=cap, vt=c["vt"],
-               delay=0.0, retention=c["retention"], mrc=c["mrc"], p_fail=c["p"], q_dup=c["q"], f_short=1.0,
-               poll_interval=1.0, policy="partial" if report_batch_item_failures else "batch", window=window,
-               max_slots=max_slots, n_servers=c["servers"], rng=c["rng"])
+    out = _loop(c, horizon=c["horizon"], fifo=c["fifo"], lam=True, consumers=0, wait=float(ESM_WAIT_TIME_S),
+                cap=cap, vt=c["vt"], delay=0.0, retention=c["retention"], mrc=c["mrc"], p_fail=c["p"],
+                q_dup=c["q"], f_short=1.0, poll_interval=1.0,
+                policy="partial" if report_batch_item_failures else "batch", window=window,
+                max_slots=max_slots, n_servers=c["servers"], rng=c["rng"], fn_limit=fn_limit, scale_down=scale_down)
     params = dict(kind="lambda", queue_type=queue_type, batch_size=batch_size, batch_cap=cap,
                   batching_window=window, maximum_concurrency=maximum_concurrency,
                   report_batch_item_failures=bool(report_batch_item_failures), visibility_timeout=c["vt"],
                   max_receive_count=c["mrc"], retention=c["retention"], duration_kind=duration_kind,
-                  mean_duration=mean_duration, failure_prob=c["p"], message_size=size, delay=0.0, seed=seed)
+                  mean_duration=mean_duration, failure_prob=c["p"], message_size=size, delay=0.0, seed=seed,
+                  reserved_concurrency=reserved_concurrency, function_concurrency=fn_limit,
+                  function_timeout=function_timeout, scale_down=scale_down, retry_mode=retry_mode)
     return _result(c, out, params)
+
+
+def _function_concurrency(reserved, account, other_reserved) -> int:
+    """The concurrency the function can use: its reservation, or the unreserved pool."""
+    account = check_int("account_concurrency", account, MIN_UNRESERVED, MAX_ACCOUNT_CONCURRENCY,
+                        why="the Region's concurrency quota: 1,000 by default, raised on request (a model bound "
+                            "of 100,000)")
+    hi = account - MIN_UNRESERVED
+    other_reserved = check_int("other_reserved", other_reserved, 0, hi,
+                               why=f"the other functions' reservations: at least {MIN_UNRESERVED} of "
+                                   f"account_concurrency={account:,} stay unreserved")
+    if reserved is None:
+        return account - other_reserved
+    return check_int("reserved_concurrency", reserved, 1, hi - other_reserved,
+                     why=f"at least {MIN_UNRESERVED} of account_concurrency={account:,} stay unreserved, and "
+                         f"other_reserved={other_reserved:,} is reserved for other functions")
+
+
+def _check_function_timeout(function_timeout, vt):
+    if function_timeout is None:
+        return
+    ft = check_number("function_timeout", function_timeout, 1, MAX_FUNCTION_TIMEOUT_S,
+                      why="a Lambda function's timeout is 1 s to 900 s")
+    if ft > vt:
+        raise ValueError(f"function_timeout={ft:g} s is longer than visibility_timeout={vt:g} s: Lambda refuses an "
+                         "SQS event source mapping whose function timeout exceeds the queue's visibility timeout "
+                         f"(AWS advises a visibility timeout of at least {VISIBILITY_PER_TIMEOUT} times the "
+                         "function timeout)")
 
 
 def mmc_replications(c: int, load: float, messages: int, reps: int, *, mean_duration: float = 1.0,

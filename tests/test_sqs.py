@@ -246,12 +246,29 @@ def test_lambda_books_balance_and_scaling_cap(p, rate, rbif, window, batch, maxc
 
 # --- d. timelines by hand ------------------------------------------------------------------------------
 def test_poison_message_returns_after_each_visibility_timeout_then_goes_to_dlq():
-    """Received at 0, 30, 60 (maxReceiveCount 3): moved to the DLQ when the third visibility
-    timeout ends, at 90 s. Meanwhile nothing deletes it."""
+    """Received at 0, 30, 60 (maxReceiveCount 3): visible again when the third visibility timeout
+    ends, at 90 s, and moved to the DLQ by the idle consumer's receive at that instant."""
     r = sqs.simulate_queue([0.0], horizon=200.0, visibility_timeout=30, mean_duration=1.0, poison=[True],
                            max_receive_count=3)
     assert r.outcome[0] == MO.DLQ and r.departure[0] == 90.0
     assert r.run_start.tolist() == [0.0, 30.0, 60.0] and r.receive_count[0] == 3
+
+
+def test_the_dlq_move_happens_on_the_next_receive_not_when_the_timeout_ends():
+    """SQS moves a message to the DLQ when maxReceiveCount is exceeded: on the receive after the
+    third one. With the consumers down from 80 s to 150 s that receive comes at 150 s, not when
+    the third visibility timeout ends (90 s); with nobody receiving until the end of the run the
+    message is still in the queue (the counts differ too)."""
+    kw = dict(visibility_timeout=30, mean_duration=1.0, poison=[True], max_receive_count=3)
+    late = sqs.simulate_queue([0.0], horizon=200.0, consumer_down=(80.0, 150.0), **kw)
+    assert late.outcome[0] == MO.DLQ and late.departure[0] == 150.0 and late.receive_count[0] == 3
+    never = sqs.simulate_queue([0.0], horizon=200.0, consumer_down=(80.0, 300.0), **kw)
+    assert never.outcome[0] == MO.QUEUED and never.receive_count[0] == 3
+    fifo = sqs.simulate_queue([0.0, 0.5], horizon=300.0, queue_type="fifo", visibility_timeout=30, mean_duration=1.0,
+                              poison=[True, False], max_receive_count=2, consumer_down=(50.0, 100.0))
+    assert fifo.outcome.tolist() == [MO.DLQ, MO.DELETED] and fifo.departure[0] == 100.0
+    assert fifo.first_receive[1] == 100.0          # the group's next message, once its head left
+    _check_books(late), _check_books(never), _check_books(fifo)
 
 
 def test_without_dlq_a_poison_message_expires_at_the_retention_period():
@@ -316,7 +333,8 @@ def test_fifo_call_limit_is_the_shared_token_bucket():
     """1,000 messages/s offered for 10 s: one call per message passes ~300 calls/s; batches of 10
     pass them all (100 calls/s). In any 1 s window at most burst + 300 calls pass."""
     t = traffic.poisson(1_000, 10.0, 4)
-    one = sqs.simulate_queue(t, horizon=20.0, consumers=10, queue_type="fifo", groups=100, mean_duration=0.001)
+    one = sqs.simulate_queue(t, horizon=20.0, consumers=10, queue_type="fifo", groups=100, mean_duration=0.001,
+                             retry_mode="none")
     ten = sqs.simulate_queue(t, horizon=20.0, consumers=10, queue_type="fifo", groups=100, mean_duration=0.001,
                              send_batch=10)
     assert ten.count(MO.THROTTLED) == 0 and ten.send_calls == math.ceil(len(t) / 10)
@@ -327,7 +345,82 @@ def test_fifo_call_limit_is_the_shared_token_bucket():
     _check_books(one)
 
 
+def test_fifo_refused_sends_are_retried_by_the_sdk_standard_mode():
+    """A send the FIFO call limit refused is retried by the producer's SDK (the model's standard
+    retry mode): at most 3 attempts, backoff at most 1 s then 2 s, and a retry quota of 500 tokens
+    at 5 a retry. Retried messages arrive late (after messages sent after them); with retries off
+    the refused sends are lost as before."""
+    t = traffic.poisson(500, 3.0, 5)
+    kw = dict(horizon=6.0, consumers=10, queue_type="fifo", groups=10, duration_kind="exponential",
+              mean_duration=0.01, servers=4, seed=6)
+    none = sqs.simulate_queue(t, retry_mode="none", **kw)
+    std = sqs.simulate_queue(t, **kw)
+    assert std.params["retry_mode"] == "standard"
+    assert none.count(MO.THROTTLED) == none.throttled_calls and none.send_retried == 0
+    assert 0 < std.count(MO.THROTTLED) < none.count(MO.THROTTLED)
+    assert std.send_retried > 0 and std.sent == none.sent + (none.count(MO.THROTTLED) - std.count(MO.THROTTLED))
+    assert std.send_attempts.max() == sqs.SDK_MAX_ATTEMPTS
+    assert np.all(std.send_delay() > 0) and std.send_delay().max() <= 1.0 + 2.0
+    # every refused attempt is a billed request; the lost ones made 3 attempts or found the quota spent
+    assert std.throttled_calls == int((std.send_attempts - 1).sum()) + std.count(MO.THROTTLED)
+    assert std.out_of_order() > 0 == none.out_of_order()
+    _check_books(std)
+    # the quota: a long overload drains it, and then a refused send is lost at its first attempt
+    long = sqs.simulate_queue(traffic.poisson(1_000, 20.0, 1), horizon=30.0, consumers=10, queue_type="fifo",
+                              groups=50, mean_duration=0.001, seed=2)
+    lost = long.outcome == MO.THROTTLED
+    assert np.any(lost & (long.send_attempts == 1)) and np.any(lost & (long.send_attempts == 3))
+
+
 # --- e. the Lambda mapping ---------------------------------------------------------------------------
+def test_the_mapping_is_bounded_by_the_function_concurrency():
+    """AWS: the mapping does not account for reserved concurrency; invocations beyond it are
+    throttled and the throttled batch's messages come back after the visibility timeout, the
+    receive counted toward maxReceiveCount. MaximumConcurrency at or below the reservation avoids
+    throttles. Without a reservation the bound is the unreserved pool (account quota minus every
+    reservation)."""
+    t = np.sort(traffic.make_rng(7).uniform(0.0, 5.0, 3_000))
+    kw = dict(horizon=120.0, mean_duration=0.5, visibility_timeout=30, max_receive_count=2, seed=8)
+    g = np.linspace(0.0, 120.0, 481)
+    thr = sqs.simulate_lambda_sqs(t, reserved_concurrency=10, **kw)
+    assert thr.concurrency(g).max() == 10 and len(thr.throttle_time) > 100
+    assert thr.params["function_concurrency"] == 10
+    assert thr.count(MO.DLQ) > 0 and np.all(thr.runs[thr.outcome == MO.DLQ] < 2)   # throttles used up receives
+    assert np.any(thr.receive_count > thr.runs)
+    _check_books(thr)
+    capped = sqs.simulate_lambda_sqs(t, reserved_concurrency=10, maximum_concurrency=10, **kw)
+    assert len(capped.throttle_time) == 0 and capped.count(MO.DLQ) == 0
+    assert capped.count(MO.DELETED) > thr.count(MO.DELETED)
+    pool = sqs.simulate_lambda_sqs(t, account_concurrency=300, other_reserved=200, **kw)   # 300 - 200 = 100
+    assert pool.params["function_concurrency"] == 100 and pool.concurrency(g).max() == 100
+    assert len(pool.throttle_time) > 0
+    big = sqs.simulate_lambda_sqs(t, **kw)
+    assert big.params["function_concurrency"] == sqs.DEFAULT_ACCOUNT_CONCURRENCY and len(big.throttle_time) == 0
+
+
+def test_a_function_timeout_above_the_visibility_timeout_is_refused():
+    with pytest.raises(ValueError, match=r"function_timeout=31 s is longer than visibility_timeout=30 s.*6 times"):
+        sqs.simulate_lambda_sqs([0.0], horizon=10.0, visibility_timeout=30, function_timeout=31)
+    r = sqs.simulate_lambda_sqs([0.0], horizon=10.0, visibility_timeout=30, function_timeout=30)
+    assert r.params["function_timeout"] == 30
+    with pytest.raises(ValueError, match="reserved_concurrency=901"):
+        sqs.simulate_lambda_sqs([0.0], horizon=10.0, reserved_concurrency=901)
+
+
+def test_the_mapping_scales_down_after_errors_the_labelled_assumption():
+    """With scale_down=0 the mapping never scales down (the old model); with the default, every
+    failed batch retires a poller, so a failing function reaches a lower peak concurrency."""
+    t = np.sort(traffic.make_rng(7).uniform(0.0, 5.0, 3_000))
+    kw = dict(horizon=120.0, mean_duration=0.5, visibility_timeout=30, max_receive_count=5, failure_prob=0.2, seed=8)
+    g = np.linspace(0.0, 120.0, 481)
+    never = sqs.simulate_lambda_sqs(t, scale_down=0, **kw)
+    down = sqs.simulate_lambda_sqs(t, **kw)
+    assert down.params["scale_down"] == sqs.DEFAULT_SCALE_DOWN == 1
+    assert down.concurrency(g).max() < 0.8 * never.concurrency(g).max()
+    ok = sqs.simulate_lambda_sqs(t, **(kw | dict(failure_prob=0.0)))
+    assert ok.concurrency(g).max() == sqs.simulate_lambda_sqs(t, scale_down=0, **(kw | dict(failure_prob=0.0))).concurrency(g).max()
+
+
 def test_without_partial_batch_responses_one_poison_message_takes_its_batch_to_the_dlq():
     """Ten messages in one batch, one poison, maxReceiveCount 2: without ReportBatchItemFailures
     the whole batch fails twice and all ten go to the queue's DLQ; with it, nine are deleted."""

@@ -105,21 +105,26 @@ FIFO_SEND_S = 3.0
 FIFO_HORIZON_S = 6.0
 
 
-def fifo_model(queue_type, groups, rate, send_batch):
+def fifo_model(queue_type, groups, rate, send_batch, retry_mode="standard"):
     t = traffic.poisson(rate, FIFO_SEND_S, 5)
     return sqs.simulate_queue(t, horizon=FIFO_HORIZON_S, consumers=10, queue_type=queue_type, groups=groups,
                               duration_kind="exponential", mean_duration=0.01, send_batch=send_batch,
-                              servers=4, seed=6)
+                              servers=4, seed=6, retry_mode=retry_mode)
 
 
-def fifo_view(r, queue_type, groups, rate, send_batch):
+def fifo_view(r, queue_type, groups, rate, send_batch, retry_mode="standard"):
     b = r.books()
     done = r.delete_time[np.isfinite(r.delete_time)]
+    delay = r.send_delay()
+    retried = (f"the SDK's {retry_mode} retries (assumption) got <b>{r.send_retried:,}</b> in late "
+               f"(delayed {delay.mean():.1f} s on average, at most {delay.max():.1f} s); "
+               if r.send_retried else "")
     text = (f"{queue_type} queue, {groups} message group{'s' if groups > 1 else ''}, {rate:,} messages/s "
-            f"offered for 3 s, {send_batch} message{'s' if send_batch > 1 else ''} per send call, 10 consumers "
-            f"of 10 ms per message: <b>{b['send_throttled']:,}</b> of {b['offered']:,} refused by the call "
-            f"limit, <b>{b['deleted']:,}</b> processed (last at {done.max(initial=0):.1f} s), "
-            f"<b>{r.out_of_order():,}</b> handled out of order within their group.")
+            f"offered for 3 s, {send_batch} message{'s' if send_batch > 1 else ''} per send call, SDK retries "
+            f"{retry_mode}, 10 consumers of 10 ms per message: {r.throttled_calls:,} send attempts refused by "
+            f"the call limit; {retried}<b>{b['send_throttled']:,}</b> of {b['offered']:,} messages lost; "
+            f"<b>{b['deleted']:,}</b> processed (last at {done.max(initial=0):.1f} s), "
+            f"<b>{r.out_of_order():,}</b> handled out of their send order within their group.")
     return plots.fifo_figure(r, rate), text
 
 
@@ -129,7 +134,9 @@ def fifo_lab() -> Lab:
     return Lab({"queue_type": _drop("queue", ["standard", "fifo"], "fifo"),
                 "groups": _drop("message groups", [1, 2, 5, 10, 50], 10),
                 "rate": _int("messages per second", 500, 100, 1_000, 100),
-                "send_batch": _int("messages per send call", 1, 1, sqs.MAX_SEND_BATCH)},
+                "send_batch": _int("messages per send call", 1, 1, sqs.MAX_SEND_BATCH),
+                "retry_mode": _drop("SDK retries (assumption)", [("standard mode", "standard"), ("none", "none")],
+                                    "standard")},
                fifo_model, fifo_view, "Where every message went, and throughput against the FIFO call limit")
 
 
@@ -144,23 +151,32 @@ def lambda_sqs_window(batch_size, batching_window):
     return max(batching_window, sqs.MIN_WINDOW_FOR_LARGE_BATCH_S) if batch_size > 10 else batching_window
 
 
-def lambda_sqs_model(batch_size, batching_window, maximum_concurrency, report_batch_item_failures, failure_prob):
+NO_RESERVATION = 0
+
+
+def lambda_sqs_model(batch_size, batching_window, maximum_concurrency, report_batch_item_failures, failure_prob,
+                     reserved_concurrency=NO_RESERVATION, scale_down=sqs.DEFAULT_SCALE_DOWN):
     batch_size = check_int("batch_size", batch_size, 1, sqs.MAX_BATCH_SIZE_STANDARD,
                            why="BatchSize is 1 to 10,000 for standard queues")
     batching_window = check_number("batching_window", batching_window, 0, sqs.MAX_BATCHING_WINDOW_S,
                                    why="MaximumBatchingWindowInSeconds is 0 to 300")
     maximum_concurrency = check_int("maximum_concurrency", maximum_concurrency, NO_MAX, sqs.MAX_MAXIMUM_CONCURRENCY,
                                     why=f"{NO_MAX} is none; ScalingConfig MaximumConcurrency is 2 to 1,000")
+    reserved_concurrency = check_int("reserved_concurrency", reserved_concurrency, NO_RESERVATION,
+                                     sqs.DEFAULT_ACCOUNT_CONCURRENCY - sqs.MIN_UNRESERVED,
+                                     why=f"{NO_RESERVATION} is none; at least 100 of the account's 1,000 stay unreserved")
     t = np.sort(traffic.make_rng(7).uniform(0.0, 5.0, LAMBDA_MESSAGES))
     return sqs.simulate_lambda_sqs(t, horizon=LAMBDA_HORIZON_S, batch_size=batch_size,
                                    batching_window=lambda_sqs_window(batch_size, batching_window),
                                    maximum_concurrency=None if maximum_concurrency == NO_MAX else maximum_concurrency,
                                    report_batch_item_failures=report_batch_item_failures, failure_prob=failure_prob,
-                                   mean_duration=0.5, visibility_timeout=30, max_receive_count=5, seed=8)
+                                   mean_duration=0.5, visibility_timeout=30, max_receive_count=5, seed=8,
+                                   reserved_concurrency=None if reserved_concurrency == NO_RESERVATION
+                                   else reserved_concurrency, scale_down=scale_down)
 
 
 def lambda_sqs_view(r, batch_size, batching_window, maximum_concurrency, report_batch_item_failures,
-                    failure_prob):
+                    failure_prob, reserved_concurrency=NO_RESERVATION, scale_down=sqs.DEFAULT_SCALE_DOWN):
     b = r.books()
     w = lambda_sqs_window(batch_size, batching_window)
     g = np.linspace(0.0, r.horizon, 481)
@@ -169,11 +185,14 @@ def lambda_sqs_view(r, batch_size, batching_window, maximum_concurrency, report_
             f"batching window {w:g} s{' (raised to 1 s: a batch size above 10 needs it)' if w != batching_window else ''}, "
             f"MaximumConcurrency {'none' if maximum_concurrency == NO_MAX else maximum_concurrency}, "
             f"ReportBatchItemFailures {'on' if report_batch_item_failures else 'off'}, "
+            f"reserved concurrency {'none' if reserved_concurrency == NO_RESERVATION else reserved_concurrency}, "
+            f"scale-down {'off' if scale_down == 0 else f'{scale_down} poller per error'} (assumption), "
             f"{failure_prob:.0%} of runs fail: peak concurrency <b>{int(r.concurrency(g).max()):,}</b>, "
             f"queue empty at <b>{emptied[0]:.0f} s</b>" if len(emptied) else
             f"{LAMBDA_MESSAGES:,} messages sent within 5 s; queue not empty after {r.horizon:.0f} s")
     text += (f"; oldest message waited up to <b>{r.oldest_age(g).max():.0f} s</b>; "
              f"<b>{r.runs.sum() / max(b['sent'], 1):.2f}</b> handler runs per message; "
+             f"<b>{len(r.throttle_time):,}</b> invocations throttled; "
              f"{b['deleted']:,} deleted, <b>{b['dlq']:,}</b> in the queue's DLQ.")
     return plots.lambda_sqs_figure(r), text
 
@@ -186,7 +205,11 @@ def lambda_sqs_lab() -> Lab:
                 "maximum_concurrency": _drop("MaximumConcurrency", [("none", NO_MAX), ("2", 2), ("10", 10),
                                                                     ("50", 50)], NO_MAX),
                 "report_batch_item_failures": _check("ReportBatchItemFailures", False),
-                "failure_prob": _float("share of runs that fail", 0.02, 0.0, 0.2, 0.01)},
+                "failure_prob": _float("share of runs that fail", 0.02, 0.0, 0.2, 0.01),
+                "reserved_concurrency": _drop("reserved concurrency", [("none", NO_RESERVATION), ("10", 10),
+                                                                       ("50", 50)], NO_RESERVATION),
+                "scale_down": _drop("scale-down on errors (assumption)", [("off", 0), ("1 poller per error", 1)],
+                                    sqs.DEFAULT_SCALE_DOWN)},
                lambda_sqs_model, lambda_sqs_view,
                "Where every message went, concurrency against the scaling cap, queue depth and oldest age")
 

@@ -116,8 +116,19 @@ def lambda_sqs_figure(r: QueueResult, points: int = 241) -> Figure:
     first = float(np.nanmin(r.enqueue)) if np.isfinite(r.enqueue).any() else 0.0
     cap = esm_concurrency_cap(np.maximum(g - first, 0), r.params["maximum_concurrency"])
     ax2.plot(g, cap, color=RED, ls="--", lw=1)
+    lim = r.params.get("function_concurrency")
+    top = max(float(conc.max(initial=0)), 5.0) * 1.3
+    if lim is not None and lim >= top:
+        lim = None                                # off the chart
+    if lim is not None:
+        ax2.axhline(lim, color=GREY, ls=":", lw=1, label=f"function's concurrency {lim:,}")
+    thr = r.throttle_time
+    if len(thr):
+        ax2.plot(thr, np.zeros(len(thr)), "|", color=RED, ms=8, label=f"{len(thr):,} throttled")
+    if lim is not None or len(thr):
+        ax2.legend(fontsize=7, loc="upper right")
     ax2.set(ylabel="invocations", title="Concurrent invocations; dashed: cap 5, +300/min")
-    ax2.set_ylim(0, max(float(conc.max(initial=0)), 5.0) * 1.3)
+    ax2.set_ylim(0, top)
     ax3.plot(g, r.in_queue(g), color=ORANGE, lw=1.2)
     ax3.set(xlabel="time (s)", ylabel="messages", title="Messages in the queue")
     ax4.plot(g, r.oldest_age(g), color=PURPLE, lw=1.2)
