@@ -284,6 +284,66 @@ def _quota_mask(t: np.ndarray, plan: UsagePlan) -> np.ndarray:
     return rank < allowed
 
 
+def _check_method_limits(method_limits) -> dict:
+    """``{method index: Throttle}`` checked, or {} for None."""
+    if method_limits is not None and not isinstance(method_limits, dict):
+        raise ValueError(f"method_limits={method_limits!r:.80} is not allowed: give a dict "
+                         "{method index: Throttle} or None")
+    limits = {}
+    for m, th in (method_limits or {}).items():
+        limits[check_int("method_limits key", m, 0, MAX_METHOD, why="a method index")] = \
+            _check_throttle(f"method_limits[{m!r}]", th, False)
+    return limits
+
+
+def _plan_level(allt, src, plans, refused, alive):
+    """Level 1, each key's usage plan: its rate and burst, then its quota (vectorised per key)."""
+    for k, plan in enumerate(plans):
+        idx = np.flatnonzero(src == k)                       # sorted: arrivals are sorted
+        ok = tokenbucket.admit(allt[idx], plan.rate, plan.burst)
+        refused[idx[~ok]] = USAGE_PLAN
+        q = idx[ok]
+        fit = _quota_mask(allt[q], plan)
+        refused[q[~fit]] = QUOTA
+        alive[idx] = False
+        alive[q[fit]] = True
+
+
+def _stage_level(allt, meth, ours, stage_limit, refused, alive):
+    """Level 2, the stage's per-method (route) limits of this API: one bucket per method."""
+    for m in np.unique(meth[ours & alive]):
+        lim = stage_limit(m)
+        if lim is None:
+            continue
+        idx = np.flatnonzero(ours & alive & (meth == m))
+        ok = tokenbucket.admit(allt[idx], lim.rate, lim.burst)
+        refused[idx[~ok]] = STAGE
+        alive[idx[~ok]] = False
+
+
+def _shared_levels(allt, order, account, regional, refused, alive):
+    """Levels 3 and 4, the account (shared with the other APIs) and the AWS Regional limit, in
+    arrival order over every API's survivors."""
+    for level, lim in ((ACCOUNT, account), (REGIONAL, regional)):
+        if lim is None:
+            continue
+        idx = order[alive[order]]
+        ok = tokenbucket.admit(allt[idx], lim.rate, lim.burst)
+        refused[idx[~ok]] = level
+        alive[idx[~ok]] = False
+
+
+def _levels_in_order(allt, order, src, meth, ours, plans, stage_limit, account, regional):
+    """``refund=False``: each level refuses from the survivors of the levels before it; a token,
+    once taken, is spent (so each level is one vectorised bucket per key, method or account)."""
+    refused = np.zeros(len(allt), np.int64)
+    alive = np.ones(len(allt), bool)
+    _plan_level(allt, src, plans, refused, alive)
+    _stage_level(allt, meth, ours, stage_limit, refused, alive)
+    _shared_levels(allt, order, account, regional, refused, alive)
+    return refused
+
+
 def simulate_throttling(arrivals, keys=None, methods=None, *, api_type: str = "REST", plans=(),
                         stage: Throttle | None = None, method_limits: dict | None = None,
                         account: Throttle | None = None, regional: Throttle | None = None,
@@ -319,14 +379,7 @@ def simulate_throttling(arrivals, keys=None, methods=None, *, api_type: str = "R
                               f"-1: no API key; k: the key of plans[k], and plans holds {len(plans)}")
     methods = (np.zeros(n, np.int64) if methods is None else
                _check_indices("methods", methods, n, 0, MAX_METHOD, "the method or route index"))
-    if method_limits is not None and not isinstance(method_limits, dict):
-        raise ValueError(f"method_limits={method_limits!r:.80} is not allowed: give a dict "
-                         "{method index: Throttle} or None")
-    limits = {}
-    for m, th in (method_limits or {}).items():
-        limits[check_int("method_limits key", m, 0, MAX_METHOD, why="a method index")] = \
-            _check_throttle(f"method_limits[{m!r}]", th, False)
-    method_limits = limits
+    method_limits = _check_method_limits(method_limits)
     overhead = check_number("overhead", overhead, 0, INTEGRATION_TIMEOUT_MAX_S)
     refund = check_bool("refund", refund)
     if params is not None and not isinstance(params, dict):
@@ -339,44 +392,15 @@ def simulate_throttling(arrivals, keys=None, methods=None, *, api_type: str = "R
     order = np.argsort(allt, kind="stable")
     src = np.concatenate([keys, np.full(len(other), NO_KEY, np.int64)])
     meth = np.concatenate([methods, np.full(len(other), -1, np.int64)])
-    refused = np.zeros(len(allt), np.int64)
-    ours = np.arange(len(allt)) < n
 
     def stage_limit(m):
         return method_limits.get(int(m), stage)
 
-    if not refund:
-        alive = np.ones(len(allt), bool)
-        # 1. usage plan per key: rate and burst, then the quota
-        for k, plan in enumerate(plans):
-            idx = np.flatnonzero(src == k)                       # sorted: arrivals are sorted
-            ok = tokenbucket.admit(allt[idx], plan.rate, plan.burst)
-            refused[idx[~ok]] = USAGE_PLAN
-            q = idx[ok]
-            fit = _quota_mask(allt[q], plan)
-            refused[q[~fit]] = QUOTA
-            alive[idx] = False
-            alive[q[fit]] = True
-        # 2. stage / method (route) limits, one bucket per method
-        for m in np.unique(meth[ours & alive]):
-            lim = stage_limit(m)
-            if lim is None:
-                continue
-            idx = np.flatnonzero(ours & alive & (meth == m))
-            ok = tokenbucket.admit(allt[idx], lim.rate, lim.burst)
-            refused[idx[~ok]] = STAGE
-            alive[idx[~ok]] = False
-        # 3. the account, shared with the other APIs; 4. the AWS Regional limit
-        for level, lim in ((ACCOUNT, account), (REGIONAL, regional)):
-            if lim is None:
-                continue
-            idx = order[alive[order]]
-            ok = tokenbucket.admit(allt[idx], lim.rate, lim.burst)
-            refused[idx[~ok]] = level
-            alive[idx[~ok]] = False
-    else:
+    if refund:
         refused = _refund_loop(allt, order, src, meth, plans, stage_limit, account, regional)
-
+    else:
+        refused = _levels_in_order(allt, order, src, meth, np.arange(len(allt)) < n, plans, stage_limit,
+                                   account, regional)
     out = refused[:n]
     took = (refused == PASSED) if refund else (refused == PASSED) | (refused == REGIONAL)
     departure = t + np.where(out == PASSED, overhead, 0.0)

@@ -107,7 +107,6 @@ _BOOK_NAMES = ("success_destination", "success_no_destination", "failure_destina
 RUN_OK, RUN_FUNCTION_ERROR, RUN_SYSTEM_ERROR, THROTTLED = range(4)
 ATTEMPT_NAMES = ("ran, succeeded", "ran, function error", "system error (5xx)", "throttled (429)")
 
-_END, _READY = 0, 1          # event-loop priorities: free concurrency before starting new runs
 _push = heapq.heappush
 
 
@@ -303,14 +302,15 @@ class _AsyncRun:
     """The event loop of one run: the internal queue (a heap of tries and execution ends), the
     function's concurrency, and one handler per kind of event.
 
-    Heap items are ``(time, priority, seq, event, duplicate?)``: at equal times an execution's end
-    (``_END``) frees its concurrency before a try (``_READY``) starts, then the order of pushing.
-    Random draws come from one generator in event-loop order (deterministic for a seed).
+    The queue's items are tries ``(time, seq, event, duplicate?)``: at equal times, the order of
+    pushing. The running executions are a heap of end times; an execution that ends at a try's
+    time has freed its unit before the try. Random draws come from one generator in event-loop
+    order (deterministic for a seed).
     """
 
     __slots__ = ("horizon", "p", "retries", "q", "dup_mean", "fail_first", "rng", "u", "tl", "dl", "deadline",
                  "runs", "ferr", "thr", "dups", "outcome", "where", "final", "log", "record", "cap", "backoff",
-                 "fail_target", "ok_target", "heap", "seq")
+                 "fail_target", "ok_target", "heap", "ends", "seq")
 
     def __init__(self, s: _Settings, t: np.ndarray, dur: np.ndarray, fail_first, rng):
         n = len(t)
@@ -321,9 +321,7 @@ class _AsyncRun:
         self.deadline = (t + s.age).tolist()         # arrival + MaximumEventAgeInSeconds
         # per event
         self.runs, self.ferr, self.thr, self.dups = [0] * n, [0] * n, [0] * n, [0] * n
-        self.outcome = np.full(n, int(Outcome.IN_FLIGHT), np.int8)
-        self.where = np.full(n, PENDING, np.int8)
-        self.final = np.full(n, np.nan)
+        self.outcome, self.where, self.final = [int(Outcome.IN_FLIGHT)] * n, [PENDING] * n, [math.nan] * n
         self.log = []                      # per attempt, flat: event, start, end, kind, duplicate?
         self.record = self.log.extend      # record((event, start, end, kind, duplicate?))
         self.cap = math.inf if s.reserved is None else s.reserved
@@ -331,14 +329,14 @@ class _AsyncRun:
         self.fail_target = {"destination": FAILURE_DESTINATION, "dlq": DLQ, "both": DESTINATION_AND_DLQ,
                             "none": LOST}[s.on_failure]
         self.ok_target = SUCCESS_DESTINATION if s.on_success else SUCCESS_NO_DESTINATION
-        self.heap = [] if self.cap == 0 else [(self.tl[i], _READY, i, i, False) for i in range(n)]
-        heapq.heapify(self.heap)
-        self.seq = itertools.count(n + 1).__next__      # tie-breaker of the items pushed later
+        self.heap = [] if self.cap == 0 else [(a, i, i, False) for i, a in enumerate(self.tl)]   # sorted: a heap
+        self.ends = []                     # end times of the running executions (a heap)
+        self.seq = itertools.count(n + 1).__next__      # tie-breaker of the tries pushed later
 
     def finish(self, i, time, oc, w):
         """Event ``i`` reaches its final state ``oc`` in place ``w`` at ``time`` (if within the horizon)."""
         if time <= self.horizon:
-            self.outcome[i] = oc
+            self.outcome[i] = int(oc)
             self.where[i] = w
             self.final[i] = time
 
@@ -360,7 +358,7 @@ class _AsyncRun:
         nxt = time + (self.backoff[k] if k < 12 else THROTTLE_BACKOFF_CAP_S)
         deadline = self.deadline[i]
         if nxt <= deadline:
-            _push(self.heap, (nxt, _READY, self.seq(), i, dup))
+            _push(self.heap, (nxt, self.seq(), i, dup))
         elif not dup:
             self.finish(i, deadline, Outcome.DROPPED, self.fail_target)
 
@@ -368,7 +366,7 @@ class _AsyncRun:
         """The queue delivers a succeeded event again: the handler runs (using concurrency), and
         the event's final state does not change."""
         end = time + self.dl[i]
-        _push(self.heap, (end, _END, self.seq(), i, True))
+        _push(self.ends, end)
         p = self.p
         failed = p > 0 and self.u() < p
         self.record((i, time, end, RUN_FUNCTION_ERROR if failed else RUN_OK, True))
@@ -376,7 +374,7 @@ class _AsyncRun:
     def on_run(self, time, i):
         """The first delivery or a retry runs the handler: it succeeds or returns a function error."""
         end = time + self.dl[i]
-        _push(self.heap, (end, _END, self.seq(), i, False))
+        _push(self.ends, end)
         self.runs[i] += 1
         p, ff = self.p, self.fail_first
         failed = (self.runs[i] <= ff[i]) if ff is not None else (p > 0 and self.u() < p)
@@ -393,7 +391,7 @@ class _AsyncRun:
         q = self.q
         if q > 0 and self.u() < q:
             self.dups[i] += 1
-            _push(self.heap, (end + self.rng.exponential(self.dup_mean), _READY, self.seq(), i, True))
+            _push(self.heap, (end + self.rng.exponential(self.dup_mean), self.seq(), i, True))
 
     def on_function_error(self, i, end):
         """A function error: retried 60 s, then 120 s after the failed run ends, up to
@@ -408,41 +406,39 @@ class _AsyncRun:
         if nxt > deadline:
             self.finish(i, deadline, Outcome.DROPPED, self.fail_target)
         else:
-            _push(self.heap, (nxt, _READY, self.seq(), i, False))
+            _push(self.heap, (nxt, self.seq(), i, False))
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self, system_error_rate: float):
-        """Pop events in time order until the heap is empty or the horizon. The loop keeps the
-        function's concurrency: an execution's end frees a unit; a try finds every unit busy
-        (throttled), or a 5xx (``system_error_rate``), or takes a unit and runs the handler."""
+        """Take tries in time order until the queue is empty or the horizon. The loop keeps the
+        function's concurrency: executions that ended by a try's time free their units; the try
+        then finds every unit busy (throttled), or a 5xx (``system_error_rate``), or runs."""
         if self.cap == 0:
             self.refuse_all()
             return self
-        h, pop, u = self.heap, heapq.heappop, self.u
+        h, ends, pop, u = self.heap, self.ends, heapq.heappop, self.u
         horizon, cap, ps = self.horizon, self.cap, system_error_rate
         on_refused, on_run, on_dup = self.on_refused, self.on_run, self.on_duplicate_run
-        busy = 0
         while h:
-            time, prio, _, i, dup = pop(h)
+            time, _, i, dup = pop(h)
             if time > horizon:
                 break
-            if prio == _END:                    # an execution ended: its unit is free
-                busy -= 1
-            elif busy >= cap:
+            while ends and ends[0] <= time:
+                pop(ends)
+            if len(ends) >= cap:
                 on_refused(time, i, dup, THROTTLED)
             elif ps > 0 and u() < ps:
                 on_refused(time, i, dup, RUN_SYSTEM_ERROR)
+            elif dup:
+                on_dup(time, i)
             else:
-                busy += 1
-                if dup:
-                    on_dup(time, i)
-                else:
-                    on_run(time, i)
+                on_run(time, i)
         return self
 
     def result(self, t, params) -> AsyncResult:
         cols = [self.log[k::5] for k in range(5)]
-        return AsyncResult(t, self.outcome, self.where, self.final, np.array(self.runs, int),
+        return AsyncResult(t, np.array(self.outcome, np.int8), np.array(self.where, np.int8),
+                           np.array(self.final, float), np.array(self.runs, int),
                            np.array(self.ferr, int), np.array(self.thr, int), np.array(self.dups, int),
                            np.array(cols[0], int), np.array(cols[1], float), np.array(cols[2], float),
                            np.array(cols[3], np.int8), np.array(cols[4], bool), self.horizon, params)
