@@ -69,3 +69,11 @@ def test_review_questions_state_model_figures_and_the_http_api_timeout():
     assert "best-effort targets" in plans[6] and "AWS WAF" in plans[6] and "AWS Budgets" in plans[6]
     timeout = by_title["The integration timeout"]
     assert "an HTTP API's is at most 30 seconds and cannot be raised" in timeout[6]
+
+
+def test_review_says_a_throttle_is_one_cause_of_a_500_behind_a_lambda_proxy_integration():
+    """services-apigateway-errors.html: API Gateway answers 500 when the Lambda API rejects the
+    invocation; a throttle is one cause, a missing invoke permission another."""
+    src = code("12_review")
+    assert "(a throttle is one cause, a missing invoke permission another)" in src
+    assert "rejects the invocation \"\n     \"(a throttle) and 502" not in src
