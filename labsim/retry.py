@@ -412,6 +412,9 @@ class ClientRetryResult:
         return traffic.in_progress(self.arrival, self.end, grid)
 
 
+_heappush = heapq.heappush
+
+
 class _ClientRetries:
     """The event loop of :func:`simulate_client_retries`: the callers' pending attempts (a heap in
     time order), the running executions' end times (a heap), the retry budget, and the callers'
@@ -443,7 +446,7 @@ class _ClientRetries:
                 return
             self.tokens -= 1.0
         d = self.delay(k, prev if prev >= 0 else None)
-        heapq.heappush(self.pend, (t + self.rtt + d, i, k + 1, d))
+        _heappush(self.pend, (t + self.rtt + d, i, k + 1, d))
 
     def stop(self, i, k, t, outcome):
         """Call ``i`` ends after its (k+1)-th attempt, refused at ``t``: the caller hears it ``rtt`` later."""
@@ -455,7 +458,8 @@ class _ClientRetries:
         """Attempts in time order until every call has its final answer: Lambda admits one if fewer
         than ``limit`` executions are running (it then succeeds), else answers 429. Returns the
         per-attempt lists (time, call, attempt number, admitted?)."""
-        at_t, at_c, at_n, at_ok = [], [], [], []
+        log = []                                     # per attempt, flat: time, call, attempt number, admitted?
+        record = log.extend
         pend, busy, pop, push = self.pend, [], heapq.heappop, heapq.heappush
         attempts, end, on_throttled = self.attempts, self.end, self.on_throttled
         use_budget = self.use_budget
@@ -466,18 +470,16 @@ class _ClientRetries:
                 pop(busy)
                 if use_budget:
                     self.tokens = min(capacity, self.tokens + refill)
-            at_t.append(t)
-            at_c.append(i)
-            at_n.append(k)
             if len(busy) < limit:                    # admitted: runs, then the call succeeds
-                push(busy, t + duration)
-                at_ok.append(True)
+                record((t, i, k, True))
+                e = t + duration
+                push(busy, e)
                 attempts[i] = k + 1
-                end[i] = t + duration
+                end[i] = e
             else:
-                at_ok.append(False)
+                record((t, i, k, False))
                 on_throttled(t, i, k, prev)
-        return at_t, at_c, at_n, at_ok
+        return log[0::4], log[1::4], log[2::4], log[3::4]
 
 
 def simulate_client_retries(policy: RetryPolicy | None = None, budget: RetryBudget | None = None, *,
