@@ -2,8 +2,8 @@
 
 Throttling (the AWS rule)
 -------------------------
-Every throttle in API Gateway is a token bucket (:mod:`labsim.tokenbucket`, the one bucket of the
-book). AWS applies the levels in this order (api-gateway-request-throttling.html):
+API Gateway throttles with the token bucket algorithm (api-gateway-request-throttling.html; the
+model: :mod:`labsim.tokenbucket`). AWS applies the levels in this order (same page):
 
 1. ``USAGE_PLAN``: the usage plan of the request's API key: its rate and burst, then its quota
    per day, week or month (REST APIs only);
@@ -16,6 +16,13 @@ book). AWS applies the levels in this order (api-gateway-request-throttling.html
 
 A request over any limit gets ``429 Too Many Requests``; the result records the level that
 refused it (``refused_at``).
+
+Best effort: AWS applies every throttle and quota, at every level, on a best-effort basis, as
+targets rather than guaranteed ceilings (api-gateway-request-throttling.html), and advises not to
+rely on usage plans to block access (use AWS WAF, for example its rate-based rules) or to control
+costs (use AWS Budgets) (api-gateway-api-usage-plans.html). **The model applies every limit
+exactly**: its counts (what passes, when a bucket empties) are the model's figures, a best case
+that real clients can exceed a little.
 
 The refund assumption
 ---------------------
@@ -69,13 +76,27 @@ NEWER_REGION_BURST = 1_250
 NOTES_ACROSS_ALL_APIS = 5_000
 #: Throttled requests get HTTP 429 Too Many Requests.
 THROTTLE_STATUS = 429
-#: Integration timeout: 50 ms to 29 s by default for every integration type; raisable above 29 s
-#: for Regional and private REST APIs (since June 2024, possibly with a lower account throttle),
-#: not for edge-optimized ones. api-gateway-execution-service-limits-table.html and
+#: Every throttle and quota, at every level, is a target applied on a best-effort basis.
+#: https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html
+#: Do not rely on usage plans to block access (AWS WAF, rate-based rules) or to control costs
+#: (AWS Budgets). https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-api-usage-plans.html
+BEST_EFFORT = True
+#: REST API integration timeout: 50 ms to 29 s by default, for every integration type; raisable
+#: above 29 s for Regional and private REST APIs (since June 2024, possibly with a lower account
+#: throttle), not for edge-optimized ones.
+#: https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-execution-service-limits-table.html and
 #: https://aws.amazon.com/about-aws/whats-new/2024/06/amazon-api-gateway-integration-timeout-limit-29-seconds/
 INTEGRATION_TIMEOUT_MIN_S = 0.05
 INTEGRATION_TIMEOUT_MAX_S = 29.0
 TIMEOUT_RAISABLE = {"edge-optimized": False, "regional": True, "private": True}
+#: HTTP API integration timeout: at most 30 s, and it cannot be raised; 50 ms at least, as for REST
+#: (TimeoutInMillis: 50 to 30,000 ms for HTTP APIs).
+#: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html and
+#: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-apigatewayv2-apigatewaymanagedoverrides-integrationoverrides.html
+HTTP_INTEGRATION_TIMEOUT_MAX_S = 30.0
+#: The integration timeout's ranges by API type: (minimum, default maximum), seconds.
+INTEGRATION_TIMEOUT_RANGE = {"REST": (INTEGRATION_TIMEOUT_MIN_S, INTEGRATION_TIMEOUT_MAX_S),
+                             "HTTP": (INTEGRATION_TIMEOUT_MIN_S, HTTP_INTEGRATION_TIMEOUT_MAX_S)}
 
 API_TYPES = ("REST", "HTTP")
 ENDPOINT_TYPES = ("edge-optimized", "regional", "private")
@@ -113,16 +134,25 @@ def check_endpoint(api_type: str, endpoint_type: str) -> str:
 
 
 def check_integration_timeout(integration_timeout: float, endpoint_type: str = "regional",
-                              raised: bool = False) -> float:
-    """An integration timeout in seconds: 0.05 to 29 by default; above 29 only for a Regional or
-    private REST API whose quota was raised (``raised=True``)."""
-    check_choice("endpoint_type", endpoint_type, ENDPOINT_TYPES)
+                              raised: bool = False, api_type: str = "REST") -> float:
+    """An integration timeout in seconds, by API type.
+
+    REST: 0.05 to 29 by default; above 29 only for a Regional or private REST API whose quota was
+    raised (``raised=True``; an edge-optimized one cannot). HTTP: 0.05 to 30, never raised (an
+    HTTP API is Regional only). The error names the parameter, its value, the allowed range and why.
+    """
+    check_endpoint(api_type, endpoint_type)
     raised = check_bool("raised", raised)
-    hi = math.inf if raised and TIMEOUT_RAISABLE[endpoint_type] else INTEGRATION_TIMEOUT_MAX_S
-    why = ("default range" if not raised else
-           "an edge-optimized API cannot raise it" if not TIMEOUT_RAISABLE[endpoint_type] else "raised quota")
-    return check_number("integration_timeout", integration_timeout, INTEGRATION_TIMEOUT_MIN_S,
-                        None if math.isinf(hi) else hi, why=why)
+    lo, hi = INTEGRATION_TIMEOUT_RANGE[api_type]
+    if api_type == "HTTP":
+        why = "an HTTP API's range, which cannot be raised"
+    elif not raised:
+        why = "a REST API's default range; only a Regional or private REST API can have it raised"
+    elif not TIMEOUT_RAISABLE[endpoint_type]:
+        why = "an edge-optimized REST API cannot have it raised"
+    else:
+        hi, why = None, "a Regional or private REST API with a raised quota"
+    return check_number("integration_timeout", integration_timeout, lo, hi, why=why)
 
 
 @dataclass(frozen=True)
@@ -284,6 +314,66 @@ def _quota_mask(t: np.ndarray, plan: UsagePlan) -> np.ndarray:
     return rank < allowed
 
 
+def _check_method_limits(method_limits) -> dict:
+    """``{method index: Throttle}`` checked, or {} for None."""
+    if method_limits is not None and not isinstance(method_limits, dict):
+        raise ValueError(f"method_limits={method_limits!r:.80} is not allowed: give a dict "
+                         "{method index: Throttle} or None")
+    limits = {}
+    for m, th in (method_limits or {}).items():
+        limits[check_int("method_limits key", m, 0, MAX_METHOD, why="a method index")] = \
+            _check_throttle(f"method_limits[{m!r}]", th, False)
+    return limits
+
+
+def _plan_level(allt, src, plans, refused, alive):
+    """Level 1, each key's usage plan: its rate and burst, then its quota (vectorised per key)."""
+    for k, plan in enumerate(plans):
+        idx = np.flatnonzero(src == k)                       # sorted: arrivals are sorted
+        ok = tokenbucket.admit(allt[idx], plan.rate, plan.burst)
+        refused[idx[~ok]] = USAGE_PLAN
+        q = idx[ok]
+        fit = _quota_mask(allt[q], plan)
+        refused[q[~fit]] = QUOTA
+        alive[idx] = False
+        alive[q[fit]] = True
+
+
+def _stage_level(allt, meth, ours, stage_limit, refused, alive):
+    """Level 2, the stage's per-method (route) limits of this API: one bucket per method."""
+    for m in np.unique(meth[ours & alive]):
+        lim = stage_limit(m)
+        if lim is None:
+            continue
+        idx = np.flatnonzero(ours & alive & (meth == m))
+        ok = tokenbucket.admit(allt[idx], lim.rate, lim.burst)
+        refused[idx[~ok]] = STAGE
+        alive[idx[~ok]] = False
+
+
+def _shared_levels(allt, order, account, regional, refused, alive):
+    """Levels 3 and 4, the account (shared with the other APIs) and the AWS Regional limit, in
+    arrival order over every API's survivors."""
+    for level, lim in ((ACCOUNT, account), (REGIONAL, regional)):
+        if lim is None:
+            continue
+        idx = order[alive[order]]
+        ok = tokenbucket.admit(allt[idx], lim.rate, lim.burst)
+        refused[idx[~ok]] = level
+        alive[idx[~ok]] = False
+
+
+def _levels_in_order(allt, order, src, meth, ours, plans, stage_limit, account, regional):
+    """``refund=False``: each level refuses from the survivors of the levels before it; a token,
+    once taken, is spent (so each level is one vectorised bucket per key, method or account)."""
+    refused = np.zeros(len(allt), np.int64)
+    alive = np.ones(len(allt), bool)
+    _plan_level(allt, src, plans, refused, alive)
+    _stage_level(allt, meth, ours, stage_limit, refused, alive)
+    _shared_levels(allt, order, account, regional, refused, alive)
+    return refused
+
+
 def simulate_throttling(arrivals, keys=None, methods=None, *, api_type: str = "REST", plans=(),
                         stage: Throttle | None = None, method_limits: dict | None = None,
                         account: Throttle | None = None, regional: Throttle | None = None,
@@ -319,14 +409,7 @@ def simulate_throttling(arrivals, keys=None, methods=None, *, api_type: str = "R
                               f"-1: no API key; k: the key of plans[k], and plans holds {len(plans)}")
     methods = (np.zeros(n, np.int64) if methods is None else
                _check_indices("methods", methods, n, 0, MAX_METHOD, "the method or route index"))
-    if method_limits is not None and not isinstance(method_limits, dict):
-        raise ValueError(f"method_limits={method_limits!r:.80} is not allowed: give a dict "
-                         "{method index: Throttle} or None")
-    limits = {}
-    for m, th in (method_limits or {}).items():
-        limits[check_int("method_limits key", m, 0, MAX_METHOD, why="a method index")] = \
-            _check_throttle(f"method_limits[{m!r}]", th, False)
-    method_limits = limits
+    method_limits = _check_method_limits(method_limits)
     overhead = check_number("overhead", overhead, 0, INTEGRATION_TIMEOUT_MAX_S)
     refund = check_bool("refund", refund)
     if params is not None and not isinstance(params, dict):
@@ -339,44 +422,15 @@ def simulate_throttling(arrivals, keys=None, methods=None, *, api_type: str = "R
     order = np.argsort(allt, kind="stable")
     src = np.concatenate([keys, np.full(len(other), NO_KEY, np.int64)])
     meth = np.concatenate([methods, np.full(len(other), -1, np.int64)])
-    refused = np.zeros(len(allt), np.int64)
-    ours = np.arange(len(allt)) < n
 
     def stage_limit(m):
         return method_limits.get(int(m), stage)
 
-    if not refund:
-        alive = np.ones(len(allt), bool)
-        # 1. usage plan per key: rate and burst, then the quota
-        for k, plan in enumerate(plans):
-            idx = np.flatnonzero(src == k)                       # sorted: arrivals are sorted
-            ok = tokenbucket.admit(allt[idx], plan.rate, plan.burst)
-            refused[idx[~ok]] = USAGE_PLAN
-            q = idx[ok]
-            fit = _quota_mask(allt[q], plan)
-            refused[q[~fit]] = QUOTA
-            alive[idx] = False
-            alive[q[fit]] = True
-        # 2. stage / method (route) limits, one bucket per method
-        for m in np.unique(meth[ours & alive]):
-            lim = stage_limit(m)
-            if lim is None:
-                continue
-            idx = np.flatnonzero(ours & alive & (meth == m))
-            ok = tokenbucket.admit(allt[idx], lim.rate, lim.burst)
-            refused[idx[~ok]] = STAGE
-            alive[idx[~ok]] = False
-        # 3. the account, shared with the other APIs; 4. the AWS Regional limit
-        for level, lim in ((ACCOUNT, account), (REGIONAL, regional)):
-            if lim is None:
-                continue
-            idx = order[alive[order]]
-            ok = tokenbucket.admit(allt[idx], lim.rate, lim.burst)
-            refused[idx[~ok]] = level
-            alive[idx[~ok]] = False
-    else:
+    if refund:
         refused = _refund_loop(allt, order, src, meth, plans, stage_limit, account, regional)
-
+    else:
+        refused = _levels_in_order(allt, order, src, meth, np.arange(len(allt)) < n, plans, stage_limit,
+                                   account, regional)
     out = refused[:n]
     took = (refused == PASSED) if refund else (refused == PASSED) | (refused == REGIONAL)
     departure = t + np.where(out == PASSED, overhead, 0.0)

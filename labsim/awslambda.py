@@ -313,12 +313,34 @@ def _loss_heap(t: np.ndarray, end: np.ndarray, c: int):
     return admitted, cold
 
 
+def _scaling_rule(scaling: str, region: str, limit: int):
+    """The scaling model as a rule ``allow(a, s, made)``: may source ``s`` create a new execution
+    environment at time ``a``, with ``made`` created so far by both sources? None: always
+    (``"none"``). The rule is asked only when every warm environment of ``s`` is busy."""
+    if scaling == "burst":                # the notes: account-wide burst quota, then +500 a minute
+        burst0, step = BURST_QUOTAS[region], BURST_STEP_PER_MINUTE
+
+        def burst(a, s, made):
+            return made < min(limit, burst0 + step * (a // 60.0))
+        return burst
+    if scaling == "per_function":         # today: 1,000 per 10 s for the function under study
+        take = tokenbucket.TokenBucket(SCALING_ENVS_PER_10S / 10.0, SCALING_ENVS_PER_10S).take
+
+        def per_function(a, s, made):
+            return s != FUNCTION or take(a)
+        return per_function
+    return None
+
+
 def _general(t, end, source, pool_size, scaling, region, limit, fifo=False):
     """Exact event loop for scaling limits: per-function environments, shared pools.
 
-    Keeps, per source, the busy executions' end times (so concurrency is exact), the number of
-    environments, and the scaling budget (today's model: :class:`labsim.tokenbucket.TokenBucket`
-    of 1,000 refilled at 100 per second). Returns (admitted, cold_start, reason). The end times live in
+    One kind of event, an arrival, with three outcomes in this order: refused because its pool is
+    full (``CONCURRENCY``); refused because it needs a new environment and the scaling rule
+    (:func:`_scaling_rule`; today's model: :class:`labsim.tokenbucket.TokenBucket` of 1,000 refilled
+    at 100 per second) does not allow one yet (``SCALING``); admitted (a cold start if it made a new
+    environment). Keeps, per source, the busy executions' end times (so concurrency is exact) and
+    the number of environments. Returns (admitted, cold_start, reason). The end times live in
     a heap; with ``fifo=True`` (each source's durations are all equal, so its executions end in
     the order they started) a deque does the same job at half the cost.
     """
@@ -333,9 +355,7 @@ def _general(t, end, source, pool_size, scaling, region, limit, fifo=False):
         busy = ([], [])
         push, pop = heapq.heappush, heapq.heappop
     envs = [0, 0]
-    bucket = tokenbucket.TokenBucket(SCALING_ENVS_PER_10S / 10.0, SCALING_ENVS_PER_10S)
-    burst0, step = BURST_QUOTAS[region], BURST_STEP_PER_MINUTE
-    burst, per_function = scaling == "burst", scaling == "per_function"
+    allow = _scaling_rule(scaling, region, limit)
     shared = pool_size[1] == 0            # no reservation: both sources draw from pool 0
     cap = (pool_size[0], pool_size[0]) if shared else pool_size
     made = 0                              # environments of both sources (the burst counts both)
@@ -354,11 +374,7 @@ def _general(t, end, source, pool_size, scaling, region, limit, fifo=False):
             full.append(i)                # pool full: throttled
             continue
         if len(q) >= envs[s]:             # every warm environment busy: need a new one
-            if burst:
-                if made >= min(limit, burst0 + step * (a // 60.0)):
-                    slow.append(i)
-                    continue
-            elif per_function and s == FUNCTION and not bucket.take(a):
+            if allow is not None and not allow(a, s, made):
                 slow.append(i)
                 continue
             envs[s] += 1
@@ -402,23 +418,31 @@ def _cold_starts(t, end, admitted, source, pool_size=(math.inf, math.inf), ends_
 
 
 # --- the model -----------------------------------------------------------------------------------
-def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration_kind: str = "fixed",
-                  duration_cv: float = 1.0, concurrency_limit: int = DEFAULT_ACCOUNT_LIMIT,
-                  reserved: int | None = None, other_rate: float = 0.0,
-                  other_mean_duration: float | None = None, scaling: str = "none",
-                  region: str = "us-east-1", arrivals=None, horizon: float = 20.0,
-                  warmup: float | None = None, rate_cap: bool = True,
-                  rate_cap_burst: float = RATE_CAP_BURST_S, seed: int = 0,
-                  engine: str = "auto") -> SyncResult:
-    """Simulate synchronous invocations of one function (plus the account's other traffic).
+@dataclass(frozen=True)
+class _SyncSettings:
+    """The checked parameters of one run."""
 
-    ``rate`` (requests/s, Poisson) or ``arrivals`` (an array of times, e.g. from
-    ``labsim.traffic.spike``) gives the function's traffic. ``warmup`` seconds at the start are
-    left out of the throttle statistics (default: 5 mean durations, at most a quarter of the
-    horizon). ``rate_cap`` applies the requests-per-second cap (10 x the concurrency available),
-    a token bucket holding ``rate_cap_burst`` seconds of that rate (an assumption: see the
-    module docstring). ``engine`` is for tests: ``"general"`` forces the event loop.
-    """
+    horizon: float
+    duration_kind: str
+    mean_duration: float
+    duration_cv: float
+    limit: int                 # the account concurrency limit
+    reserved: int | None
+    rate: float
+    other_rate: float
+    other_mean: float
+    scaling: str
+    region: str
+    engine: str
+    rate_cap: bool
+    rate_cap_burst: float
+    warmup: float
+
+
+def _check_sync(rate, mean_duration, duration_kind, duration_cv, concurrency_limit, reserved, other_rate,
+                other_mean_duration, scaling, region, arrivals, horizon, warmup, rate_cap, rate_cap_burst, engine):
+    """(settings, the given arrivals sorted or None), each parameter checked in the order of the
+    signature's meaning: time, durations, concurrency, traffic, models."""
     horizon = check_number("horizon", horizon, 0, 3_600, lo_open=True)
     duration_kind, mean_duration, duration_cv = traffic._check_durations(duration_kind, mean_duration, duration_cv,
                                                                         max_mean=MAX_TIMEOUT_S)
@@ -433,6 +457,7 @@ def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration
     too_many = (f"at most {traffic.MAX_REQUESTS:,} requests in horizon={horizon:g} s, "
                 f"rate (or arrivals) and other_rate together")
     rate = check_number("rate", rate, 0, max_rate, why=too_many)   # checked even when arrivals are given
+    t_given = None
     if arrivals is not None:
         t_given = np.sort(check_array("arrivals", arrivals, 0, horizon, sorted_=False, hi_open=True))
         if len(t_given) > traffic.MAX_REQUESTS:
@@ -450,77 +475,116 @@ def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration
     if warmup is None:
         warmup = min(5 * max(mean_duration, other_mean if other_rate else 0), horizon / 4)
     warmup = check_number("warmup", warmup, 0, horizon, hi_open=True)
-    rng = traffic.make_rng(seed)
+    return _SyncSettings(horizon, duration_kind, mean_duration, duration_cv, limit, reserved, rate, other_rate,
+                         other_mean, scaling, region, engine, rate_cap, rate_cap_burst, warmup), t_given
 
-    t_fn = traffic.poisson(rate, horizon, rng) if arrivals is None else t_given
-    d_fn = traffic.durations(duration_kind, mean_duration, len(t_fn), rng, duration_cv)
-    t_ot = traffic.poisson(other_rate, horizon, rng) if other_rate > 0 else np.empty(0)
-    d_ot = traffic.durations(duration_kind, other_mean, len(t_ot), rng, duration_cv)
 
-    available = limit if reserved is None else reserved   # concurrency the function can use
-    if rate_cap and available > 0:                        # the requests-per-second cap, first
-        cap_rate = RPS_PER_CONCURRENCY * available
-        rate_ok = tokenbucket.admit(t_fn, cap_rate, max(1, round(cap_rate * rate_cap_burst)))
+def _rate_cap(t_fn: np.ndarray, s: _SyncSettings):
+    """Which of the function's requests pass the requests-per-second cap (10 x the concurrency
+    available to it, a token bucket holding ``rate_cap_burst`` seconds of that rate), or None
+    when nothing is refused for the rate (the cap is off, or no concurrency is available)."""
+    available = s.limit if s.reserved is None else s.reserved     # concurrency the function can use
+    if not s.rate_cap or available == 0:
+        return None
+    cap_rate = RPS_PER_CONCURRENCY * available
+    return tokenbucket.admit(t_fn, cap_rate, max(1, round(cap_rate * s.rate_cap_burst)))
+
+
+def _merge(t_fn, d_fn, t_ot, d_ot, rate_ok):
+    """The two sources in time order: (arrival, duration, source, passed the rate cap or None)."""
+    if not len(t_ot):
+        return t_fn, d_fn, np.zeros(len(t_fn), np.int8), rate_ok
+    t = np.concatenate([t_fn, t_ot])
+    order = np.argsort(t, kind="stable")
+    d = np.concatenate([d_fn, d_ot])[order]
+    src = np.concatenate([np.zeros(len(t_fn), np.int8), np.ones(len(t_ot), np.int8)])[order]
+    ok = None if rate_ok is None else np.concatenate([rate_ok, np.ones(len(t_ot), bool)])[order]
+    return t[order], d, src, ok
+
+
+def _steady_pools(t, d, end, src, s: _SyncSettings, two_sources: bool):
+    """No scaling limit: each pool is a loss system (:func:`_loss_fixed` when its durations are all
+    equal, else :func:`_loss_heap`). Returns (admitted, cold_start, reason)."""
+    limit, reserved, fixed = s.limit, s.reserved, s.duration_kind == "fixed"
+    if reserved is None:                  # one shared pool
+        pools = ((slice(None), limit),)
     else:
-        rate_ok = None                                    # nothing refused for the rate
+        pools = ((src == 0, reserved), (src == 1, limit - reserved))
+    admitted = np.zeros(len(t), bool)
+    cold = None
+    for m, size in pools:
+        dp = d[m]
+        if not len(dp):
+            continue
+        if fixed and dp[0] == dp[-1] and (not two_sources or np.all(dp == dp[0])):
+            admitted[m] = _loss_fixed(t[m], float(dp[0]), size)
+        elif not two_sources:             # one source: the heap's new environments are the cold starts
+            admitted[m], cold = _loss_heap(t[m], end[m], size)
+        else:
+            admitted[m] = _loss_heap(t[m], end[m], size)[0]
+    if cold is None:
+        sizes = (limit, limit) if reserved is None else (reserved, limit - reserved)
+        cold = _cold_starts(t, end, admitted, src, sizes, ends_sorted=fixed and not two_sources)
+    return admitted, cold, np.where(admitted, NOT_THROTTLED, CONCURRENCY).astype(np.int8)
 
-    if len(t_ot):                                         # merge the two sources in time order
-        t = np.concatenate([t_fn, t_ot])
-        order = np.argsort(t, kind="stable")
-        t = t[order]
-        d = np.concatenate([d_fn, d_ot])[order]
-        src = np.concatenate([np.zeros(len(t_fn), np.int8), np.ones(len(t_ot), np.int8)])[order]
-        ok = None if rate_ok is None else np.concatenate([rate_ok, np.ones(len(t_ot), bool)])[order]
-    else:
-        t, d, src, ok = t_fn, d_fn, np.zeros(len(t_fn), np.int8), rate_ok
-    end = t + d
-    fixed = duration_kind == "fixed"
-    # The concurrency engines see only the requests that passed the rate cap.
+
+def _concurrency(t, d, src, ok, s: _SyncSettings, two_sources: bool):
+    """The concurrency and scaling decisions for the requests that passed the rate cap (``ok``;
+    None: all of them); the others are refused for the ``RATE``. Returns (admitted, cold_start, reason)."""
     if ok is None or ok.all():
-        keep = slice(None)
-        tk, dk, ek, sk = t, d, end, src
+        keep = None
+        tk, dk, sk = t, d, src
     else:
         keep = np.flatnonzero(ok)
-        tk, dk, ek, sk = t[keep], d[keep], end[keep], src[keep]
-
-    if reserved is None:                  # one shared pool; pool 1 is empty
-        pools = ((slice(None), limit),)
-        pool_size = (limit, 0)
+        tk, dk, sk = t[keep], d[keep], src[keep]
+    ek = tk + dk
+    if s.scaling != "none" or s.engine == "general":
+        pool_size = (s.limit, 0) if s.reserved is None else (s.reserved, s.limit - s.reserved)
+        decided = _general(tk, ek, sk, pool_size, s.scaling, s.region, s.limit, fifo=s.duration_kind == "fixed")
     else:
-        pools = ((sk == 0, reserved), (sk == 1, limit - reserved))
-        pool_size = (reserved, limit - reserved)
+        decided = _steady_pools(tk, dk, ek, sk, s, two_sources)
+    if keep is None:
+        return decided
+    admitted = np.zeros(len(t), bool)
+    cold = np.zeros(len(t), bool)
+    reason = np.full(len(t), RATE, np.int8)
+    admitted[keep], cold[keep], reason[keep] = decided
+    return admitted, cold, reason
 
-    if scaling != "none" or engine == "general":
-        adm_k, cold_k, why_k = _general(tk, ek, sk, pool_size, scaling, region, limit, fifo=fixed)
-    else:
-        adm_k = np.zeros(len(tk), bool)
-        cold_k = None
-        for m, size in pools:
-            dp = dk[m]
-            if not len(dp):
-                continue
-            if fixed and dp[0] == dp[-1] and (len(t_ot) == 0 or np.all(dp == dp[0])):
-                adm_k[m] = _loss_fixed(tk[m], float(dp[0]), size)
-            elif len(t_ot) == 0:          # one source: the heap's new environments are the cold starts
-                adm_k[m], cold_k = _loss_heap(tk[m], ek[m], size)
-            else:
-                adm_k[m] = _loss_heap(tk[m], ek[m], size)[0]
-        if cold_k is None:
-            sizes = (limit, limit) if reserved is None else pool_size
-            cold_k = _cold_starts(tk, ek, adm_k, sk, sizes, ends_sorted=fixed and len(t_ot) == 0)
-        why_k = np.where(adm_k, NOT_THROTTLED, CONCURRENCY).astype(np.int8)
-    if isinstance(keep, slice):
-        admitted, cold, reason = adm_k, cold_k, why_k
-    else:
-        admitted = np.zeros(len(t), bool)
-        cold = np.zeros(len(t), bool)
-        reason = np.full(len(t), RATE, np.int8)
-        admitted[keep], cold[keep], reason[keep] = adm_k, cold_k, why_k
 
-    outcome = np.where(admitted, np.where(end <= horizon, np.int8(Outcome.SUCCEEDED), np.int8(Outcome.IN_FLIGHT)),
+def simulate_sync(rate: float = 5_000.0, mean_duration: float = 0.2, *, duration_kind: str = "fixed",
+                  duration_cv: float = 1.0, concurrency_limit: int = DEFAULT_ACCOUNT_LIMIT,
+                  reserved: int | None = None, other_rate: float = 0.0,
+                  other_mean_duration: float | None = None, scaling: str = "none",
+                  region: str = "us-east-1", arrivals=None, horizon: float = 20.0,
+                  warmup: float | None = None, rate_cap: bool = True,
+                  rate_cap_burst: float = RATE_CAP_BURST_S, seed: int = 0,
+                  engine: str = "auto") -> SyncResult:
+    """Simulate synchronous invocations of one function (plus the account's other traffic).
+
+    ``rate`` (requests/s, Poisson) or ``arrivals`` (an array of times, e.g. from
+    ``labsim.traffic.spike``) gives the function's traffic. ``warmup`` seconds at the start are
+    left out of the throttle statistics (default: 5 mean durations, at most a quarter of the
+    horizon). ``rate_cap`` applies the requests-per-second cap (10 x the concurrency available),
+    a token bucket holding ``rate_cap_burst`` seconds of that rate (an assumption: see the
+    module docstring). ``engine`` is for tests: ``"general"`` forces the event loop.
+    """
+    s, t_given = _check_sync(rate, mean_duration, duration_kind, duration_cv, concurrency_limit, reserved,
+                             other_rate, other_mean_duration, scaling, region, arrivals, horizon, warmup, rate_cap,
+                             rate_cap_burst, engine)
+    rng = traffic.make_rng(seed)
+    t_fn = traffic.poisson(s.rate, s.horizon, rng) if t_given is None else t_given
+    d_fn = traffic.durations(s.duration_kind, s.mean_duration, len(t_fn), rng, s.duration_cv)
+    t_ot = traffic.poisson(s.other_rate, s.horizon, rng) if s.other_rate > 0 else np.empty(0)
+    d_ot = traffic.durations(s.duration_kind, s.other_mean, len(t_ot), rng, s.duration_cv)
+    rate_ok = _rate_cap(t_fn, s)                          # the requests-per-second cap, first
+    t, d, src, ok = _merge(t_fn, d_fn, t_ot, d_ot, rate_ok)
+    admitted, cold, reason = _concurrency(t, d, src, ok, s, two_sources=len(t_ot) > 0)
+    end = t + d
+    outcome = np.where(admitted, np.where(end <= s.horizon, np.int8(Outcome.SUCCEEDED), np.int8(Outcome.IN_FLIGHT)),
                        np.int8(Outcome.THROTTLED))
-    params = dict(rate=rate if arrivals is None else None, mean_duration=mean_duration,
-                  duration_kind=duration_kind, duration_cv=duration_cv, concurrency_limit=limit, reserved=reserved,
-                  other_rate=other_rate, other_mean_duration=other_mean, scaling=scaling,
-                  region=region, rate_cap=rate_cap, rate_cap_burst=rate_cap_burst, seed=seed)
-    return SyncResult(t, d, src, outcome, cold, reason, horizon, warmup, params)
+    params = dict(rate=s.rate if arrivals is None else None, mean_duration=s.mean_duration,
+                  duration_kind=s.duration_kind, duration_cv=s.duration_cv, concurrency_limit=s.limit,
+                  reserved=s.reserved, other_rate=s.other_rate, other_mean_duration=s.other_mean,
+                  scaling=s.scaling, region=s.region, rate_cap=s.rate_cap, rate_cap_burst=s.rate_cap_burst, seed=seed)
+    return SyncResult(t, d, src, outcome, cold, reason, s.horizon, s.warmup, params)

@@ -48,6 +48,7 @@ to :func:`labsim.idempotency.charges_from_deliveries`.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -106,7 +107,7 @@ _BOOK_NAMES = ("success_destination", "success_no_destination", "failure_destina
 RUN_OK, RUN_FUNCTION_ERROR, RUN_SYSTEM_ERROR, THROTTLED = range(4)
 ATTEMPT_NAMES = ("ran, succeeded", "ran, function error", "system error (5xx)", "throttled (429)")
 
-_END, _READY = 0, 1          # event-loop priorities: free concurrency before starting new runs
+_push = heapq.heappush
 
 
 def max_throttle_tries(window: float) -> int:
@@ -119,6 +120,11 @@ def max_throttle_tries(window: float) -> int:
         if elapsed > window:
             return k
         k += 1
+
+
+#: The throttle backoff before an event's k-th throttle / 5xx retry (k from 0): 1, 2, 4, ... 256,
+#: 300 s; from k = 12 on, the cap (300 s).
+_BACKOFF = [THROTTLE_POLICY.delay(k) for k in range(12)]
 
 
 @dataclass(frozen=True)
@@ -205,22 +211,40 @@ class AsyncResult:
         return out
 
 
-def simulate_async(rate: float = 1.0, *, arrival_horizon: float | None = None, horizon: float = 1_200.0,
-                   arrivals=None, mean_duration: float = 1.0, duration_kind: str = "fixed",
-                   error_rate: float = 0.2, system_error_rate: float = 0.0,
-                   max_retry_attempts: int = DEFAULT_MAX_RETRY_ATTEMPTS,
-                   max_event_age: float = DEFAULT_EVENT_AGE_S, reserved_concurrency: int | None = None,
-                   on_success: bool = False, on_failure: str = "destination",
-                   duplicate_prob: float = 0.0, duplicate_delay: float = 1.0,
-                   fail_first=None, seed: int = 0) -> AsyncResult:
-    """Simulate asynchronous invocations of one function (see the module docstring).
+@dataclass(frozen=True)
+class _Settings:
+    """The checked parameters of one run (the names the model uses)."""
 
-    ``rate`` (events/s, Poisson over ``[0, arrival_horizon)``, default: the whole horizon) or
-    ``arrivals`` (an array of times) gives the traffic; the run stops at ``horizon``.
-    ``reserved_concurrency=None`` means no concurrency limit (never throttled).
-    ``fail_first`` (optional, one int per event) replaces the random function errors: event i
-    fails its first ``fail_first[i]`` runs and succeeds after (for exact timelines).
-    """
+    horizon: float
+    mean_duration: float
+    duration_kind: str
+    error_rate: float          # p: function error per run
+    system_error_rate: float   # 5xx per try
+    retries: int               # MaximumRetryAttempts
+    age: float                 # MaximumEventAgeInSeconds
+    reserved: int | None       # reserved concurrency (None: no limit)
+    on_success: bool
+    on_failure: str
+    duplicate_prob: float
+    duplicate_delay: float     # mean, s
+
+    @property
+    def throttled(self) -> bool:
+        """Whether tries can be refused (throttles or 5xx) and retried with the backoff."""
+        return self.reserved not in (None, 0) or self.system_error_rate > 0
+
+    def tries_per_event(self) -> int:
+        """The most tries one event can make: its runs, one duplicate, and throttle / 5xx retries
+        until its age or the horizon (one try when reserved concurrency 0 refuses it at once)."""
+        tries = (self.retries + 1 + (self.duplicate_prob > 0)
+                 + (max_throttle_tries(min(self.age, self.horizon)) if self.throttled else 0))
+        return 1 if tries > 1 and self.reserved == 0 else tries
+
+
+def _check_settings(horizon, mean_duration, duration_kind, error_rate, system_error_rate, max_retry_attempts,
+                    max_event_age, reserved_concurrency, on_success, on_failure, duplicate_prob,
+                    duplicate_delay) -> _Settings:
+    """Every parameter checked (in this order: the first bad one is named) and renamed."""
     horizon = check_number("horizon", horizon, 0, 7 * 86_400, lo_open=True)
     mean_duration = check_number("mean_duration", mean_duration, 0, 900, lo_open=True,
                                  why="a Lambda invocation runs at most 900 s")
@@ -237,142 +261,214 @@ def simulate_async(rate: float = 1.0, *, arrival_horizon: float | None = None, h
     on_success = check_bool("on_success", on_success)
     q = check_number("duplicate_prob", duplicate_prob, 0, 1, hi_open=True)
     dup_mean = check_number("duplicate_delay", duplicate_delay, 0, 3_600, lo_open=True)
-    rng = traffic.make_rng(seed)
+    return _Settings(horizon, mean_duration, duration_kind, p, ps, r, age, reserved_concurrency, on_success,
+                     on_failure, q, dup_mean)
 
-    # The work is bounded before anything is drawn: expected events x the most tries one event
-    # can make (its runs, one duplicate, and throttle / 5xx retries until its age or the horizon).
-    throttled = reserved_concurrency not in (None, 0) or ps > 0
-    window = min(age, horizon)
-    tries = r + 1 + (q > 0) + (max_throttle_tries(window) if throttled else 0)
-    if tries > 1 and reserved_concurrency == 0:
-        tries = 1                                        # straight to the failure target
+
+def _arrivals(s: _Settings, rate, arrival_horizon, arrivals, rng):
+    """(arrival times, the checked rate): Poisson at ``rate`` over ``[0, arrival_horizon)`` or the
+    given times, bounded before anything is drawn by expected events x the most tries per event."""
+    tries = s.tries_per_event()
+    horizon, window, r, q, ps = s.horizon, min(s.age, s.horizon), s.retries, s.duplicate_prob, s.system_error_rate
     ah = horizon if arrival_horizon is None else check_number(
         "arrival_horizon", arrival_horizon, 0, horizon, lo_open=True)
     rate = check_number("rate", rate, 0, MAX_TRIES / (ah * tries),
                         why=f"at most {MAX_TRIES:,} tries per run: rate x arrival_horizon={ah:g} s (horizon="
                             f"{horizon:g} s) expected events x up to {tries} tries each (max_retry_attempts={r}, "
                             f"duplicate_prob={q:g}" + (f", throttle and 5xx retries for min(max_event_age, horizon)"
-                                                       f"={window:g} s: reserved_concurrency={reserved_concurrency}, "
-                                                       f"system_error_rate={ps:g}" if throttled else "") + ")")
+                                                       f"={window:g} s: reserved_concurrency={s.reserved}, "
+                                                       f"system_error_rate={ps:g}" if s.throttled else "") + ")")
     if arrivals is None:
-        t = traffic.poisson(rate, ah, rng)
-    else:
-        t = np.sort(check_array("arrivals", arrivals, 0, horizon, sorted_=False, hi_open=True))
-        if len(t) * tries > MAX_TRIES:
-            raise ValueError(f"arrivals: {len(t):,} events x up to {tries} tries each is out of range: allowed "
-                             f"{MAX_TRIES:,} tries per run (fewer events, or lower max_retry_attempts, "
-                             f"duplicate_prob, max_event_age or horizon)")
-    n = len(t)
-    if fail_first is not None:
-        ff = check_array("fail_first", fail_first, 0, None, sorted_=False)
-        if len(ff) != n or np.any(ff != np.round(ff)):
-            raise ValueError(f"fail_first must hold one whole number >= 0 per event ({n}), got {fail_first!r:.80}")
-        ff = ff.astype(int).tolist()
-    dur = traffic.durations(duration_kind, mean_duration, n, rng)
+        return traffic.poisson(rate, ah, rng), rate
+    t = np.sort(check_array("arrivals", arrivals, 0, horizon, sorted_=False, hi_open=True))
+    if len(t) * tries > MAX_TRIES:
+        raise ValueError(f"arrivals: {len(t):,} events x up to {tries} tries each is out of range: allowed "
+                         f"{MAX_TRIES:,} tries per run (fewer events, or lower max_retry_attempts, "
+                         f"duplicate_prob, max_event_age or horizon)")
+    return t, rate
 
-    # per-event state
-    runs = [0] * n
-    ferr = [0] * n
-    thr = [0] * n
-    dups = [0] * n
-    outcome = np.full(n, int(Outcome.IN_FLIGHT), np.int8)
-    where = np.full(n, PENDING, np.int8)
-    final = np.full(n, np.nan)
-    tl, dl = t.tolist(), dur.tolist()
-    # per-attempt lists
-    a_ev, a_t, a_end, a_kind, a_dup = [], [], [], [], []
 
-    cap = math.inf if reserved_concurrency is None else reserved_concurrency
-    busy = 0
-    backoff = [THROTTLE_POLICY.delay(k) for k in range(12)]          # 1 ... 300 s, then 300 s
-    fail_target = {"destination": FAILURE_DESTINATION, "dlq": DLQ, "both": DESTINATION_AND_DLQ,
-                   "none": LOST}[on_failure]
-    ok_target = SUCCESS_DESTINATION if on_success else SUCCESS_NO_DESTINATION
-    # Random draws, made in event-loop order from one generator (deterministic for a seed).
-    u = rng.random
+def _check_fail_first(fail_first, n: int):
+    """``fail_first`` as a list of ints (one per event), or None."""
+    if fail_first is None:
+        return None
+    ff = check_array("fail_first", fail_first, 0, None, sorted_=False)
+    if len(ff) != n or np.any(ff != np.round(ff)):
+        raise ValueError(f"fail_first must hold one whole number >= 0 per event ({n}), got {fail_first!r:.80}")
+    return ff.astype(int).tolist()
 
-    def finish(i, time, oc, w):
-        if time <= horizon:
-            outcome[i] = oc
-            where[i] = w
-            final[i] = time
 
-    if cap == 0:                      # reserved concurrency 0: straight to the failure target
-        for i in range(n):
-            a_ev.append(i); a_t.append(tl[i]); a_end.append(tl[i]); a_kind.append(THROTTLED); a_dup.append(False)
-            thr[i] = 1
-            finish(i, tl[i], Outcome.THROTTLED, fail_target)
-        n_heap = 0
-    else:
-        n_heap = n
-    # heap items: (time, priority, seq, event, duplicate?)
-    h = [(tl[i], _READY, i, i, False) for i in range(n_heap)]
-    heapq.heapify(h)
-    seq = n
-    push, pop = heapq.heappush, heapq.heappop
-    while h:
-        time, prio, _, i, dup = pop(h)
-        if time > horizon:
-            break
-        if prio == _END:
-            busy -= 1
-            continue
-        deadline = tl[i] + age
-        if busy >= cap or (ps > 0 and u() < ps):              # throttled or 5xx: back to the queue
-            kind = THROTTLED if busy >= cap else RUN_SYSTEM_ERROR
-            a_ev.append(i); a_t.append(time); a_end.append(time); a_kind.append(kind); a_dup.append(dup)
-            k = thr[i]
-            thr[i] = k + 1
-            nxt = time + (backoff[k] if k < 12 else THROTTLE_BACKOFF_CAP_S)
-            if dup:
-                if nxt <= deadline:
-                    seq += 1
-                    push(h, (nxt, _READY, seq, i, True))
-                continue
-            if nxt > deadline:
-                finish(i, deadline, Outcome.DROPPED, fail_target)
-            else:
-                seq += 1
-                push(h, (nxt, _READY, seq, i, False))
-            continue
-        # the handler runs
-        end = time + dl[i]
-        busy += 1
-        seq += 1
-        push(h, (end, _END, seq, i, dup))
-        if dup:
-            failed = p > 0 and u() < p
-            a_ev.append(i); a_t.append(time); a_end.append(end)
-            a_kind.append(RUN_FUNCTION_ERROR if failed else RUN_OK); a_dup.append(True)
-            continue
-        runs[i] += 1
-        failed = (runs[i] <= ff[i]) if fail_first is not None else (p > 0 and u() < p)
-        a_ev.append(i); a_t.append(time); a_end.append(end)
-        a_kind.append(RUN_FUNCTION_ERROR if failed else RUN_OK); a_dup.append(False)
-        if not failed:
-            finish(i, end, Outcome.SUCCEEDED, ok_target)
-            if q > 0 and u() < q:
-                dups[i] += 1
-                seq += 1
-                push(h, (end + rng.exponential(dup_mean), _READY, seq, i, True))
-            continue
-        ferr[i] += 1
-        if ferr[i] > r:
-            finish(i, end, Outcome.FAILED, fail_target)
-            continue
-        nxt = end + RETRY_DELAYS_S[ferr[i] - 1]
-        if nxt > deadline:
-            finish(i, deadline, Outcome.DROPPED, fail_target)
+class _AsyncRun:
+    """The event loop of one run: the internal queue (a heap of tries and execution ends), the
+    function's concurrency, and one handler per kind of event.
+
+    The queue's items are tries ``(time, seq, event, duplicate?)``: at equal times, the order of
+    pushing. The running executions are a heap of end times; an execution that ends at a try's
+    time has freed its unit before the try. Random draws come from one generator in event-loop
+    order (deterministic for a seed).
+    """
+
+    __slots__ = ("horizon", "p", "retries", "q", "dup_mean", "fail_first", "rng", "u", "tl", "dl", "deadline",
+                 "runs", "ferr", "thr", "dups", "outcome", "where", "final", "log", "record", "cap", "backoff",
+                 "fail_target", "ok_target", "heap", "ends", "seq")
+
+    def __init__(self, s: _Settings, t: np.ndarray, dur: np.ndarray, fail_first, rng):
+        n = len(t)
+        self.horizon, self.p, self.retries = s.horizon, s.error_rate, s.retries
+        self.q, self.dup_mean, self.fail_first = s.duplicate_prob, s.duplicate_delay, fail_first
+        self.rng, self.u = rng, rng.random
+        self.tl, self.dl = t.tolist(), dur.tolist()
+        self.deadline = (t + s.age).tolist()         # arrival + MaximumEventAgeInSeconds
+        # per event
+        self.runs, self.ferr, self.thr, self.dups = [0] * n, [0] * n, [0] * n, [0] * n
+        self.outcome, self.where, self.final = [int(Outcome.IN_FLIGHT)] * n, [PENDING] * n, [math.nan] * n
+        self.log = []                      # per attempt, flat: event, start, end, kind, duplicate?
+        self.record = self.log.extend      # record((event, start, end, kind, duplicate?))
+        self.cap = math.inf if s.reserved is None else s.reserved
+        self.backoff = _BACKOFF
+        self.fail_target = {"destination": FAILURE_DESTINATION, "dlq": DLQ, "both": DESTINATION_AND_DLQ,
+                            "none": LOST}[s.on_failure]
+        self.ok_target = SUCCESS_DESTINATION if s.on_success else SUCCESS_NO_DESTINATION
+        self.heap = [] if self.cap == 0 else [(a, i, i, False) for i, a in enumerate(self.tl)]   # sorted: a heap
+        self.ends = []                     # end times of the running executions (a heap)
+        self.seq = itertools.count(n + 1).__next__      # tie-breaker of the tries pushed later
+
+    def finish(self, i, time, oc, w):
+        """Event ``i`` reaches its final state ``oc`` in place ``w`` at ``time`` (if within the horizon)."""
+        if time <= self.horizon:
+            self.outcome[i] = int(oc)
+            self.where[i] = w
+            self.final[i] = time
+
+    # -- the handlers, one per kind of event ------------------------------------------------------
+    def refuse_all(self):
+        """Reserved concurrency 0: every event goes straight to the failure target, no retries."""
+        for i, a in enumerate(self.tl):
+            self.record((i, a, a, THROTTLED, False))
+            self.thr[i] = 1
+            self.finish(i, a, Outcome.THROTTLED, self.fail_target)
+
+    def on_refused(self, time, i, dup, kind):
+        """Throttled (429) or a system error (5xx): back to the queue after the throttle backoff
+        (1 s doubling to 5 min). A try due after the event's age limit does not happen: the event
+        expires at that age (a duplicate delivery just stops)."""
+        self.record((i, time, time, kind, dup))
+        k = self.thr[i]
+        self.thr[i] = k + 1
+        nxt = time + (self.backoff[k] if k < 12 else THROTTLE_BACKOFF_CAP_S)
+        deadline = self.deadline[i]
+        if nxt <= deadline:
+            _push(self.heap, (nxt, self.seq(), i, dup))
+        elif not dup:
+            self.finish(i, deadline, Outcome.DROPPED, self.fail_target)
+
+    def on_duplicate_run(self, time, i):
+        """The queue delivers a succeeded event again: the handler runs (using concurrency), and
+        the event's final state does not change."""
+        end = time + self.dl[i]
+        _push(self.ends, end)
+        p = self.p
+        failed = p > 0 and self.u() < p
+        self.record((i, time, end, RUN_FUNCTION_ERROR if failed else RUN_OK, True))
+
+    def on_run(self, time, i):
+        """The first delivery or a retry runs the handler: it succeeds or returns a function error."""
+        end = time + self.dl[i]
+        _push(self.ends, end)
+        self.runs[i] += 1
+        p, ff = self.p, self.fail_first
+        failed = (self.runs[i] <= ff[i]) if ff is not None else (p > 0 and self.u() < p)
+        self.record((i, time, end, RUN_FUNCTION_ERROR if failed else RUN_OK, False))
+        if failed:
+            self.on_function_error(i, end)
         else:
-            seq += 1
-            push(h, (nxt, _READY, seq, i, False))
+            self.on_success(i, end)
 
-    params = dict(rate=rate if arrivals is None else None, mean_duration=mean_duration,
-                  duration_kind=duration_kind, error_rate=p, system_error_rate=ps,
-                  max_retry_attempts=r, max_event_age=age, reserved_concurrency=reserved_concurrency,
-                  on_success=bool(on_success), on_failure=on_failure, duplicate_prob=q,
-                  duplicate_delay=dup_mean, seed=seed)
-    return AsyncResult(t, outcome, where, final, np.array(runs, int), np.array(ferr, int),
-                       np.array(thr, int), np.array(dups, int),
-                       np.array(a_ev, int), np.array(a_t, float), np.array(a_end, float),
-                       np.array(a_kind, np.int8), np.array(a_dup, bool), horizon, params)
+    def on_success(self, i, end):
+        """Succeeded (to the on-success destination if any); with ``duplicate_prob`` the queue
+        delivers it once more, an exponential ``duplicate_delay`` later."""
+        self.finish(i, end, Outcome.SUCCEEDED, self.ok_target)
+        q = self.q
+        if q > 0 and self.u() < q:
+            self.dups[i] += 1
+            _push(self.heap, (end + self.rng.exponential(self.dup_mean), self.seq(), i, True))
+
+    def on_function_error(self, i, end):
+        """A function error: retried 60 s, then 120 s after the failed run ends, up to
+        MaximumRetryAttempts; after that the event failed. A retry due after the age limit
+        expires the event at that age."""
+        e = self.ferr[i] = self.ferr[i] + 1
+        if e > self.retries:
+            self.finish(i, end, Outcome.FAILED, self.fail_target)
+            return
+        nxt = end + RETRY_DELAYS_S[e - 1]
+        deadline = self.deadline[i]
+        if nxt > deadline:
+            self.finish(i, deadline, Outcome.DROPPED, self.fail_target)
+        else:
+            _push(self.heap, (nxt, self.seq(), i, False))
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def run(self, system_error_rate: float):
+        """Take tries in time order until the queue is empty or the horizon. The loop keeps the
+        function's concurrency: executions that ended by a try's time free their units; the try
+        then finds every unit busy (throttled), or a 5xx (``system_error_rate``), or runs."""
+        if self.cap == 0:
+            self.refuse_all()
+            return self
+        h, ends, pop, u = self.heap, self.ends, heapq.heappop, self.u
+        horizon, cap, ps = self.horizon, self.cap, system_error_rate
+        on_refused, on_run, on_dup = self.on_refused, self.on_run, self.on_duplicate_run
+        while h:
+            time, _, i, dup = pop(h)
+            if time > horizon:
+                break
+            while ends and ends[0] <= time:
+                pop(ends)
+            if len(ends) >= cap:
+                on_refused(time, i, dup, THROTTLED)
+            elif ps > 0 and u() < ps:
+                on_refused(time, i, dup, RUN_SYSTEM_ERROR)
+            elif dup:
+                on_dup(time, i)
+            else:
+                on_run(time, i)
+        return self
+
+    def result(self, t, params) -> AsyncResult:
+        cols = [self.log[k::5] for k in range(5)]
+        return AsyncResult(t, np.array(self.outcome, np.int8), np.array(self.where, np.int8),
+                           np.array(self.final, float), np.array(self.runs, int),
+                           np.array(self.ferr, int), np.array(self.thr, int), np.array(self.dups, int),
+                           np.array(cols[0], int), np.array(cols[1], float), np.array(cols[2], float),
+                           np.array(cols[3], np.int8), np.array(cols[4], bool), self.horizon, params)
+
+
+def simulate_async(rate: float = 1.0, *, arrival_horizon: float | None = None, horizon: float = 1_200.0,
+                   arrivals=None, mean_duration: float = 1.0, duration_kind: str = "fixed",
+                   error_rate: float = 0.2, system_error_rate: float = 0.0,
+                   max_retry_attempts: int = DEFAULT_MAX_RETRY_ATTEMPTS,
+                   max_event_age: float = DEFAULT_EVENT_AGE_S, reserved_concurrency: int | None = None,
+                   on_success: bool = False, on_failure: str = "destination",
+                   duplicate_prob: float = 0.0, duplicate_delay: float = 1.0,
+                   fail_first=None, seed: int = 0) -> AsyncResult:
+    """Simulate asynchronous invocations of one function (see the module docstring).
+
+    ``rate`` (events/s, Poisson over ``[0, arrival_horizon)``, default: the whole horizon) or
+    ``arrivals`` (an array of times) gives the traffic; the run stops at ``horizon``.
+    ``reserved_concurrency=None`` means no concurrency limit (never throttled).
+    ``fail_first`` (optional, one int per event) replaces the random function errors: event i
+    fails its first ``fail_first[i]`` runs and succeeds after (for exact timelines).
+    """
+    s = _check_settings(horizon, mean_duration, duration_kind, error_rate, system_error_rate, max_retry_attempts,
+                        max_event_age, reserved_concurrency, on_success, on_failure, duplicate_prob, duplicate_delay)
+    rng = traffic.make_rng(seed)
+    t, rate = _arrivals(s, rate, arrival_horizon, arrivals, rng)
+    ff = _check_fail_first(fail_first, len(t))
+    dur = traffic.durations(s.duration_kind, s.mean_duration, len(t), rng)
+    params = dict(rate=rate if arrivals is None else None, mean_duration=s.mean_duration,
+                  duration_kind=s.duration_kind, error_rate=s.error_rate, system_error_rate=s.system_error_rate,
+                  max_retry_attempts=s.retries, max_event_age=s.age, reserved_concurrency=s.reserved,
+                  on_success=bool(s.on_success), on_failure=s.on_failure, duplicate_prob=s.duplicate_prob,
+                  duplicate_delay=s.duplicate_delay, seed=seed)
+    return _AsyncRun(s, t, dur, ff, rng).run(s.system_error_rate).result(t, params)

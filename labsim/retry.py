@@ -412,6 +412,76 @@ class ClientRetryResult:
         return traffic.in_progress(self.arrival, self.end, grid)
 
 
+_heappush = heapq.heappush
+
+
+class _ClientRetries:
+    """The event loop of :func:`simulate_client_retries`: the callers' pending attempts (a heap in
+    time order), the running executions' end times (a heap), the retry budget, and the callers'
+    reaction to a 429 (:meth:`on_throttled`). Executions that ended are taken off at the next
+    attempt (exact: the pool and the tokens are only read there)."""
+
+    __slots__ = ("retries", "delay", "use_budget", "tokens", "rtt", "pend", "outcome", "attempts", "end")
+
+    def __init__(self, policy: RetryPolicy, budget: RetryBudget | None, arrival: np.ndarray, rtt: float, rng):
+        n = len(arrival)
+        self.retries = policy.retries
+        self.delay = policy.sampler(rng) if self.retries > 0 else None
+        self.use_budget = budget is not None
+        self.tokens = budget.capacity if self.use_budget else 0.0
+        self.rtt = rtt
+        self.pend = [(t, i, 0, -1.0) for i, t in enumerate(arrival.tolist())]   # sorted: a valid heap
+        # per call: outcome, attempts made, when the caller got its final answer
+        self.outcome, self.attempts, self.end = [0] * n, [0] * n, [0.0] * n
+
+    def on_throttled(self, t, i, k, prev):
+        """HTTP 429, heard ``rtt`` later: retry after the policy's delay if the call has retries
+        left and (with a budget) a token; else the call ends (gave up, or refused by the budget)."""
+        if k >= self.retries:
+            self.stop(i, k, t, CallOutcome.GAVE_UP)
+            return
+        if self.use_budget:
+            if self.tokens < 1.0:
+                self.stop(i, k, t, CallOutcome.BUDGET_DENIED)
+                return
+            self.tokens -= 1.0
+        d = self.delay(k, prev if prev >= 0 else None)
+        _heappush(self.pend, (t + self.rtt + d, i, k + 1, d))
+
+    def stop(self, i, k, t, outcome):
+        """Call ``i`` ends after its (k+1)-th attempt, refused at ``t``: the caller hears it ``rtt`` later."""
+        self.attempts[i] = k + 1
+        self.end[i] = t + self.rtt
+        self.outcome[i] = int(outcome)
+
+    def run(self, limit: int, duration: float, budget: RetryBudget | None):
+        """Attempts in time order until every call has its final answer: Lambda admits one if fewer
+        than ``limit`` executions are running (it then succeeds), else answers 429. Returns the
+        per-attempt lists (time, call, attempt number, admitted?)."""
+        log = []                                     # per attempt, flat: time, call, attempt number, admitted?
+        record = log.extend
+        pend, busy, pop, push = self.pend, [], heapq.heappop, heapq.heappush
+        attempts, end, on_throttled = self.attempts, self.end, self.on_throttled
+        use_budget = self.use_budget
+        capacity, refill = (budget.capacity, budget.refill) if use_budget else (0.0, 0.0)
+        while pend:
+            t, i, k, prev = pop(pend)
+            while busy and busy[0] <= t:             # executions ended by t: units free, budget refilled
+                pop(busy)
+                if use_budget:
+                    self.tokens = min(capacity, self.tokens + refill)
+            if len(busy) < limit:                    # admitted: runs, then the call succeeds
+                record((t, i, k, True))
+                e = t + duration
+                push(busy, e)
+                attempts[i] = k + 1
+                end[i] = e
+            else:
+                record((t, i, k, False))
+                on_throttled(t, i, k, prev)
+        return log[0::4], log[1::4], log[2::4], log[3::4]
+
+
 def simulate_client_retries(policy: RetryPolicy | None = None, budget: RetryBudget | None = None, *,
                             base_rate: float = 200.0, spike_rate: float = 4_000.0,
                             spike_start: float = 2.0, spike_length: float = 0.5,
@@ -461,60 +531,15 @@ def simulate_client_retries(policy: RetryPolicy | None = None, budget: RetryBudg
                          f"(lower the rates, the horizon or the policy's max_attempts)")
     rng = traffic.make_rng(seed)
     arrival = traffic.spike(base_rate, spike_rate, spike_start, spike_length, horizon, rng)
-    n = len(arrival)
-
-    retries = policy.retries
-    delay = policy.sampler(rng) if retries > 0 else None
-    use_budget = budget is not None
-    capacity = budget.capacity if use_budget else 0.0
-    refill = budget.refill if use_budget else 0.0
-    tokens = capacity
-
-    outcome = np.zeros(n, np.int8)
-    attempts = np.zeros(n, np.int64)
-    end = np.zeros(n)
-    at_t, at_c, at_n, at_ok = [], [], [], []
-    pend = [(t, i, 0, -1.0) for i, t in enumerate(arrival.tolist())]   # sorted: a valid heap
-    busy: list = []
-    pop, push = heapq.heappop, heapq.heappush
-    GAVE, DENIED = int(CallOutcome.GAVE_UP), int(CallOutcome.BUDGET_DENIED)
-    while pend:
-        t, i, k, prev = pop(pend)
-        while busy and busy[0] <= t:
-            pop(busy)
-            if use_budget:
-                tokens = min(capacity, tokens + refill)
-        at_t.append(t)
-        at_c.append(i)
-        at_n.append(k)
-        if len(busy) < limit:                       # admitted: runs, then succeeds
-            push(busy, t + duration)
-            at_ok.append(True)
-            attempts[i] = k + 1
-            end[i] = t + duration
-            continue
-        at_ok.append(False)                         # HTTP 429
-        if k < retries:
-            if use_budget:
-                if tokens < 1.0:
-                    attempts[i] = k + 1
-                    end[i] = t + rtt
-                    outcome[i] = DENIED
-                    continue
-                tokens -= 1.0
-            d = delay(k, prev if prev >= 0 else None)
-            push(pend, (t + rtt + d, i, k + 1, d))
-        else:
-            attempts[i] = k + 1
-            end[i] = t + rtt
-            outcome[i] = GAVE
-
+    loop = _ClientRetries(policy, budget, arrival, rtt, rng)
+    at_t, at_c, at_n, at_ok = loop.run(limit, duration, budget)
     ok = np.array(at_ok, bool)
     params = dict(policy=policy, budget=budget, base_rate=base_rate, spike_rate=spike_rate,
                   spike_start=spike_start, spike_length=spike_length, horizon=horizon,
                   duration=duration, concurrency_limit=limit, rtt=rtt, seed=seed)
     return ClientRetryResult(
-        arrival, outcome, attempts, end, np.array(at_t), np.array(at_c, np.int64),
+        arrival, np.array(loop.outcome, np.int8), np.array(loop.attempts, np.int64), np.array(loop.end, float),
+        np.array(at_t), np.array(at_c, np.int64),
         np.array(at_n, np.int64),
         np.where(ok, int(Outcome.SUCCEEDED), int(Outcome.THROTTLED)).astype(np.int8),
         duration, spike_start, spike_start + spike_length, horizon, params)

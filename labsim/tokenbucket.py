@@ -1,10 +1,19 @@
 """One exact token bucket for every rate limit in the book.
 
-Lambda's requests-per-second cap and its per-function scaling rate, API Gateway's throttles at
-every level, SQS FIFO's call limit and Kinesis's shard limits are all token buckets: a bucket of
-``burst`` tokens, refilled continuously at ``rate`` tokens per second, never holding more than
-``burst``. A request that finds at least one token takes it and passes; otherwise it is refused
-(and takes nothing).
+A bucket of ``burst`` tokens, refilled continuously at ``rate`` tokens per second, never holding
+more than ``burst``. A request that finds at least one token takes it and passes; otherwise it is
+refused (and takes nothing).
+
+What AWS documents, and what is the book's model
+-------------------------------------------------
+* **API Gateway** throttles with the token bucket algorithm, at every level (AWS documents it:
+  https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html).
+* Everywhere else the bucket is **the book's model**, not an AWS-documented mechanism: Lambda's
+  per-function scaling rate (AWS: 1,000 environments every 10 s, "refilled continuously") and its
+  requests-per-second cap (window and burst undocumented) are *modelled as* buckets, and so are
+  SQS FIFO's 300 API calls per second and a Kinesis shard's 1 MB and 1,000 records per second.
+  AWS gives the rates; the bucket size where AWS gives none is a labelled assumption of the
+  model that uses it.
 
 The tie rule (one rule, used everywhere)
 ----------------------------------------

@@ -273,6 +273,8 @@ def test_endpoint_latency_model():
     (lambda: ag.check_integration_timeout(30.0), "integration_timeout", 30),
     (lambda: ag.check_integration_timeout(0.01), "integration_timeout", 0.01),
     (lambda: ag.check_integration_timeout(60.0, "edge-optimized", raised=True), "integration_timeout", 60),
+    (lambda: ag.check_integration_timeout(31.0, api_type="HTTP"), "integration_timeout", 31),
+    (lambda: ag.check_integration_timeout(31.0, "edge-optimized", api_type="HTTP"), "endpoint_type", "edge-optimized"),
     (lambda: simulate_throttling([1.0, 0.0]), "arrivals", None),
 ])
 def test_bad_parameters_name_themselves(call, name, value):
@@ -281,6 +283,59 @@ def test_bad_parameters_name_themselves(call, name, value):
     if value is not None:
         import re
         assert re.search(value_re(value), str(e.value)), str(e.value)
+
+
+def test_integration_timeout_depends_on_the_api_type():
+    """Issue 21: an HTTP API's integration timeout is at most 30 s and cannot be raised
+    (http-api-quotas.html); a REST API's is 50 ms to 29 s by default, raisable for Regional and
+    private REST APIs only (api-gateway-execution-service-limits-table.html)."""
+    assert ag.INTEGRATION_TIMEOUT_RANGE == {"REST": (0.05, 29.0), "HTTP": (0.05, 30.0)}
+    assert ag.check_integration_timeout(30.0, api_type="HTTP") == 30.0          # REST refuses 30 s
+    assert ag.check_integration_timeout(0.05, api_type="HTTP") == 0.05
+    for kw in (dict(api_type="HTTP"), dict(api_type="HTTP", raised=True)):    # raised or not: 30 s at most
+        with pytest.raises(ValueError) as e:
+            ag.check_integration_timeout(30.5, **kw)
+        msg = str(e.value)
+        assert msg.startswith("integration_timeout=30.5 is out of range: allowed 0.05 to 30"), msg
+        assert "HTTP API" in msg and "cannot be raised" in msg, msg
+    with pytest.raises(ValueError, match="^integration_timeout=0.01 .* 0.05 to 30"):
+        ag.check_integration_timeout(0.01, api_type="HTTP")
+    # an HTTP API is Regional only: the check names the endpoint type it refuses
+    with pytest.raises(ValueError, match="^endpoint_type='private' is not allowed for an HTTP API"):
+        ag.check_integration_timeout(10.0, "private", raised=True, api_type="HTTP")
+    with pytest.raises(ValueError, match="^api_type='WEBSOCKET'"):
+        ag.check_integration_timeout(10.0, api_type="WEBSOCKET")
+    # REST: the default range names the API type and who may raise it; Regional and private may
+    with pytest.raises(ValueError) as e:
+        ag.check_integration_timeout(30.0, api_type="REST")
+    assert str(e.value).startswith("integration_timeout=30 is out of range: allowed 0.05 to 29 (a REST API's"), e.value
+    assert "Regional or private" in str(e.value)
+    for ep in ("regional", "private"):
+        assert ag.check_integration_timeout(120.0, ep, raised=True, api_type="REST") == 120.0
+    with pytest.raises(ValueError, match="^integration_timeout=120 .* 0.05 to 29 .*edge-optimized"):
+        ag.check_integration_timeout(120.0, "edge-optimized", raised=True, api_type="REST")
+
+
+def test_every_limit_is_a_best_effort_target_and_the_labs_say_their_figures_are_the_models():
+    """Issue 21: AWS applies every throttle and quota, at every level, on a best-effort basis
+    (api-gateway-request-throttling.html) and advises WAF and Budgets instead of usage plans to block
+    access or control costs (api-gateway-api-usage-plans.html). The model applies limits exactly,
+    so the labs' exact figures are labelled as the model's."""
+    from labsim.labs import apigateway as L
+    assert ag.BEST_EFFORT is True
+    doc = " ".join(ag.__doc__.split())
+    assert "every throttle and quota, at every level, on a best-effort basis" in doc
+    assert "AWS WAF" in doc and "rate-based rules" in doc and "AWS Budgets" in doc
+    assert "Every throttle in API Gateway is a token bucket" not in doc
+    v = dict(rate=100, burst=200, shape="spike", traffic_rate=100)
+    text = L.bucket_view(L.bucket_model(**v), **v)[1]
+    assert "In the model, which applies the bucket exactly, at most 200 + 100 x 20 = 2,200 can pass" in text
+    assert "best-effort basis" in text and "Over the 20 s at most" not in text
+    v = dict(noisy="premium", noisy_rate=12_000, other_apis_rate=3_000, stage_rate=10_000, free_quota_left=100,
+             refund=False)
+    text = L.usage_plan_view(L.usage_plan_model(**v), **v)[1]
+    assert text.startswith("Model figures (the model applies every limit exactly; AWS's throttles and quotas are "
+                           "best-effort targets)."), text
 
 
 def test_http_api_regional_is_fine_and_timeout_can_be_raised_for_regional_rest():

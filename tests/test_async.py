@@ -347,3 +347,25 @@ def test_arrivals_in_any_order_and_random_durations():
                           mean_duration=2.0, error_rate=0.0, seed=4)
     d = e.attempt_end - e.attempt_time
     assert len(np.unique(d)) == len(d) and abs(d.mean() - 2.0) < 4 * 2.0 / math.sqrt(len(d))
+
+
+def test_an_execution_ending_exactly_when_a_try_comes_frees_its_unit_for_it():
+    """The tie rule (as in labsim.awslambda and labsim.tokenbucket): with reserved concurrency 1,
+    an execution that ends at t frees its unit for a try at t. Event 1 arrives exactly when event
+    0's 1 s run ends: it runs at once, never throttled; a moment earlier it is throttled."""
+    res = la.simulate_async(arrivals=[0.0, 1.0], mean_duration=1.0, error_rate=0.0, reserved_concurrency=1,
+                            horizon=100.0)
+    assert (res.throttles == 0).all() and list(res.attempt_time) == [0.0, 1.0]
+    assert list(res.final_time) == [1.0, 2.0]
+    early = la.simulate_async(arrivals=[0.0, 0.999], mean_duration=1.0, error_rate=0.0, reserved_concurrency=1,
+                              horizon=100.0)
+    assert list(early.throttles) == [0, 1] and early.final_time[1] == 0.999 + 1.0 + 1.0   # 1 s backoff, then 1 s run
+
+
+def test_an_event_that_finishes_exactly_at_the_horizon_has_its_final_state():
+    """A run that ends exactly at the horizon counts (``final_time <= horizon``); one that ends
+    later leaves the event in flight."""
+    at = la.simulate_async(arrivals=[0.0], mean_duration=1.0, error_rate=0.0, horizon=1.0)
+    assert at.outcome[0] == Outcome.SUCCEEDED and at.final_time[0] == 1.0
+    after = la.simulate_async(arrivals=[0.0], mean_duration=1.5, error_rate=0.0, horizon=1.0)
+    assert after.outcome[0] == Outcome.IN_FLIGHT and np.isnan(after.final_time[0])

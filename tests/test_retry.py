@@ -425,3 +425,26 @@ def test_contention_sweep_messages_and_default_replications():
             retry.contention_sweep((10,), bad)
     sw = retry.contention_sweep(np.array([10, 20]), ["exponential"], replications=2)
     assert sw.n_values.dtype == np.int64 and sw.strategies == ("exponential",)
+
+
+def test_an_execution_ending_exactly_when_an_attempt_comes_frees_its_unit_for_it():
+    """The retry storm's engine by hand (the tie rule of labsim.awslambda): with a limit of 1, an
+    attempt that arrives exactly when the running execution ends is admitted; a moment earlier it
+    gets a 429, and with a budget every completed execution puts ``refill`` back."""
+    from labsim.retry import _ClientRetries
+    policy = RetryPolicy("fixed", 0.5, 0.5, 3)
+    loop = _ClientRetries(policy, None, np.array([0.0, 1.0]), 0.01, np.random.default_rng(0))
+    at_t, at_c, at_n, at_ok = loop.run(1, 1.0, None)
+    assert at_ok == [True, True] and loop.end == [1.0, 2.0] and loop.attempts == [1, 1]
+    loop = _ClientRetries(policy, None, np.array([0.0, 0.999]), 0.01, np.random.default_rng(0))
+    at_t, at_c, at_n, at_ok = loop.run(1, 1.0, None)
+    assert at_ok == [True, False, True] and at_t[2] == 0.999 + 0.01 + 0.5 and loop.attempts == [1, 2]
+    budget = RetryBudget(capacity=1.0, refill=0.25)
+    loop = _ClientRetries(policy, budget, np.array([0.0, 0.5, 0.6, 1.0]), 0.0, np.random.default_rng(0))
+    at_t, at_c, at_n, at_ok = loop.run(1, 1.0, budget)
+    # 0.5: 429, its retry takes the only token; 0.6: 429, no token left: refused by the budget;
+    # 1.0: the first execution ends (0.25 back), call 1's retry (due at 1.0, pushed first) runs, and
+    # call 3, arriving at 1.0, gets a 429 with 0.25 tokens: refused by the budget
+    assert at_c == [0, 1, 2, 1, 3] and at_ok == [True, False, False, True, False]
+    denied = int(CallOutcome.BUDGET_DENIED)
+    assert loop.outcome == [0, 0, denied, denied] and loop.tokens == 0.25

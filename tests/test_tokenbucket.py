@@ -230,3 +230,16 @@ def test_max_weight_in_window_checks_its_arrays():
     with pytest.raises(ValueError, match=r"^window=nan"):
         tb.max_weight_in_window([0.0, 1.0], [1.0, 1.0], math.nan)
     assert tb.max_weight_in_window([0.0, 1.0, 2.5], [1.0, 2.0, 4.0], 1.0) == 4.0
+
+
+def test_the_docstring_says_which_buckets_aws_documents_and_which_are_the_models():
+    """Issue 21: AWS documents a token bucket for API Gateway only; Lambda's scaling rate and
+    requests-per-second cap, SQS FIFO and Kinesis shards are *modelled as* buckets."""
+    doc = " ".join(tb.__doc__.split())
+    assert "are all token buckets" not in doc
+    assert "API Gateway** throttles with the token bucket algorithm" in doc
+    assert "api-gateway-request-throttling.html" in doc
+    assert "the bucket is **the book's model**, not an AWS-documented mechanism" in doc
+    for name in ("Lambda's per-function scaling rate", "requests-per-second cap", "SQS FIFO", "Kinesis shard"):
+        assert name in doc, name
+    assert "*modelled as* buckets" in doc

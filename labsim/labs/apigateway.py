@@ -17,7 +17,9 @@ def bucket_view(r, rate, burst, shape, traffic_rate):
     text = (f"{shape} traffic at a level of {traffic_rate:,} requests/s against a bucket refilled at {rate:,}/s "
             f"holding {burst:,}: <b>{r.count(PASSED):,}</b> of {r.sent():,} passed, "
             f"<b>{r.count(STAGE):,}</b> got 429 ({100 * r.throttled_fraction():.1f}%). "
-            f"Over the 20 s at most {burst:,} + {rate:,} x 20 = {burst + 20 * rate:,} can pass.")
+            f"In the model, which applies the bucket exactly, at most {burst:,} + {rate:,} x 20 = "
+            f"{burst + 20 * rate:,} can pass in the 20 s; AWS applies its limits on a best-effort basis, "
+            f"as targets rather than guaranteed ceilings.")
     return plots.bucket_figure(r), text
 
 
@@ -51,7 +53,8 @@ def usage_plan_view(r, noisy, noisy_rate, other_apis_rate, stage_rate, free_quot
         parts.append(f"{nm} {100 * r.throttled_fraction(m):.1f}%")
     out = quota_out_at(r, names.index("free"))
     o = r.params["other_sent"]
-    text = (f"Noisy client: {noisy} at {noisy_rate:,}/s; other APIs {other_apis_rate:,}/s; stage limit "
+    text = (f"Model figures (the model applies every limit exactly; AWS's throttles and quotas are best-effort "
+            f"targets). Noisy client: {noisy} at {noisy_rate:,}/s; other APIs {other_apis_rate:,}/s; stage limit "
             f"{stage_rate:,}/s; tokens {'given back' if refund else 'kept'} when a later level refuses. "
             f"429s: <b>{', '.join(parts)}</b>, other APIs <b>{100 * r.params['other_refused'][ACCOUNT] / max(o, 1):.1f}%</b>. "
             f"This API: {r.count(USAGE_PLAN):,} refused by a plan's rate, {r.count(QUOTA):,} by a quota, "
