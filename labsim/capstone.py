@@ -456,7 +456,7 @@ def _check_params(design, base_rate, spike_multiplier, spike_start, spike_length
         why=f"the function's reservation; AWS keeps {MIN_UNRESERVED} of the default 1,000 unreserved, "
             f"and the model needs at least {sqs.MIN_MAXIMUM_CONCURRENCY}, MaximumConcurrency's minimum")
     p["mean_duration"] = check_number("mean_duration", mean_duration, 0.001, 10,
-                                      why="seconds of Lambda work per order, well under the 29 s integration timeout")
+                                      why="seconds of Lambda work per order, well under a REST API's default 29 s integration timeout")
     p["memory_mb"] = check_int("memory_mb", memory_mb, MIN_MEMORY_MB, MAX_MEMORY_MB,
                                why="Lambda memory is 128 MB to 10,240 MB")
     p["batch_size"] = check_int("batch_size", batch_size, 1, kinesis.BATCH_SIZE_MAX,

@@ -17,8 +17,8 @@ left the stream (``departure``: the next stage's arrival). Every AWS number belo
   (https://docs.aws.amazon.com/streams/latest/dev/kinesis-using-sdk-java-resharding.html).
 * **Write limits** (https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html):
   1,000 records per second and 1 MB per second per shard; a write above them gets
-  ``ProvisionedThroughputExceededException``. Both are token buckets (``labsim.tokenbucket``:
-  one bucket of records, one of bytes in which a record of s bytes takes s tokens). **Assumption:**
+  ``ProvisionedThroughputExceededException``. Both are modelled as token buckets (AWS documents a token bucket
+  for API Gateway only; here ``labsim.tokenbucket``: one bucket of records, one of bytes in which a record of s bytes takes s tokens). **Assumption:**
   AWS does not document the buckets' burst; the model gives each bucket ``burst_seconds`` (default
   1 s) of its rate. **Assumption:** the model reads AWS's "MB" in these limits as MiB (1,048,576
   bytes), so that the largest default record (1 MiB) fits a one-second bucket. The model's
