@@ -60,8 +60,8 @@ steps("invocation_timeline_lab",
            ask="At the start, event 2 fails only its first run (a transient error). Predict: does any event "
                "end in failure, and when is event 2 done in each model?",
            answer="No event fails for good: each model runs event 2 again and the second run succeeds. "
-                  "When it is done differs: at {sync_end} s for the synchronous caller, which retried at once; "
-                  "at {esm_end} s in the stream, retried at once by the poller; but only at {async_end} s when "
+                  "When it is done differs: at {sync_end} s for the synchronous caller, which retried after its own backoff of a "
+                  "second; at {esm_end} s in the stream, retried at once by the poller; but only at {async_end} s when "
                   "invoked asynchronously, because Lambda waits about a minute before its first retry.",
            measure=lambda res: {"failed": sum(r.books()["error_caller"] + r.books()["failure_destination"]
                                               for r in res.values()),
@@ -73,7 +73,8 @@ steps("invocation_timeline_lab",
            values={"fail_count": 3},
            ask="Raise runs that fail to 3, so that event 2 fails its first three runs. Predict where it ends "
                "in each model, and when.",
-           answer="Synchronous: the caller gets the error ({sync_errors} event) after its own retries. "
+           answer="Synchronous: after its own two retries the caller gets the error ({sync_errors} event ends with "
+                  "the caller). "
                   "Asynchronous: Lambda retries after about 1 and 2 minutes, then sends it to the on-failure "
                   "destination at {async_end} s. Stream: the poller retries at once and gives up at "
                   "{esm_end} s, to the on-failure destination.",
