@@ -55,13 +55,28 @@ def invocation_timeline_lab() -> Lab:
 from .trythis import Expect, Step, steps  # noqa: E402  (after the factory: one block per module)
 
 steps("invocation_timeline_lab",
+      Step(key="defaults", title="A transient failure",
+           values={},
+           ask="At the start, event 2 fails only its first run (a transient error). Predict: does any event "
+               "end in failure, and when is event 2 done in each model?",
+           answer="No event fails for good: each model runs event 2 again and the second run succeeds. "
+                  "When it is done differs: at {sync_end} s for the synchronous caller, which retried after its own backoff of a "
+                  "second; at {esm_end} s in the stream, retried at once by the poller; but only at {async_end} s when "
+                  "invoked asynchronously, because Lambda waits about a minute before its first retry.",
+           measure=lambda res: {"failed": sum(r.books()["error_caller"] + r.books()["failure_destination"]
+                                              for r in res.values()),
+                                "sync_end": float(res["sync"].final_time[2]),
+                                "esm_end": float(res["esm"].final_time[2]),
+                                "async_end": float(res["async"].final_time[2])},
+           expect={"failed": Expect(0), "sync_end": Expect(15), "esm_end": Expect(14), "async_end": Expect(74)}),
       Step(key="fail-3-runs", title="A failure that outlasts the retries",
            values={"fail_count": 3},
-           ask="Raise runs that fail to 3, so that event 2 fails its first three runs. Where does it end "
-               "in each model, and when?",
-           answer="Synchronous: the caller gets the error ({sync_errors} event), after its own retries. "
-                  "Asynchronous: Lambda retries after 1 and 2 minutes, then sends it to the on-failure "
-                  "destination at {async_end} s. Stream: the mapping retries at once and gives up at "
+           ask="Raise runs that fail to 3, so that event 2 fails its first three runs. Predict where it ends "
+               "in each model, and when.",
+           answer="Synchronous: after its own two retries the caller gets the error ({sync_errors} event ends with "
+                  "the caller). "
+                  "Asynchronous: Lambda retries after about 1 and 2 minutes, then sends it to the on-failure "
+                  "destination at {async_end} s. Stream: the poller retries at once and gives up at "
                   "{esm_end} s, to the on-failure destination.",
            measure=lambda res: {"sync_errors": res["sync"].books()["error_caller"],
                                 "async_end": float(res["async"].final_time[2]),
@@ -69,15 +84,20 @@ steps("invocation_timeline_lab",
            expect={"sync_errors": Expect(1), "async_end": Expect(196), "esm_end": Expect(16)}),
       Step(key="no-retries", title="No retries",
            values={"fail_count": 3, "retries": 0},
-           ask="Now set retries to 0. When is the failing asynchronous event settled?",
-           answer="At {async_end} s, right after its only run: it goes straight to the on-failure destination.",
-           measure=lambda res: {"async_end": float(res["async"].final_time[2])},
-           expect={"async_end": Expect(12)}),
+           ask="Keep three failing runs and set retries (MaximumRetryAttempts) to 0. Predict when the "
+               "asynchronous event 2 is settled, and where it goes.",
+           answer="At {async_end} s, right after its only run: it goes straight to the on-failure destination, "
+                  "{async_runs} run in all.",
+           measure=lambda res: {"async_end": float(res["async"].final_time[2]),
+                                "async_runs": int(res["async"].runs[2])},
+           expect={"async_end": Expect(12), "async_runs": Expect(1)}),
       Step(key="stream-batch-3", title="A bad record in a batch",
            values={"fail_count": 3, "gap": 1, "batch_size": 3},
-           ask="With retries back at 2, send events every second and let the stream batch up to 3. "
-               "What happens to the good records that share a batch with the failing one?",
-           answer="They run again with it on every retry and are skipped with it: {skipped} good record "
-                  "is skipped, and the stream makes {extra} extra handler runs.",
+           ask="With retries back at 2 and three failing runs, send an event every second and let the "
+               "stream batch up to 3 records. Predict what happens to the good records that share a batch "
+               "with the failing one.",
+           answer="They run again with it on every retry and are given up with it: {skipped} good record "
+                  "is sent to the on-failure destination with the bad one, and the stream makes {extra} extra "
+                  "handler runs.",
            measure=lambda res: {"skipped": res["esm"].books()["batch_skipped"], "extra": res["esm"].extra_runs},
            expect={"skipped": Expect(1), "extra": Expect(4)}))
