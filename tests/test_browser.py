@@ -257,7 +257,7 @@ def test_review_quiz_grades_answers_in_the_browser(built_book, site, browser, np
         assert "correctButton" in q1.locator('label[data-correct="true"]').get_attribute("class")
         text1 = fb1.inner_text()
         assert text1.startswith("Right.") and "at most 900 seconds (15 minutes)" in text1, text1
-        assert fb1.locator("a").get_attribute("href") == "01_lambda_at_a_glance.html#what-the-notes-say"
+        assert fb1.locator("a").get_attribute("href") == "01_lambda_at_a_glance.html#lambda-timeout"
 
         # Question 2, a wrong answer: marked incorrect, with the same explanation and link.
         q2 = questions.nth(1)
