@@ -116,19 +116,18 @@ def visits(built_book, site, browser, npm_packages, screenshots):
     axe = _axe_source(npm_packages)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     out, t0, spent = {}, time.perf_counter(), collections.Counter()
-    blocked = []
-    context.route("**/*", site_only_route(site, blocked))
+    # One tab visits every page in turn (a new tab per page costs a renderer process each time).
+    now = {"blocked": [], "errors": []}           # what the page being visited did
+    context.route("**/*", lambda r: site_only_route(site, now["blocked"])(r))
+    page = context.new_page()
+    # "Failed to load resource" carries no URL: the failed request itself is recorded below.
+    page.on("console", lambda msg: msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            and now["errors"].append(msg.text))
+    page.on("pageerror", lambda exc: now["errors"].append(f"uncaught: {exc}"))
+    page.on("requestfailed", lambda req: req.url.startswith(site) and now["errors"].append(f"failed request: {req.url}"))
+    page.on("response", lambda resp: resp.status >= 400 and now["errors"].append(f"{resp.status} {resp.url}"))
     for rel in pages(built_book.html):
-        errors, bad_status = [], []
-        blocked.clear()
-        page = context.new_page()
-        # "Failed to load resource" carries no URL: the failed request itself is recorded below.
-        page.on("console", lambda msg, errors=errors: msg.type == "error"
-                and not msg.text.startswith("Failed to load resource") and errors.append(msg.text))
-        page.on("pageerror", lambda exc, errors=errors: errors.append(f"uncaught: {exc}"))
-        page.on("requestfailed", lambda req, errors=errors, site=site: req.url.startswith(site)
-                and errors.append(f"failed request: {req.url}"))
-        page.on("response", lambda resp, bad=bad_status: resp.status >= 400 and bad.append(f"{resp.status} {resp.url}"))
+        now.update(blocked=[], errors=[])
         t = time.perf_counter()
         page.goto(site + rel, wait_until="load")
         redirect = REDIRECT.search((built_book.html / rel).read_text(encoding="utf-8"))
@@ -147,8 +146,7 @@ def visits(built_book, site, browser, npm_packages, screenshots):
         page.add_script_tag(content=axe)
         violations = page.evaluate(AXE_RUN)
         spent["axe-core"] += time.perf_counter() - t
-        page.close()
-        out[rel] = dict(blocked=list(blocked), errors=errors + bad_status, mathjax=mathjax, math=math,
+        out[rel] = dict(blocked=now["blocked"], errors=now["errors"], mathjax=mathjax, math=math,
                         images=images, axe=violations)
     context.close()
     MEASURED.append(f"static site: {len(out)} pages visited in {time.perf_counter() - t0:.1f} s ("
@@ -174,7 +172,7 @@ def test_math_is_typeset_on_every_page_with_math(visits):
     for rel, v in visits.items():
         m = v["math"]
         if m["math"] and v["mathjax"] != pinned:
-            problems.append(f"{rel}: {m['math']} formulas but MathJax {v['mathjax']} (expected the site's {pinned})")
+            problems.append(f"{rel}: {m['math']} formulas, MathJax: {v['mathjax']} (expected the site's {pinned})")
         if m["typeset"] != m["math"]:
             problems.append(f"{rel}: {m['math'] - m['typeset']} of {m['math']} formulas not typeset")
         if m["errors"]:
