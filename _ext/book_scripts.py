@@ -12,7 +12,8 @@ Served from the site (README.md, "A self-contained site"):
    (``MATHJAX_PARTS``: its fonts, the TeX extensions that ``autoload`` fetches for a macro, and
    what its right-click menu offers: the SVG renderer and the accessibility tools), and its
    licence: ``_static/mathjax/LICENSE`` and ``_static/licenses/THIRD-PARTY-NOTICES.txt``.
-   A page with no math loads no MathJax (Sphinx adds it only to pages with equations). There is
+   Sphinx adds MathJax only to the pages with equations (and to the front page, whose table of
+   contents takes in those pages). There is
    no widget manager any more (``nb_ipywidgets_js`` is empty): a widget view left in a page is an
    inert ``<script type="application/vnd.jupyter.widget-view+json">``.
 
@@ -23,12 +24,16 @@ Console errors (each one a reader would see):
 3. pydata-sphinx-theme logs "Got invalid theme mode" on a reader's first page when no default
    mode is set: set it to "auto", the mode it falls back to anyway.
 
-Accessibility (axe-core's serious violations on every page, all from the theme):
+Accessibility (axe-core's serious violations, all from the theme or myst-nb):
 
 4. ``summary-name``: pydata-sphinx-theme's sidebar puts a ``<summary>`` holding only a chevron
    icon beside each chapter that has sections, so a screen reader announces an unnamed toggle:
    give each one a visually hidden name, "Sections of <chapter title>" (``label_toctree_toggles``).
-5. ``label-content-name-mismatch``: the theme's search button (visible text "Search Ctrl+K",
+5. ``label-content-name-mismatch``, myst-nb: a cell tagged ``hide-input`` (``hide-output``,
+   ``hide-cell``) opens with a ``<summary aria-label="Toggle hidden content">`` that shows "Show
+   code cell source": the aria-label is dropped, so the toggle is named by the text it shows
+   (the hidden one of its two lines is not part of the name) (``name_hidden_cell_toggles``).
+6. ``label-content-name-mismatch``: the theme's search button (visible text "Search Ctrl+K",
    accessible name "Search") and colour-mode button (icons with titles inside, name "Color
    mode"): fixed by template overrides in ``_templates/`` (``search-button-field.html``,
    ``theme-switcher.html``; see their comments), not here.
@@ -156,9 +161,21 @@ def label_toctree_toggles(app: Sphinx, pagename, templatename, context, doctree)
     context["generate_toctree_html"] = labelled
 
 
+#: myst-nb 1.4's summary of a hidden cell (sphinx_.visit_HideCellInput).
+HIDDEN_CELL_SUMMARY = '<summary aria-label="Toggle hidden content">'
+
+
+def name_hidden_cell_toggles(app: Sphinx, pagename, templatename, context, doctree):
+    """Name a hidden cell's toggle by the text it shows (see 5. above)."""
+    body = context.get("body")
+    if body and HIDDEN_CELL_SUMMARY in body:
+        context["body"] = body.replace(HIDDEN_CELL_SUMMARY, "<summary>")
+
+
 def setup(app: Sphinx):
     app.connect("config-inited", default_mode)
     app.connect("builder-inited", copy_site_assets)
     app.connect("html-page-context", fix_scripts, priority=900)
     app.connect("html-page-context", label_toctree_toggles, priority=900)
+    app.connect("html-page-context", name_hidden_cell_toggles, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
