@@ -47,6 +47,7 @@ def ensure_env(test: bool) -> None:
 
 
 LITE_DEPS = ROOT / "lite"                      # package.json + lock: the Pyodide core the lite site serves
+SITE_DEPS = ROOT / "site"                      # package.json + lock: what the book's pages load (MathJax)
 
 
 def npm_ci(folder: Path, why: str) -> None:
@@ -65,6 +66,7 @@ def npm_ci(folder: Path, why: str) -> None:
 def build() -> None:
     ensure_env(test=False)
     npm_ci(LITE_DEPS, "the JupyterLite site (Pyodide core)")
+    npm_ci(SITE_DEPS, "the book's pages (MathJax, served by the site itself)")
     run(BIN / "jupyter-book", "build", ROOT, "-W", "-n", "--keep-going")
     print(f"\nThe book is in {ROOT / '_build' / 'html'}: open {ROOT / '_build' / 'html' / 'index.html'}")
 
@@ -75,8 +77,8 @@ BROWSER_DEPS = ROOT / "tests" / "browser"      # package.json + package-lock.jso
 
 def ensure_browser_tools() -> None:
     """What the browser tests need besides Python: Debian's chromium (Playwright drives it; its
-    own browser download is never used) and the pinned npm packages whose files the static-site
-    test serves in place of the CDN."""
+    own browser download is never used), the pinned npm packages the static-site test injects
+    (axe-core), and those the book build copies into the site (MathJax, the Pyodide core)."""
     if not CHROMIUM.exists():
         if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
             env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
@@ -85,8 +87,9 @@ def ensure_browser_tools() -> None:
         else:
             print(f"! {CHROMIUM} is missing: install Debian's chromium (as root: apt-get install chromium);"
                   " the browser tests fail without it", flush=True)
-    npm_ci(BROWSER_DEPS, "the static-site browser test")
+    npm_ci(BROWSER_DEPS, "the static-site browser test (axe-core)")
     npm_ci(LITE_DEPS, "the book build's JupyterLite site (Pyodide core)")
+    npm_ci(SITE_DEPS, "the book build's pages (MathJax)")
 
 
 #: Mutation testing tool, installed into .venv by `dev.py mutate` only (not a test requirement).
