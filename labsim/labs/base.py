@@ -2,7 +2,8 @@
 
 A lab is controls -> model -> figure -> PNG. The PNG is shown as an ``<img>`` with alt text
 inside a ``widgets.HTML`` (``widgets.Image`` cannot carry alt text), which renders the same
-in JupyterLab, Notebook 7, nbval and the static site's embedded widget state.
+in JupyterLab, Notebook 7 and nbval; the website shows the ``text/html`` version instead
+(:meth:`Lab._repr_mimebundle_`, :mod:`.static`).
 """
 
 from __future__ import annotations
