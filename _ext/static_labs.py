@@ -56,6 +56,7 @@ class Precompute:
         self.futures: dict = {}
         self.done: dict = {}
         self.seconds: dict = {}
+        self.waited = 0.0              # seconds the build waited for the workers
         self.pool = None
 
     def start(self, names):
@@ -73,10 +74,12 @@ class Precompute:
     def manifest(self, name: str) -> dict:
         if name not in self.done:
             fut = self.futures.pop(name, None)
+            t0 = time.perf_counter()
             if fut is not None:
                 self.done[name], self.seconds[name] = fut.result()
             else:
                 self.done[name], self.seconds[name] = _render(name, str(self.outdir))
+            self.waited += time.perf_counter() - t0
         return self.done[name]
 
     def close(self):
@@ -165,7 +168,8 @@ def finish(app: Sphinx, exception):
         n = sum(len(m["states"]) for m in pre.done.values())
         size = sum(f.stat().st_size for f in pre.outdir.rglob("*.webp"))
         logger.info(f"static labs: {len(pre.done)} labs, {n} states, {size / 1e6:.1f} MB of images, "
-                    f"{sum(pre.seconds.values()):.0f} s of drawing")
+                    f"{sum(pre.seconds.values()):.0f} s of drawing, of which the build waited "
+                    f"{pre.waited:.0f} s")
 
 
 def add_static_path(app: Sphinx, config):

@@ -5,22 +5,31 @@
  * summary, alt). A state's key is each control's stop index, joined by "-". A slider snaps to
  * its stops (arrow keys, Page Up/Down, Home and End move stop by stop); a change shows the
  * state's image at once (the images of a control's neighbouring stops are fetched and decoded
- * ahead). A combination outside the set hides the figure and shows the note with the live ways.
+ * ahead, and all of a lab's images are fetched when it comes near the screen). A combination outside the set hides the figure and shows the note with the live ways.
  * Each shown state is timed (change event -> image decoded) in window.labsimTimings.
  */
 (function () {
   "use strict";
-  var decoded = {};
+  var decoded = {}, kept = [], fetched = {};
+  var KEEP = 64;                      // decoded images kept (about 1 MB of pixels each)
   window.labsimTimings = window.labsimTimings || [];
 
+  // Fetch an image into the browser's cache (no decoding).
+  function warm(url) {
+    if (!fetched[url] && !decoded[url]) { fetched[url] = 1; var im = new Image(); im.src = url; }
+  }
+
+  // Fetch and decode an image, and keep it decoded (the last KEEP of them).
   function load(url) {
     if (!decoded[url]) {
       var im = new Image();
       im.decoding = "async";
       im.src = url;
-      decoded[url] = (im.decode ? im.decode() : Promise.resolve()).catch(function () {});
+      decoded[url] = {im: im, done: (im.decode ? im.decode() : Promise.resolve()).catch(function () {})};
+      kept.push(url);
+      if (kept.length > KEEP) { delete decoded[kept.shift()]; }
     }
-    return decoded[url];
+    return decoded[url].done;
   }
 
   function setup(root) {
@@ -172,6 +181,19 @@
         if (stepBox) { stepBox.hidden = true; }
         goTo(m["default"], e.timeStamp);
       });
+    }
+    // When the lab comes near the screen, fetch all its states (a page's labs take at most
+    // about 1.5 MB), so that a change waits for decoding only, never for the network.
+    var all = function () {
+      Object.keys(m.states).forEach(function (k) { warm(base + "/" + m.states[k].img); });
+    };
+    if ("IntersectionObserver" in window) {
+      var io = new IntersectionObserver(function (entries) {
+        if (entries.some(function (e) { return e.isIntersecting; })) { io.disconnect(); all(); }
+      }, {rootMargin: "300px"});
+      io.observe(root);
+    } else {
+      all();
     }
     root.setAttribute("data-ready", "1");
   }
