@@ -2,7 +2,7 @@
 
 Each lab function returns a :class:`Lab` (an ``ipywidgets.VBox``) whose ``controls`` dict gives
 tests and readers access to every control; one callback recomputes the model once per change.
-On the static site a lab shows its default state. One module per part of the book; every lab
+On the website a lab shows its precomputed states (see :mod:`.static`). One module per part of the book; every lab
 is listed in :data:`LABS` in book order.
 """
 
