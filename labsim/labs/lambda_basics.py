@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import awslambda, batch, plots, traffic
@@ -178,66 +180,105 @@ steps("batch_lab",
            measure=lambda res: {"wall_min": res[0].wall_time / 60},
            expect={"wall_min": Expect(8.6, rel=0.15)}))
 
+def _erlang_b_of(r):
+    """Erlang B for a run's own limit and offered load."""
+    return float(erlang_b(r.params["concurrency_limit"], r.params["rate"] * r.params["mean_duration"]))
+
+
 steps("concurrency_lab",
       Step(key="rate-6000", title="Past the limit",
            values={"rate": 6_000},
-           ask="Raise the rate to 6,000 requests per second: the offered load is now 1,200 erlangs against "
-               "a limit of 1,000. What share of requests is throttled?",
-           answer="About {throttled:.0%}, on the Erlang B curve.",
-           measure=lambda r: {"throttled": r.throttled_fraction()},
-           expect={"throttled": Expect(0.17, rel=0.15)}),
+           ask="Predict first: raise the rate to 6,000 requests per second. The offered load is now 1,200 "
+               "erlangs against a limit of 1,000. Is the throttled share about 1 - 1,000/1,200, more, or less?",
+           answer="A little more: about {throttled:.0%}, on the Erlang B curve. At most 1,000 run at once, so "
+                  "at least 1 - 1,000/1,200 of the requests must be refused, and random arrivals leave some "
+                  "of the 1,000 idle in quiet moments.",
+           measure=lambda r: {"throttled": r.throttled_fraction(),
+                              "erlang_b_above_floor": bool(_erlang_b_of(r) > 1 - r.params["concurrency_limit"]
+                                                           / (r.params["rate"] * r.params["mean_duration"]))},
+           expect={"throttled": Expect(0.17, rel=0.15), "erlang_b_above_floor": Expect(True)}),
       Step(key="exponential", title="Random durations",
            values={"rate": 6_000, "duration_kind": "exponential"},
-           ask="Keep 6,000 per second and switch the duration to exponential. Does the throttled share move?",
-           answer="No: still about {throttled:.0%}. Erlang B depends on the mean duration only, so the point "
-                  "stays on the same curve.",
+           ask="Keep 6,000 per second and make the durations random (exponential) with the same mean. Will "
+               "the throttled share rise, fall or stay?",
+           answer="It stays at about {throttled:.0%}: only the mean duration counts, through A = rate x "
+                  "duration.",
            measure=lambda r: {"throttled": r.throttled_fraction()},
            expect={"throttled": Expect(0.17, rel=0.15)}),
       Step(key="limit-1200", title="A limit equal to the load",
            values={"rate": 6_000, "concurrency_limit": 1_200},
            ask="Back to fixed durations at 6,000 per second, raise the concurrency limit to 1,200, exactly "
-               "the offered load. Do the throttles vanish?",
+               "the offered load. Will the throttles vanish?",
            answer="No: they fall to about {throttled:.1%}, the same share as 1,000 erlangs against 1,000. "
-                  "Headroom must grow with the load.",
+                  "A limit equal to the average still throttles: size it with headroom.",
            measure=lambda r: {"throttled": r.throttled_fraction()},
            expect={"throttled": Expect(0.023, rel=0.15)}),
       Step(key="rate-cap", title="Short functions, high rate",
            values={"rate": 20_000, "mean_duration": 0.05},
-           ask="Set the rate to 20,000 per second and the duration to 0.05 s (still 1,000 erlangs, limit "
-               "1,000). Which limit refuses the requests now?",
-           answer="The rate cap of 10 requests per second per unit of concurrency: about {throttled:.0%} of "
-                  "the requests get a 429, and {rate_cap:.0%} of those 429s are for the rate cap.",
+           ask="Set 20,000 requests per second of 0.05 s: still 1,000 erlangs against a limit of 1,000. "
+               "Predict the throttled share, and which limit refuses the requests.",
+           answer="About {throttled:.0%}, far more than Erlang B's {erlang_b:.1%}, and {rate_cap:.0%} of those "
+                  "429s are for the rate cap of 10 x 1,000 = 10,000 per second, not for concurrency.",
            measure=lambda r: {"throttled": r.throttled_fraction(),
+                              "erlang_b": _erlang_b_of(r),
                               "rate_cap": r.throttled_by(awslambda.RATE) / max(1, r.count(Outcome.THROTTLED))},
-           expect={"throttled": Expect(0.5, rel=0.15), "rate_cap": Expect(1.0, abs=0.01)}))
+           expect={"throttled": Expect(0.5, rel=0.15), "erlang_b": Expect(0.025, abs=0.0005),
+                   "rate_cap": Expect(1.0, abs=0.01)}))
+
+
+def _minutes_to_reach(r, wanted=3_900):
+    """Minutes until the surge runs ``wanted`` executions (inf if never within the run)."""
+    grid = np.linspace(0.0, r.horizon, 721)
+    above = r.concurrency(grid) >= wanted
+    return float(grid[np.argmax(above)] / 60.0) if above.any() else float("inf")
+
 
 steps("scaling_lab",
+      Step(key="defaults", title="The notes' burst in US East (N. Virginia)",
+           values={},
+           ask="The surge wants 4,000 executions. Under the notes' model in US East (N. Virginia), a burst of "
+               "3,000 and then 500 more a minute, how long until it runs them all, and what share is throttled?",
+           answer="About {minutes} minutes: 3,000 at once, 500 more after one minute and 500 after two. "
+                  "Meanwhile about {throttled:.0%} of the requests are throttled.",
+           measure=lambda r: {"minutes": _minutes_to_reach(r), "throttled": r.throttled_fraction()},
+           expect={"minutes": Expect(2, rel=0.15), "throttled": Expect(0.13, rel=0.15)}),
       Step(key="other-region", title="A 500-burst Region",
            values={"region": "other"},
-           ask="Switch the Region to any other Region (a burst of 500) under the notes' scaling model. "
-               "How much of the surge is throttled?",
-           answer="Most of it, about {throttled:.0%}: the function starts at 500 and grows by 500 a minute.",
-           measure=lambda r: {"throttled": r.throttled_fraction()},
-           expect={"throttled": Expect(0.75, rel=0.15)}),
+           ask="Switch to any other Region (a burst of 500) under the notes' model. Predict: a little worse, "
+               "or most of the surge throttled?",
+           answer="Most of it, about {throttled:.0%}: the function starts at 500 and grows by 500 a minute, so "
+                  "in the three minutes shown it never reaches 4,000.",
+           measure=lambda r: {"throttled": r.throttled_fraction(),
+                              "reaches_4000": math.isfinite(_minutes_to_reach(r))},
+           expect={"throttled": Expect(0.75, rel=0.15), "reaches_4000": Expect(False)}),
       Step(key="today", title="Today's scaling rate",
            values={"region": "other", "scaling": "per_function"},
-           ask="Keep that Region and switch the scaling model to today's (1,000 environments every 10 s per "
-               "function). How much is throttled now, and does the Region matter?",
-           answer="About {throttled:.0%}, and exactly the same in US East (N. Virginia): under today's rule "
-                  "the Region no longer matters.",
-           measure=lambda r: {"throttled": r.throttled_fraction(),
+           ask="Keep that Region and switch to today's rule (1,000 environments every 10 s per function). "
+               "How long until the function runs 4,000, and does the Region still matter?",
+           answer="About {seconds} seconds (1,000 at once, then 1,000 more per 10 s, refilled continuously), "
+                  "with about {throttled:.0%} throttled, exactly as in US East (N. Virginia): the Region no "
+                  "longer matters.",
+           measure=lambda r: {"seconds": 60 * _minutes_to_reach(r), "throttled": r.throttled_fraction(),
                               "same_in_us_east_1": r.throttled_fraction() == scaling_model(
                                   "us-east-1", "per_function", r.params["rate"],
                                   r.params["concurrency_limit"]).throttled_fraction()},
-           expect={"throttled": Expect(0.044, rel=0.15), "same_in_us_east_1": Expect(True)}))
+           expect={"seconds": Expect(30, rel=0.15), "throttled": Expect(0.044, rel=0.15),
+                   "same_in_us_east_1": Expect(True)}))
 
 steps("neighbour_lab",
+      Step(key="defaults", title="Two functions, one pool",
+           values={},
+           ask="Your function wants 200 executions; the other functions want 900; the account has 1,000 and "
+               "no reservations. Predict: who is throttled, yours, theirs or both?",
+           answer="Both, about equally: about {yours:.0%} of your requests and about {others:.0%} of theirs. "
+                  "One pool, shared by everyone, refuses whoever arrives when it is full.",
+           measure=lambda r: {"yours": r.throttled_fraction(FUNCTION), "others": r.throttled_fraction(OTHER)},
+           expect={"yours": Expect(0.10, rel=0.15), "others": Expect(0.10, rel=0.15)}),
       Step(key="reserve-300", title="Reserve 300 for your function",
            values={"reserved": 300},
-           ask="Your function wants 200 executions. Reserve 300 for it. What happens to its throttles, "
-               "and to the other functions'?",
-           answer="Yours fall to {yours:.0%}; the others, squeezed into 700, now see about {others:.0%} "
-                  "throttled.",
+           ask="Reserve 300 for your function. What happens to its throttles, and to the other functions'?",
+           answer="Yours vanish ({yours:.0%}); the others, squeezed into the 700 left unreserved, now see about "
+                  "{others:.0%} throttled.",
            measure=lambda r: {"yours": r.throttled_fraction(FUNCTION), "others": r.throttled_fraction(OTHER)},
            expect={"yours": Expect(0.0), "others": Expect(0.23, rel=0.15)}),
       Step(key="reserve-150", title="Reserve too little",
@@ -247,4 +288,12 @@ steps("neighbour_lab",
            answer="Your function: about {yours:.0%} of its requests, because the reservation is also a cap. "
                   "The others, with 850 to share, fall to about {others:.0%}.",
            measure=lambda r: {"yours": r.throttled_fraction(FUNCTION), "others": r.throttled_fraction(OTHER)},
-           expect={"yours": Expect(0.26, rel=0.15), "others": Expect(0.074, rel=0.15)}))
+           expect={"yours": Expect(0.26, rel=0.15), "others": Expect(0.074, rel=0.15)}),
+      Step(key="reserve-0", title="Reserve nothing at all",
+           values={"reserved": 0},
+           ask="Set the reservation to 0. What happens to your function, and to the others?",
+           answer="Every request of your function is throttled ({yours:.0%}): a reservation of 0 stops it. "
+                  "The others get all 1,000 and are almost never throttled (under 1% of their requests).",
+           measure=lambda r: {"yours": r.throttled_fraction(FUNCTION),
+                              "others_under_1_percent": r.throttled_fraction(OTHER) < 0.01},
+           expect={"yours": Expect(1.0), "others_under_1_percent": Expect(True)}))
