@@ -2,6 +2,8 @@
 
 JupyterLab runs on 127.0.0.1 on a fixed free port (``--ServerApp.port_retries=0``) over a temporary
 copy of chapters/ (autosave never touches the committed notebooks), with its own settings folder.
+One browser context serves every chapter (JupyterLab's scripts are fetched and compiled once); each
+chapter opens in a new page with a fresh workspace.
 For every chapter: open it, Run All (``runmenu:run-all``), wait for every cell, no error output.
 For every lab: type a value 3/4 up the first slider's range into its readout (a dropdown when a
 lab has no slider), press Enter and check that the figure changes; then type the old value back
@@ -229,16 +231,25 @@ def test_jupyterlab_myst_is_enabled_and_compatible():
     assert re.search(r"\benabled\s+OK\b", line) and "not compatible" not in text, text
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
-def test_chapter_runs_in_jupyterlab_and_labs_respond(lab_server, browser, path):
+@pytest.fixture(scope="module")
+def lab_context(browser):
+    """One browser context for every chapter: JupyterLab's scripts are fetched and compiled once
+    (HTTP and code cache), not once per chapter; each chapter still gets a new page and a fresh
+    workspace (``?reset``), so only its notebook is open."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
+    yield context
+    context.close()
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_runs_in_jupyterlab_and_labs_respond(lab_server, lab_context, path):
+    page = lab_context.new_page()
     SHOTS.mkdir(parents=True, exist_ok=True)
     try:
         _run_chapter(page, lab_server, path)
     finally:
         page.screenshot(path=str(SHOTS / f"live__{path.stem}.png"))
-        context.close()
+        page.close()
 
 
 def _run_chapter(page, lab_server, path):
