@@ -17,8 +17,7 @@ A state's *key* is the stop index of every control, in the lab's control order, 
 ``-`` (``"2-0-1"``): the page script computes the same key from its controls.
 
 The Try-this registry (``labsim.labs.trythis``, CONTRIBUTING.md section 3) gives the steps and
-the stops. Until it lands, :func:`stops` and :func:`defaults` here are stand-ins that follow the
-contract, and :func:`steps_of` returns no steps when the registry is missing.
+the slider stops.
 """
 
 from __future__ import annotations
@@ -32,8 +31,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import trythis
+
 #: At most this many stops per slider (CONTRIBUTING.md, section 3).
-MAX_STOPS = 9
+MAX_STOPS = trythis.MAX_STOPS
 
 #: The image format of the precomputed states (lossless: decoded, the same pixels as the PNG).
 IMAGE_SUFFIX = ".webp"
@@ -56,60 +57,19 @@ def options_of(w) -> list:
     return [o if isinstance(o, tuple) else (str(o), o) for o in w.options]
 
 
-def _snap(w, x: float):
-    """``x`` on the slider's grid (``min + k * step``), inside its range, in its type."""
-    k = round((x - w.min) / w.step)
-    v = min(max(w.min + k * w.step, w.min), w.max)
-    return int(v) if isinstance(w.value, int) else round(float(v), 10)
-
-
-def _trythis():
-    """The registry module, or None before it exists."""
-    try:
-        from . import trythis
-    except ImportError:
-        return None
-    return trythis
-
-
 def stops(w, extra=()) -> list:
     """A control's stops (``w`` at its default; ``extra``: the values "Try this" steps set on it).
 
     A slider: its minimum, default and maximum, the values in ``extra``, then evenly spaced
-    values, at most :data:`MAX_STOPS` in all, ascending (``trythis.slider_stops`` when the
-    registry exists; the stand-in below follows the same rule until then). A dropdown: all its
-    values, in its order. A checkbox: ``False, True``.
+    values, at most :data:`MAX_STOPS` in all, ascending: the registry's rule,
+    ``trythis.slider_stops``. A dropdown: all its values, in its order. A checkbox: ``False, True``.
     """
     kind = kind_of(w)
     if kind == "select":
         return [v for _, v in options_of(w)]
     if kind == "checkbox":
         return [False, True]
-    tt = _trythis()
-    if tt is not None and hasattr(tt, "slider_stops"):
-        return list(tt.slider_stops(w, w.value, list(extra), where=w.description))
-    chosen = {_snap(w, x) for x in (w.min, w.value, w.max, *extra)}
-    if len(chosen) > MAX_STOPS:
-        raise ValueError(f"{w.description!r}: {len(chosen)} stops needed (minimum, default, maximum and "
-                         f"the Try this values), at most {MAX_STOPS} allowed")
-    # Evenly spaced values: the grid of MAX_STOPS points, those farthest from every chosen stop
-    # first, until there are MAX_STOPS stops (a grid point next to a chosen stop adds little).
-    grid = sorted({_snap(w, w.min + i * (w.max - w.min) / (MAX_STOPS - 1)) for i in range(MAX_STOPS)})
-    while len(chosen) < MAX_STOPS:
-        free = [g for g in grid if g not in chosen]
-        if not free:
-            break
-        far = max(free, key=lambda g: (min(abs(g - c) for c in chosen), -g))
-        if min(abs(far - c) for c in chosen) < (w.max - w.min) / (2 * (MAX_STOPS - 1)):
-            break
-        chosen.add(far)
-    return sorted(chosen)
-
-
-def defaults(lab) -> dict:
-    """The lab's default values: those of a freshly built lab (stand-in for ``trythis.defaults``)."""
-    from .base import LABS
-    return LABS[lab]().values() if isinstance(lab, str) else lab.values()
+    return list(trythis.slider_stops(w, w.value, list(extra), where=w.description))
 
 
 # --- the Try-this steps ------------------------------------------------------------------------
@@ -135,8 +95,7 @@ def steps_of(name: str) -> list[Step]:
     """The "Try this" steps of lab ``name``, from the registry (``trythis.REGISTRY``), in order.
 
     No steps while the registry does not exist."""
-    tt = _trythis()
-    entries = getattr(tt, "REGISTRY", {}).get(name, ()) if tt is not None else ()
+    entries = trythis.REGISTRY.get(name, ())
     return [Step(key=s.key, title=s.title, values=dict(s.values), ask=s.ask, answer=_answer_text(s))
             for s in entries]
 
