@@ -246,6 +246,10 @@ def test_review_runs_in_jupyterlite_from_the_site_alone(built_book, lite_site, b
         page.goto(f"{lite_site}_static/run-in-browser.html?path=chapters/{review.name}")
         page.wait_for_function(NOTEBOOK_READY, arg=review.name, timeout=APP_TIMEOUT_MS)
         page.wait_for_function(KERNEL_IDLE, timeout=APP_TIMEOUT_MS)
+        # JupyterLab loads its MathJax lazily, at the first typeset; when that came before the quiz's
+        # script, jupyterquiz fetched MathJax from a CDN (a CI run caught it). Load it first, always.
+        page.evaluate("() => window.jupyterapp.shell.currentWidget.content.rendermime.latexTypesetter.typeset(document.body)")
+        page.wait_for_function("() => window.MathJax && window.MathJax.version", timeout=30_000)
         t0 = time.perf_counter()
         page.evaluate("() => window.jupyterapp.commands.execute('runmenu:run-all')")
         page.wait_for_function("""() => window.jupyterapp.shell.currentWidget.content.widgets
