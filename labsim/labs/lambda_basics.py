@@ -159,7 +159,7 @@ steps("batch_lab",
       Step(key="chunk-2000", title="Bigger invocations",
            values={"chunk_size": 2_000},
            ask="Raise items per invocation to 2,000. How long does each invocation need now, and how many "
-               "of the 10 invocations finish within the 900 s timeout?",
+               "of them finish within the timeout?",
            answer="Each needs about {work:,} s, more than the 900 s timeout: all {timed_out} are stopped at "
                   "900 s and {items_done} items are done. The whole job has to run again.",
            measure=lambda res: {"work": float(res[0].work.mean()), "timed_out": res[0].timed_out,
@@ -167,14 +167,14 @@ steps("batch_lab",
            expect={"work": Expect(1_000, rel=0.15), "timed_out": Expect(10), "items_done": Expect(0)}),
       Step(key="concurrency-20", title="One slot per invocation",
            values={"concurrency": 20},
-           ask="Back at 1,000 items per invocation (20 invocations), raise concurrency from 10 to 20. "
-               "What happens to the wall time of the job?",
+           ask="Back at 1,000 items per invocation, raise concurrency from 10 to 20. What happens to the "
+               "job's wall time?",
            answer="It halves, to about {wall_min} minutes: every invocation now has its own slot.",
            measure=lambda res: {"wall_min": res[0].wall_time / 60},
            expect={"wall_min": Expect(8.6, rel=0.15)}),
       Step(key="concurrency-1000", title="Far more concurrency",
            values={"concurrency": 1_000},
-           ask="Now raise concurrency to 1,000. Does the job finish 50 times sooner than at 20?",
+           ask="Now raise concurrency to 1,000. Does the job finish 50 times sooner?",
            answer="No: the wall time stays at about {wall_min} minutes, the time of the longest invocation. "
                   "Beyond one slot per invocation, more concurrency buys nothing.",
            measure=lambda res: {"wall_min": res[0].wall_time / 60},
