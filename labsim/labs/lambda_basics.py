@@ -64,7 +64,7 @@ def concurrency_view(r, rate, mean_duration, duration_kind, concurrency_limit):
     cap = awslambda.RPS_PER_CONCURRENCY * concurrency_limit
     text = (f"{rate:,} requests/s of {mean_duration:g} s ({duration_kind}): offered load {load:,.0f} erlangs "
             f"against a limit of {concurrency_limit:,}: "
-            f"simulated throttled fraction <b>{100 * est:.2f}% ± {196 * se:.2f}%</b> (95% CI), "
+            f"simulated throttled fraction <b>{100 * est:.2f}% ± {196 * se:.2f}%</b> (95% confidence interval), "
             f"Erlang B <b>{100 * erlang_b(concurrency_limit, load):.2f}%</b>; "
             f"{r.count(Outcome.THROTTLED):,} of {r.sent():,} requests got a 429: "
             f"<b>{r.throttled_by(awslambda.CONCURRENCY):,}</b> for concurrency (ConcurrentInvocationLimitExceeded), "
