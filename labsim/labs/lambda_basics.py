@@ -188,16 +188,16 @@ def _erlang_b_of(r):
 steps("concurrency_lab",
       Step(key="defaults", title="A load equal to the limit",
            values={},
-           ask="The defaults send 5,000 requests per second of 0.2 s: on average exactly the limit of 1,000 "
-               "executions. What share of the requests gets a 429: none, about one in forty, or about one in four?",
+           ask="At the defaults the load equals the limit on average (5,000 per second x 0.2 s = 1,000). What "
+               "share of the requests gets a 429: none, about one in forty, or about one in four?",
            answer="About {throttled:.1%}, one in forty. Requests arrive at random, so at busy moments more than "
                   "1,000 want to run although the average equals the limit.",
            measure=lambda r: {"throttled": r.throttled_fraction()},
            expect={"throttled": Expect(0.025, rel=0.15)}),
       Step(key="rate-6000", title="Past the limit",
            values={"rate": 6_000},
-           ask="Raise the rate to 6,000 per second: 1,200 erlangs against 1,000. Is the throttled share above "
-               "or below 1 - 1,000/1,200?",
+           ask="Raise the rate to 6,000 per second (1,200 erlangs). Is the throttled share above or below "
+               "1 - limit / load?",
            answer="A little above: about {throttled:.0%}. At most 1,000 run at once, so at least that share is "
                   "refused, and quiet moments leave some of the 1,000 idle.",
            measure=lambda r: {"throttled": r.throttled_fraction(),
@@ -234,8 +234,8 @@ def _minutes_to_reach(r, wanted=3_900):
 steps("scaling_lab",
       Step(key="defaults", title="The notes' burst in US East (N. Virginia)",
            values={},
-           ask="The surge wants 4,000 executions. Under the notes' rule in US East (N. Virginia), a burst of "
-               "3,000 and then 500 more a minute, how long until all 4,000 run?",
+           ask="Under the notes' rule in US East (N. Virginia), how long until all 4,000 executions of the "
+               "surge run?",
            answer="About {minutes} minutes: 3,000 at once, then 500 after one minute and 500 after two. "
                   "Meanwhile about {throttled:.0%} of the requests are throttled.",
            measure=lambda r: {"minutes": _minutes_to_reach(r), "throttled": r.throttled_fraction()},
@@ -251,8 +251,8 @@ steps("scaling_lab",
            expect={"throttled": Expect(0.75, rel=0.15), "reaches_4000": Expect(False)}),
       Step(key="today", title="Today's scaling rate",
            values={"region": "other", "scaling": "per_function"},
-           ask="Keep that Region and switch to today's rule, 1,000 environments every 10 s per function. How "
-               "long until 4,000 run, and does the Region still matter?",
+           ask="Keep that Region and switch to today's rule. How long until all 4,000 run, and does the "
+               "Region still matter?",
            answer="About {seconds} seconds, with about {throttled:.0%} throttled, exactly as in US East "
                   "(N. Virginia): the Region no longer matters.",
            measure=lambda r: {"seconds": 60 * _minutes_to_reach(r), "throttled": r.throttled_fraction(),
@@ -265,8 +265,7 @@ steps("scaling_lab",
 steps("neighbour_lab",
       Step(key="defaults", title="Two functions, one pool",
            values={},
-           ask="Your function wants 200 executions, the other functions 900, and the account has 1,000 with no "
-               "reservations. Who is throttled: yours, theirs or both?",
+           ask="With no reservation, who is throttled: your function, the others, or both?",
            answer="Both, about equally: about {yours:.0%} of your requests and {others:.0%} of theirs. A full "
                   "shared pool refuses whoever arrives.",
            measure=lambda r: {"yours": r.throttled_fraction(FUNCTION), "others": r.throttled_fraction(OTHER)},
