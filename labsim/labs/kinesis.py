@@ -313,15 +313,32 @@ def _bad(r):
     return i, float(r.iterator_age([POISON_HORIZON])[int(r.shard[i]), 0]), r.count(_Fate.PENDING)
 
 
+def _others_max_age(r):
+    """The largest iterator age at 5 minutes among the shards without the bad record."""
+    age = r.iterator_age([POISON_HORIZON])[:, 0]
+    return float(np.delete(age, int(r.shard[_POISON[3]])).max())
+
+
 steps("poison_lab",
+      Step(key="defaults", title="One bad record, default settings",
+           values={},
+           ask="At the defaults (MaximumRetryAttempts -1, MaximumRecordAgeInSeconds -1, no bisection), the "
+               "first record written after 30 s fails every time. Predict, for the 5 minutes shown: what does "
+               "the bad record's shard do, what do the other three do, and how many records end up waiting?",
+           answer="The shard stops: its iterator age climbs to about {age} s by the end, while the other three "
+                  "stay under a second. About {waiting:,} records wait behind the bad one, and would wait until "
+                  "retention removes it (24 hours by default).",
+           measure=lambda r: {"age": _bad(r)[1], "waiting": _bad(r)[2],
+                              "others_under_1_s": _others_max_age(r) < 1},
+           expect={"age": Expect(270, rel=0.15), "waiting": Expect(1_400, rel=0.15),
+                   "others_under_1_s": Expect(True)}),
       Step(key="retries-2", title="Bound the retries",
            values={"max_retry_attempts": 2},
-           ask="With the defaults one bad record blocks its shard for the whole run. Set "
-               "MaximumRetryAttempts to 2. What happens to the bad record's batch, and to the shard?",
+           ask="Set MaximumRetryAttempts to 2. What happens to the bad record's batch, and to the shard?",
            answer="After {attempts} attempts, about {seconds} s, Lambda skips the batch and the shard flows "
                   "again (its iterator age is back under 1 s at the end). All {to_destination} records of that "
-                  "batch go to the on-failure destination; an SQS queue receives only metadata, so they must "
-                  "be read from the stream before retention removes them.",
+                  "batch go to the on-failure destination; an SQS queue receives only their description, so "
+                  "they must be read from the stream before retention removes them.",
            measure=lambda r: {"attempts": int(r.attempts[_POISON[3]]),
                               "seconds": float(r.finish[_POISON[3]] - r.arrival[_POISON[3]]),
                               "age_under_1_s": _bad(r)[1] < 1,
@@ -339,11 +356,10 @@ steps("poison_lab",
            expect={"to_destination": Expect(1), "processed": Expect(4)}),
       Step(key="parallel-10", title="Parallel batches per shard",
            values={"bisect": True, "parallelization_factor": 10},
-           ask="Set MaximumRetryAttempts back to -1 and ParallelizationFactor to 10 (bisect still on). Is "
-               "the shard still blocked, and how many records wait (about 1,400 at the defaults)?",
-           answer="Still blocked: its iterator age is still about {age} s. But only the keys that share the "
-                  "bad record's batch wait: about {waiting} records. This rests on behaviour AWS does not "
-                  "document: AWS keeps order per partition key, but does not say how a shard's keys are dealt "
-                  "to its batches, nor that the other batches keep flowing; the model assumes both.",
+           ask="Set MaximumRetryAttempts back to -1 and ParallelizationFactor to 10 (bisect still on). Is the "
+               "shard still blocked? Do more or fewer records wait than at the defaults?",
+           answer="Still blocked: its iterator age is still about {age} s. But only the keys dealt to the bad "
+                  "record's batch wait: about {waiting} records. The model assumes how keys are "
+                  "dealt to batches and that the other batches keep flowing: AWS documents neither.",
            measure=lambda r: {"age": _bad(r)[1], "waiting": _bad(r)[2]},
            expect={"age": Expect(270, rel=0.15), "waiting": Expect(150, rel=0.15)}))

@@ -64,7 +64,7 @@ def concurrency_view(r, rate, mean_duration, duration_kind, concurrency_limit):
     cap = awslambda.RPS_PER_CONCURRENCY * concurrency_limit
     text = (f"{rate:,} requests/s of {mean_duration:g} s ({duration_kind}): offered load {load:,.0f} erlangs "
             f"against a limit of {concurrency_limit:,}: "
-            f"simulated throttled fraction <b>{100 * est:.2f}% ± {196 * se:.2f}%</b> (95% CI), "
+            f"simulated throttled fraction <b>{100 * est:.2f}% ± {196 * se:.2f}%</b> (95% confidence interval), "
             f"Erlang B <b>{100 * erlang_b(concurrency_limit, load):.2f}%</b>; "
             f"{r.count(Outcome.THROTTLED):,} of {r.sent():,} requests got a 429: "
             f"<b>{r.throttled_by(awslambda.CONCURRENCY):,}</b> for concurrency (ConcurrentInvocationLimitExceeded), "
@@ -159,7 +159,7 @@ steps("batch_lab",
       Step(key="chunk-2000", title="Bigger invocations",
            values={"chunk_size": 2_000},
            ask="Raise items per invocation to 2,000. How long does each invocation need now, and how many "
-               "of the 10 invocations finish within the 900 s timeout?",
+               "of them finish within the timeout?",
            answer="Each needs about {work:,} s, more than the 900 s timeout: all {timed_out} are stopped at "
                   "900 s and {items_done} items are done. The whole job has to run again.",
            measure=lambda res: {"work": float(res[0].work.mean()), "timed_out": res[0].timed_out,
@@ -167,14 +167,14 @@ steps("batch_lab",
            expect={"work": Expect(1_000, rel=0.15), "timed_out": Expect(10), "items_done": Expect(0)}),
       Step(key="concurrency-20", title="One slot per invocation",
            values={"concurrency": 20},
-           ask="Back at 1,000 items per invocation (20 invocations), raise concurrency from 10 to 20. "
-               "What happens to the wall time of the job?",
+           ask="Back at 1,000 items per invocation, raise concurrency from 10 to 20. What happens to the "
+               "job's wall time?",
            answer="It halves, to about {wall_min} minutes: every invocation now has its own slot.",
            measure=lambda res: {"wall_min": res[0].wall_time / 60},
            expect={"wall_min": Expect(8.6, rel=0.15)}),
       Step(key="concurrency-1000", title="Far more concurrency",
            values={"concurrency": 1_000},
-           ask="Now raise concurrency to 1,000. Does the job finish 50 times sooner than at 20?",
+           ask="Now raise concurrency to 1,000. Does the job finish 50 times sooner?",
            answer="No: the wall time stays at about {wall_min} minutes, the time of the longest invocation. "
                   "Beyond one slot per invocation, more concurrency buys nothing.",
            measure=lambda res: {"wall_min": res[0].wall_time / 60},
@@ -186,39 +186,37 @@ def _erlang_b_of(r):
 
 
 steps("concurrency_lab",
+      Step(key="defaults", title="A load equal to the limit",
+           values={},
+           ask="At the defaults the load equals the limit on average (5,000 per second x 0.2 s = 1,000). What "
+               "share of the requests gets a 429: none, about one in forty, or about one in four?",
+           answer="About {throttled:.1%}, one in forty. Requests arrive at random, so at busy moments more than "
+                  "1,000 want to run although the average equals the limit.",
+           measure=lambda r: {"throttled": r.throttled_fraction()},
+           expect={"throttled": Expect(0.025, rel=0.15)}),
       Step(key="rate-6000", title="Past the limit",
            values={"rate": 6_000},
-           ask="Predict first: raise the rate to 6,000 requests per second. The offered load is now 1,200 "
-               "erlangs against a limit of 1,000. Is the throttled share about 1 - 1,000/1,200, more, or less?",
-           answer="A little more: about {throttled:.0%}, on the Erlang B curve. At most 1,000 run at once, so "
-                  "at least 1 - 1,000/1,200 of the requests must be refused, and random arrivals leave some "
-                  "of the 1,000 idle in quiet moments.",
+           ask="Raise the rate to 6,000 per second (1,200 erlangs). Is the throttled share above or below "
+               "1 - limit / load?",
+           answer="A little above: about {throttled:.0%}. At most 1,000 run at once, so at least that share is "
+                  "refused, and quiet moments leave some of the 1,000 idle.",
            measure=lambda r: {"throttled": r.throttled_fraction(),
                               "erlang_b_above_floor": bool(_erlang_b_of(r) > 1 - r.params["concurrency_limit"]
                                                            / (r.params["rate"] * r.params["mean_duration"]))},
            expect={"throttled": Expect(0.17, rel=0.15), "erlang_b_above_floor": Expect(True)}),
       Step(key="exponential", title="Random durations",
            values={"rate": 6_000, "duration_kind": "exponential"},
-           ask="Keep 6,000 per second and make the durations random (exponential) with the same mean. Will "
-               "the throttled share rise, fall or stay?",
-           answer="It stays at about {throttled:.0%}: only the mean duration counts, through A = rate x "
-                  "duration.",
+           ask="Keep 6,000 per second and make the durations random (exponential) with the same mean. Does the "
+               "throttled share rise, fall or stay?",
+           answer="It stays at about {throttled:.0%}: only the mean duration counts.",
            measure=lambda r: {"throttled": r.throttled_fraction()},
            expect={"throttled": Expect(0.17, rel=0.15)}),
-      Step(key="limit-1200", title="A limit equal to the load",
-           values={"rate": 6_000, "concurrency_limit": 1_200},
-           ask="Back to fixed durations at 6,000 per second, raise the concurrency limit to 1,200, exactly "
-               "the offered load. Will the throttles vanish?",
-           answer="No: they fall to about {throttled:.1%}, the same share as 1,000 erlangs against 1,000. "
-                  "A limit equal to the average still throttles: size it with headroom.",
-           measure=lambda r: {"throttled": r.throttled_fraction()},
-           expect={"throttled": Expect(0.023, rel=0.15)}),
       Step(key="rate-cap", title="Short functions, high rate",
            values={"rate": 20_000, "mean_duration": 0.05},
-           ask="Set 20,000 requests per second of 0.05 s: still 1,000 erlangs against a limit of 1,000. "
-               "Predict the throttled share, and which limit refuses the requests.",
-           answer="About {throttled:.0%}, far more than Erlang B's {erlang_b:.1%}, and {rate_cap:.0%} of those "
-                  "429s are for the rate cap of 10 x 1,000 = 10,000 per second, not for concurrency.",
+           ask="Set 20,000 requests per second of 0.05 s: the same 1,000 erlangs as the defaults. What share is "
+               "throttled, and which limit refuses the requests?",
+           answer="About {throttled:.0%}, against {erlang_b:.1%} from concurrency alone: {rate_cap:.0%} of the "
+                  "429s come from the rate cap of 10 x 1,000 = 10,000 per second.",
            measure=lambda r: {"throttled": r.throttled_fraction(),
                               "erlang_b": _erlang_b_of(r),
                               "rate_cap": r.throttled_by(awslambda.RATE) / max(1, r.count(Outcome.THROTTLED))},
@@ -236,28 +234,27 @@ def _minutes_to_reach(r, wanted=3_900):
 steps("scaling_lab",
       Step(key="defaults", title="The notes' burst in US East (N. Virginia)",
            values={},
-           ask="The surge wants 4,000 executions. Under the notes' model in US East (N. Virginia), a burst of "
-               "3,000 and then 500 more a minute, how long until it runs them all, and what share is throttled?",
-           answer="About {minutes} minutes: 3,000 at once, 500 more after one minute and 500 after two. "
+           ask="Under the notes' rule in US East (N. Virginia), how long until all 4,000 executions of the "
+               "surge run?",
+           answer="About {minutes} minutes: 3,000 at once, then 500 after one minute and 500 after two. "
                   "Meanwhile about {throttled:.0%} of the requests are throttled.",
            measure=lambda r: {"minutes": _minutes_to_reach(r), "throttled": r.throttled_fraction()},
            expect={"minutes": Expect(2, rel=0.15), "throttled": Expect(0.13, rel=0.15)}),
       Step(key="other-region", title="A 500-burst Region",
            values={"region": "other"},
-           ask="Switch to any other Region (a burst of 500) under the notes' model. Predict: a little worse, "
-               "or most of the surge throttled?",
-           answer="Most of it, about {throttled:.0%}: the function starts at 500 and grows by 500 a minute, so "
-                  "in the three minutes shown it never reaches 4,000.",
+           ask="Switch to any other Region (a burst of 500), still under the notes' rule. A little worse, or "
+               "most of the surge throttled?",
+           answer="Most of it, about {throttled:.0%}: starting at 500 and adding 500 a minute, the function "
+                  "never reaches 4,000 in the three minutes shown.",
            measure=lambda r: {"throttled": r.throttled_fraction(),
                               "reaches_4000": math.isfinite(_minutes_to_reach(r))},
            expect={"throttled": Expect(0.75, rel=0.15), "reaches_4000": Expect(False)}),
       Step(key="today", title="Today's scaling rate",
            values={"region": "other", "scaling": "per_function"},
-           ask="Keep that Region and switch to today's rule (1,000 environments every 10 s per function). "
-               "How long until the function runs 4,000, and does the Region still matter?",
-           answer="About {seconds} seconds (1,000 at once, then 1,000 more per 10 s, refilled continuously), "
-                  "with about {throttled:.0%} throttled, exactly as in US East (N. Virginia): the Region no "
-                  "longer matters.",
+           ask="Keep that Region and switch to today's rule. How long until all 4,000 run, and does the "
+               "Region still matter?",
+           answer="About {seconds} seconds, with about {throttled:.0%} throttled, exactly as in US East "
+                  "(N. Virginia): the Region no longer matters.",
            measure=lambda r: {"seconds": 60 * _minutes_to_reach(r), "throttled": r.throttled_fraction(),
                               "same_in_us_east_1": r.throttled_fraction() == scaling_model(
                                   "us-east-1", "per_function", r.params["rate"],
@@ -268,32 +265,30 @@ steps("scaling_lab",
 steps("neighbour_lab",
       Step(key="defaults", title="Two functions, one pool",
            values={},
-           ask="Your function wants 200 executions; the other functions want 900; the account has 1,000 and "
-               "no reservations. Predict: who is throttled, yours, theirs or both?",
-           answer="Both, about equally: about {yours:.0%} of your requests and about {others:.0%} of theirs. "
-                  "One pool, shared by everyone, refuses whoever arrives when it is full.",
+           ask="With no reservation, who is throttled: your function, the others, or both?",
+           answer="Both, about equally: about {yours:.0%} of your requests and {others:.0%} of theirs. A full "
+                  "shared pool refuses whoever arrives.",
            measure=lambda r: {"yours": r.throttled_fraction(FUNCTION), "others": r.throttled_fraction(OTHER)},
            expect={"yours": Expect(0.10, rel=0.15), "others": Expect(0.10, rel=0.15)}),
       Step(key="reserve-300", title="Reserve 300 for your function",
            values={"reserved": 300},
-           ask="Reserve 300 for your function. What happens to its throttles, and to the other functions'?",
-           answer="Yours vanish ({yours:.0%}); the others, squeezed into the 700 left unreserved, now see about "
-                  "{others:.0%} throttled.",
+           ask="Reserve 300 for your function. What happens to its throttles, and to the others'?",
+           answer="Yours vanish ({yours:.0%}); the others, squeezed into the 700 left, see about {others:.0%} "
+                  "throttled.",
            measure=lambda r: {"yours": r.throttled_fraction(FUNCTION), "others": r.throttled_fraction(OTHER)},
            expect={"yours": Expect(0.0), "others": Expect(0.23, rel=0.15)}),
       Step(key="reserve-150", title="Reserve too little",
            values={"reserved": 150},
-           ask="Lower the reservation to 150, below the 200 executions your function needs. Now who is "
-               "throttled?",
+           ask="Lower the reservation to 150, below the 200 your function needs. Now who is throttled?",
            answer="Your function: about {yours:.0%} of its requests, because the reservation is also a cap. "
-                  "The others, with 850 to share, fall to about {others:.0%}.",
+                  "The others, with 850, fall to about {others:.0%}.",
            measure=lambda r: {"yours": r.throttled_fraction(FUNCTION), "others": r.throttled_fraction(OTHER)},
            expect={"yours": Expect(0.26, rel=0.15), "others": Expect(0.074, rel=0.15)}),
       Step(key="reserve-0", title="Reserve nothing at all",
            values={"reserved": 0},
            ask="Set the reservation to 0. What happens to your function, and to the others?",
-           answer="Every request of your function is throttled ({yours:.0%}): a reservation of 0 stops it. "
-                  "The others get all 1,000 and are almost never throttled (under 1% of their requests).",
+           answer="Every request of your function is throttled ({yours:.0%}): 0 stops it. The others get all "
+                  "1,000 and lose under 1% of their requests.",
            measure=lambda r: {"yours": r.throttled_fraction(FUNCTION),
                               "others_under_1_percent": r.throttled_fraction(OTHER) < 0.01},
            expect={"yours": Expect(1.0), "others_under_1_percent": Expect(True)}))
