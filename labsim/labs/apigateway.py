@@ -146,8 +146,8 @@ steps("bucket_lab",
            ask="A bucket refilled at 100 tokens per second, with a capacity of 200, is full when the spike "
                "comes: 400 requests per second for four seconds. Predict how many of the spike's requests pass.",
            answer="About {passed:,} of about {sent:,}: the full capacity of 200 at once, then the refill of 100 "
-                  "per second for four seconds. That is the bound capacity + rate x t = {bound:,} from the "
-                  "toolbox. About {refused:,} requests get 429.",
+                  "per second for four seconds, just under the toolbox's bound capacity + rate x t = "
+                  "{bound:,}. The other {refused:,} or so get 429.",
            measure=_spike_measures,
            expect={"passed": Expect(600, rel=0.15), "sent": Expect(1_600, rel=0.15),
                    "bound": Expect(600), "within_bound": Expect(True), "refused": Expect(1_000, rel=0.15)}),
@@ -164,7 +164,7 @@ steps("bucket_lab",
            values={"shape": "steady"},
            ask="Back to a capacity of 200, switch the traffic to steady: 100 requests per second on average, "
                "at random, against a rate of 100. Will any request get a 429?",
-           answer="No, {refused}: the bucket absorbs the random ups and downs around the rate.",
+           answer="No: {refused} requests get a 429. The bucket absorbs the random ups and downs around the rate.",
            measure=lambda r: {"refused": r.count(_STAGE)},
            expect={"refused": Expect(0)}),
       Step(key="ramp", title="A ramp",
