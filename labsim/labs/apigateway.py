@@ -27,7 +27,7 @@ def bucket_view(r, rate, burst, shape, traffic_rate):
 def bucket_lab() -> Lab:
     """A token bucket (rate, burst) in front of steady, spiky or ramping traffic."""
     return Lab({"rate": _int("rate (tokens/s)", 100, 10, 500, 10),
-                "burst": _int("burst (bucket size)", 200, 10, 1_000, 10),
+                "burst": _int("capacity (AWS: burst)", 200, 10, 1_000, 10),
                 "shape": _drop("traffic", list(ag.SHAPES), "spike"),
                 "traffic_rate": _int("traffic level (requests/s)", 100, 10, 400, 10)},
                bucket_model, bucket_view,
@@ -109,7 +109,8 @@ def endpoint_lab() -> Lab:
 # --- Try this (the chapter's guided steps; labsim.labs.trythis) -----------------------------------
 import numpy as _np  # noqa: E402
 
-from ..apigateway import ACCOUNT as _ACCOUNT, STAGE as _STAGE  # noqa: E402
+from ..apigateway import ACCOUNT as _ACCOUNT, PASSED as _PASSED, QUOTA as _QUOTA, STAGE as _STAGE  # noqa: E402
+from ..tokenbucket import max_in_window as _max_in_window  # noqa: E402
 from .trythis import Expect, Step, steps  # noqa: E402  (after the factories: one block per module)
 
 
@@ -118,70 +119,149 @@ def _first_429(r):
     return float(t[0]) if len(t) else float("nan")
 
 
+def _spike(r):
+    """The spike's requests: the middle fifth of the run (ag.shaped_traffic), 8 to 12 s of 20."""
+    return (r.arrival >= 0.4 * r.horizon) & (r.arrival < 0.6 * r.horizon)
+
+
+def _spike_measures(r):
+    lim = r.params["limit"]
+    s = _spike(r)
+    passed = r.count(_PASSED, s)
+    return {"sent": r.sent(s), "passed": passed, "refused": r.count(_STAGE),
+            "bound": lim.burst + lim.rate * 0.2 * r.horizon,
+            "within_bound": bool(passed <= lim.burst + lim.rate * 0.2 * r.horizon
+                                 and _max_in_window(r.arrival[r.passed], 1.0) <= lim.burst + lim.rate)}
+
+
+def _at_capacity(r, capacity):
+    """The same run with another capacity."""
+    p = r.params
+    return bucket_model(p["limit"].rate, capacity, p["shape"], p["traffic_rate"])
+
+
 steps("bucket_lab",
-      Step(key="burst-1000", title="A bigger bucket",
+      Step(key="defaults", title="A spike against a full bucket",
+           values={},
+           ask="A bucket refilled at 100 tokens per second, with a capacity of 200, is full when the spike "
+               "comes: 400 requests per second for four seconds. Predict how many of the spike's requests pass.",
+           answer="About {passed:,} of about {sent:,}: the full capacity of 200 at once, then the refill of 100 "
+                  "per second for four seconds, just under the toolbox's bound capacity + rate x t = "
+                  "{bound:,}. The other {refused:,} or so get 429.",
+           measure=_spike_measures,
+           expect={"passed": Expect(600, rel=0.15), "sent": Expect(1_600, rel=0.15),
+                   "bound": Expect(600), "within_bound": Expect(True), "refused": Expect(1_000, rel=0.15)}),
+      Step(key="capacity-1000", title="A bigger bucket",
            values={"burst": 1_000},
-           ask="At the defaults the spike gets about 1,000 429s. Raise the burst (the bucket's size) to "
-               "1,000. How many 429s now?",
-           answer="About {refused}: the bucket absorbs most of the spike.",
-           measure=lambda r: {"refused": r.count(_STAGE)},
-           expect={"refused": Expect(240, rel=0.15)}),
+           ask="Raise the capacity to 1,000: 800 more tokens in the full bucket when the spike comes. How many "
+               "of the spike's 429s do they save?",
+           answer="About {saved}: each extra token lets one more request through, and the 429s fall to about "
+                  "{refused}. The capacity decides how big a spike passes; the rate still caps what follows.",
+           measure=lambda r: {"refused": r.count(_STAGE),
+                              "saved": _at_capacity(r, 200).count(_STAGE) - r.count(_STAGE)},
+           expect={"refused": Expect(240, rel=0.15), "saved": Expect(800, rel=0.15)}),
       Step(key="steady", title="Steady traffic",
            values={"shape": "steady"},
-           ask="Back to a bucket of 200, switch the traffic to steady: 100 requests per second on average "
-               "against a rate of 100. How many requests get a 429?",
-           answer="{refused}: the bucket absorbs the random ups and downs around the rate.",
+           ask="Back to a capacity of 200, switch the traffic to steady: 100 requests per second on average, "
+               "at random, against a rate of 100. Will any request get a 429?",
+           answer="No: {refused} requests get a 429. The bucket absorbs the random ups and downs around the rate.",
            measure=lambda r: {"refused": r.count(_STAGE)},
            expect={"refused": Expect(0)}),
       Step(key="ramp", title="A ramp",
            values={"shape": "ramp"},
-           ask="Switch the traffic to ramp. When does the first 429 come?",
-           answer="Only after the traffic has passed the rate and used up the bucket, about {first_s:.0f} "
-                  "seconds in.",
+           ask="Switch the traffic to a ramp, from 0 to 200 requests per second over the 20 seconds. When "
+               "does the first 429 come?",
+           answer="About {first_s:.0f} seconds in: only after the traffic has passed the rate (at 10 seconds) "
+                  "and then used up the bucket.",
            measure=lambda r: {"first_s": _first_429(r)},
            expect={"first_s": Expect(16, rel=0.15)}))
 
 
-def _basic(r):
-    return r.of_key(r.params["names"].index("basic"))
+def _of(r, name):
+    return r.of_key(r.params["names"].index(name))
+
+
+def _quota_out(r):
+    out = quota_out_at(r, r.params["names"].index("free"))
+    return float("nan") if out is None else out
 
 
 steps("usage_plan_lab",
+      Step(key="defaults", title="A noisy premium key",
+           values={},
+           ask="The premium key turns noisy at 12,000 requests per second, and its plan holds it to 8,000. "
+               "Will the quiet basic key, far under its own plan's 1,000 per second, get any 429s?",
+           answer="Yes, about {basic:.0%} of its requests, all from the account: 8,000 from premium plus "
+                  "{others:,} from everyone else is more than the account's 10,000 per second, and an empty "
+                  "account bucket refuses every client alike. (The free key's quota also runs out, after about "
+                  "{free_out:.0f} seconds: from then on every request with that key gets 429.)",
+           measure=lambda r: {"basic": r.throttled_fraction(_of(r, "basic")),
+                              "basic_at_account": r.count(_ACCOUNT, _of(r, "basic"))
+                              == r.sent(_of(r, "basic")) - r.count(_PASSED, _of(r, "basic")),
+                              "others": int(r.params["other_apis_rate"] + sum(
+                                  v for k, v in ag.QUIET_RATE.items() if k != r.params["noisy"])),
+                              "free_out": _quota_out(r)},
+           expect={"basic": Expect(0.16, rel=0.15), "basic_at_account": Expect(True), "others": Expect(3_850),
+                   "free_out": Expect(2, rel=0.15)}),
       Step(key="basic-noisy", title="A noisy basic key",
            values={"noisy": "basic"},
            ask="Make basic the noisy client instead of premium. Its plan holds it to 1,000 per second. Does "
                "anyone get a 429 from the account?",
            answer="No: {account} requests of this API and {other_apis} of the other APIs are refused by the "
-                  "account, which is never reached.",
+                  "account, which the traffic never empties. The plan refuses basic's excess before it "
+                  "reaches the shared bucket.",
            measure=lambda r: {"account": r.count(_ACCOUNT), "other_apis": r.params["other_refused"][_ACCOUNT]},
            expect={"account": Expect(0), "other_apis": Expect(0)}),
-      Step(key="refund", title="Tokens given back",
-           values={"refund": True},
-           ask="Back to premium, set a token taken before a later 429 to given back (assumption B). At the "
-               "defaults about 16% of the quiet basic key's requests get a 429. How many now?",
-           answer="About {basic:.0%}: refused requests cost the noisy key nothing, so it keeps pressing on the "
-                  "account at its full 12,000 per second.",
-           measure=lambda r: {"basic": r.throttled_fraction(_basic(r))},
-           expect={"basic": Expect(0.25, rel=0.15)}),
       Step(key="stage-5000", title="A lower stage limit",
            values={"stage_rate": 5_000},
-           ask="With assumption A again, lower the stage limit to 5,000 per second. Who gets the 429s now, "
+           ask="Back to premium, lower this API's stage limit to 5,000 per second. Who gets the 429s now, "
                "and from which level?",
            answer="This API's stage refuses requests of every key, about {basic_stage:.0%} of the basic "
                   "key's; the account refuses nothing ({account} here, {other_apis} for the other APIs).",
-           measure=lambda r: {"basic_stage": r.count(_STAGE, _basic(r)) / r.sent(_basic(r)),
+           measure=lambda r: {"basic_stage": r.count(_STAGE, _of(r, "basic")) / r.sent(_of(r, "basic")),
                               "account": r.count(_ACCOUNT), "other_apis": r.params["other_refused"][_ACCOUNT]},
-           expect={"basic_stage": Expect(0.5, rel=0.15), "account": Expect(0), "other_apis": Expect(0)}))
+           expect={"basic_stage": Expect(0.5, rel=0.15), "account": Expect(0), "other_apis": Expect(0)}),
+      Step(key="quota-0", title="A used-up quota",
+           values={"free_quota_left": 0},
+           ask="Back to a stage limit of 10,000, give the free key 0 requests left of its day's quota. What "
+               "share of its requests pass?",
+           answer="None ({passed}): every one gets a 429 from the quota ({quota:.0%} of them), whatever room "
+                  "the account has, until the quota's day ends.",
+           measure=lambda r: {"passed": r.count(_PASSED, _of(r, "free")),
+                              "quota": r.count(_QUOTA, _of(r, "free")) / r.sent(_of(r, "free"))},
+           expect={"passed": Expect(0), "quota": Expect(1.0)}))
+
+
+def _edge_over(r):
+    """The share over target had the same clients used the edge-optimized endpoint."""
+    p = r.params
+    e = endpoint_model(p["region"], "edge-optimized", p["connection"], p["target_ms"]).books()
+    return e["over target"] / e["sent"]
+
+
+def _sydney(r, endpoint_type):
+    return float(r.median[endpoint_type][r.clients.index("Sydney")])
+
 
 steps("endpoint_lab",
+      Step(key="defaults", title="A client in Sydney",
+           values={},
+           ask="The API is in US East (N. Virginia), edge-optimized, and every request opens a new "
+               "connection. Predict how long a client in Sydney waits, and whether a Regional endpoint "
+               "would be faster.",
+           answer="About {edge:.0f} ms through the edge, and about {regional:.0f} ms through a Regional endpoint "
+                  "(the lab plots both): with a Regional endpoint the two handshakes of a new connection "
+                  "cross the ocean too.",
+           measure=lambda r: {"edge": _sydney(r, "edge-optimized"), "regional": _sydney(r, "regional")},
+           expect={"edge": Expect(190, rel=0.15), "regional": Expect(620, rel=0.15)}),
       Step(key="regional", title="A Regional endpoint",
            values={"endpoint_type": "regional"},
-           ask="The API is in US East (N. Virginia), edge-optimized, on new connections. Switch the endpoint "
-               "type to regional. How many requests still meet the 200 ms target?",
-           answer="Far fewer: about {over:.0%} of the requests now miss it, because the handshakes cross the "
-                  "ocean too.",
-           measure=lambda r: {"over": r.books()["over target"] / r.books()["sent"]},
-           expect={"over": Expect(0.65, rel=0.15)}),
+           ask="Switch the endpoint type to regional. What share of the requests now miss the 200 ms target?",
+           answer="About {over:.0%} (most of them), against about {edge_over:.0%} through the edge: every "
+                  "client far from the Region now pays its handshakes across the ocean.",
+           measure=lambda r: {"over": r.books()["over target"] / r.books()["sent"],
+                              "edge_over": _edge_over(r)},
+           expect={"over": Expect(0.65, rel=0.15), "edge_over": Expect(0.1, rel=0.15)}),
       Step(key="reused", title="Reused connections",
            values={"endpoint_type": "regional", "connection": "reused"},
            ask="Keep regional and set the connection to reused. How far apart are Regional and edge now?",
