@@ -351,9 +351,8 @@ def _extra_runs_per_100(r):
 steps("lambda_sqs_lab",
       Step(key="defaults", title="Draining a spike",
            values={},
-           ask="At the defaults, 3,000 messages arrive within 5 s, each batch of 10 runs for 5 s, and 2% of "
-               "the runs fail. The mapping starts with 5 concurrent batches and adds 5 a second. Predict: "
-               "about how high does concurrency climb, and is the queue empty soon after the backlog is taken?",
+           ask="At the defaults, 2% of the runs fail. Predict: about how high does concurrency climb, and is "
+               "the queue empty soon after the last of the backlog is received?",
            answer="Concurrency climbs by about 5 a second to a peak of about {peak} after about {peak_s} s, "
                   "when the last of the backlog is received. The queue is empty only after about {empty_s} s: "
                   "each failure sends its whole batch of 10 back, to be received again after the 30 s visibility "
@@ -385,7 +384,7 @@ steps("lambda_sqs_lab",
            values={"failure_prob": 0.2, "report_batch_item_failures": True},
            ask="Keep 0.2 and tick ReportBatchItemFailures again. Predict the runs per message, and how many "
                "messages are left after 2 minutes.",
-           answer="About {runs} runs per message, and all but a few of the 3,000 messages are deleted.",
+           answer="About {runs} runs per message, and all but a few messages are deleted.",
            measure=lambda r: {"runs": r.runs.sum() / r.sent, "few_left": bool(r.sent - r.count(_MO.DELETED) <= 5)},
            expect={"runs": Expect(1.2, abs=0.05), "few_left": Expect(True)}),
       Step(key="batch-100", title="A batch that outlasts the visibility timeout",
