@@ -353,10 +353,10 @@ steps("lambda_sqs_lab",
            values={},
            ask="At the defaults, 2% of the runs fail. Predict: about how high does concurrency climb, and is "
                "the queue empty soon after the last of the backlog is received?",
-           answer="Concurrency climbs by about 5 a second to a peak of about {peak} after about {peak_s} s, "
+           answer="Concurrency climbs to a peak of about {peak} after about {peak_s} s, "
                   "when the last of the backlog is received. The queue is empty only after about {empty_s} s: "
-                  "each failure sends its whole batch of 10 back, to be received again after the 30 s visibility "
-                  "timeout. That costs about {extra} extra runs per 100 messages.",
+                  "each failure sends its whole batch back, to be received again after the visibility timeout. "
+                  "That costs about {extra} extra runs per 100 messages.",
            measure=lambda r: {"peak": _peak(r),
                               "peak_s": float(_LAMBDA_GRID[r.concurrency(_LAMBDA_GRID).argmax()]),
                               "empty_s": _emptied_at(r), "extra": _extra_runs_per_100(r)},
@@ -372,7 +372,7 @@ steps("lambda_sqs_lab",
            expect={"extra": Expect(1.5, rel=0.15), "empty_s": Expect(80, rel=0.15)}),
       Step(key="failures-20", title="One run in five fails",
            values={"failure_prob": 0.2},
-           ask="Untick it and raise the share of runs that fail to 0.2. A batch of 10 then fails somewhere "
+           ask="Untick it and raise the share of runs that fail to 0.2. A batch then fails somewhere "
                "nearly nine times in ten. Predict: does the queue empty within the 2 minutes?",
            answer="No. Every failed batch comes back whole, and each failure also scales the mapping down: "
                   "concurrency never passes about {peak}, the function runs about {runs} times per message, "
@@ -389,8 +389,8 @@ steps("lambda_sqs_lab",
            expect={"runs": Expect(1.2, abs=0.05), "few_left": Expect(True)}),
       Step(key="batch-100", title="A batch that outlasts the visibility timeout",
            values={"batch_size": 100},
-           ask="Back at the defaults, set the batch size to 100 (the lab raises the window to the 1 s it "
-               "needs). A batch now takes 100 x 0.5 s = 50 s, and the visibility timeout is 30 s. Predict: "
+           ask="Back at the defaults, set the batch size to 100 (the lab raises the batching window as "
+               "it must). A batch now takes 100 x 0.5 s = 50 s, and the visibility timeout is 30 s. Predict: "
                "does the bigger batch drain the queue faster?",
            answer="No: almost nothing is deleted. Each batch's messages become visible again while the batch "
                   "still runs, and are received again: nearly every message is processed more than once, and "
@@ -416,7 +416,7 @@ steps("lambda_sqs_lab",
            values={"reserved_concurrency": 50, "maximum_concurrency": 50},
            ask="Keep the reservation of 50 and set MaximumConcurrency to 50 as well. Predict the throttles, "
                "and when the queue is empty.",
-           answer="Nothing is throttled ({throttled} throttles): the extra messages wait in the queue instead. "
+           answer="Nothing is throttled: the extra messages wait in the queue instead. "
                   "The queue is empty after about {empty_s} s.",
            measure=lambda r: {"throttled": len(r.throttle_time), "empty_s": _emptied_at(r)},
            expect={"throttled": Expect(0), "empty_s": Expect(95, rel=0.15)}),
@@ -431,8 +431,8 @@ steps("lambda_sqs_lab",
            expect={"throttled": Expect(500, rel=0.15), "most": Expect(4)}),
       Step(key="no-scale-down", title="No scale-down (a model assumption)",
            values={"scale_down": 0},
-           ask="Back at the defaults, set the scale-down on errors to off: failures no longer retire a "
-               "poller. Predict: does the peak rise, and does the queue empty much sooner?",
+           ask="Back at the defaults, set the scale-down on errors to off: failures no longer scale the "
+               "mapping down. Predict: does the peak rise, and does the queue empty much sooner?",
            answer="The peak rises to about {peak}, but the queue is empty after about {empty_s} s, hardly "
                   "sooner: the failed batches still wait out their visibility timeout.",
            measure=lambda r: {"peak": _peak(r), "empty_s": _emptied_at(r)},
