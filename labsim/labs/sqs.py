@@ -199,7 +199,7 @@ def lambda_sqs_view(r, batch_size, batching_window, maximum_concurrency, report_
 
 @register
 def lambda_sqs_lab() -> Lab:
-    """A burst drained by Lambda: batch size, batching window, MaximumConcurrency, partial batches."""
+    """A spike drained by Lambda: batch size, batching window, MaximumConcurrency, partial batches."""
     return Lab({"batch_size": _drop("batch size", [1, 10, 100, 1_000], 10),
                 "batching_window": _drop("batching window (s)", [0, 1, 5, 20], 0),
                 "maximum_concurrency": _drop("MaximumConcurrency", [("none", NO_MAX), ("2", 2), ("10", 10),
@@ -339,74 +339,101 @@ def _emptied_at(r):
     return float(e[0]) if len(e) else float("nan")
 
 
+def _peak(r):
+    return int(r.concurrency(_LAMBDA_GRID).max())
+
+
+def _extra_runs_per_100(r):
+    """Handler runs beyond one per message, per 100 messages sent."""
+    return 100 * (r.runs.sum() / r.sent - 1)
+
+
 steps("lambda_sqs_lab",
-      Step(key="defaults", title="Draining a burst",
+      Step(key="defaults", title="Draining a spike",
            values={},
-           ask="At the defaults, 3,000 messages arrive within 5 s and each batch of 10 runs for 5 s; 2% of "
-               "the runs fail. How fast does concurrency climb, when is the queue empty, and how many handler "
-               "runs does each message cost?",
-           answer="Concurrency climbs by about 5 per second ({at_10s} at 10 s) to a peak of {peak} at about "
-                  "{peak_s} s. The queue is empty after {empty_s} s, and the function runs {runs:.2f} times "
-                  "per message: each failure sends its whole batch of 10 back, and retires a poller (the "
-                  "model's assumption).",
-           measure=lambda r: {"at_10s": int(r.concurrency([10.0])[0]),
-                              "peak": int(r.concurrency(_LAMBDA_GRID).max()),
+           ask="At the defaults, 2% of the runs fail. Predict: about how high does concurrency climb, and is "
+               "the queue empty soon after the last of the backlog is received?",
+           answer="Concurrency climbs to about {at_10s} at 10 s and a peak of about {peak} after about {peak_s} s, "
+                  "when the last of the backlog is received. The queue is empty only after about {empty_s} s: "
+                  "each failure sends its whole batch back, to be received again after the visibility timeout. "
+                  "That costs about {extra} extra runs per 100 messages.",
+           measure=lambda r: {"at_10s": int(r.concurrency([10.0])[0]), "peak": _peak(r),
                               "peak_s": float(_LAMBDA_GRID[r.concurrency(_LAMBDA_GRID).argmax()]),
-                              "empty_s": _emptied_at(r), "runs": r.runs.sum() / r.sent},
-           expect={"at_10s": Expect(49), "peak": Expect(96), "peak_s": Expect(23, abs=1),
-                   "empty_s": Expect(87), "runs": Expect(1.14, abs=0.005)}),
-      Step(key="no-scale-down", title="No scale-down",
-           values={"scale_down": 0},
-           ask="Set the scale-down on errors to off. Does the peak rise, and does the queue empty sooner?",
-           answer="The peak rises to {peak} and the queue is empty after {empty_s} s.",
-           measure=lambda r: {"peak": int(r.concurrency(_LAMBDA_GRID).max()), "empty_s": _emptied_at(r)},
-           expect={"peak": Expect(109), "empty_s": Expect(85)}),
+                              "empty_s": _emptied_at(r), "extra": _extra_runs_per_100(r)},
+           expect={"at_10s": Expect(50, rel=0.15), "peak": Expect(95, rel=0.15), "peak_s": Expect(23, abs=2),
+                   "empty_s": Expect(85, rel=0.15), "extra": Expect(14, rel=0.15)}),
       Step(key="report-failures", title="Partial batch responses",
            values={"report_batch_item_failures": True},
-           ask="Turn the scale-down back on and tick ReportBatchItemFailures. How many runs per message now, "
-               "and when is the queue empty?",
-           answer="Only the failed messages come back: about {runs} runs per message, and the queue is "
-                  "empty earlier, after about {empty_s} s.",
-           measure=lambda r: {"runs": r.runs.sum() / r.sent, "empty_s": _emptied_at(r)},
-           expect={"runs": Expect(1.02, abs=0.01), "empty_s": Expect(78, abs=2)}),
+           ask="Tick ReportBatchItemFailures: the function now reports which messages failed. Predict the "
+               "extra runs per 100 messages, and whether the queue empties sooner.",
+           answer="Only the failed messages come back: about {extra} extra runs per 100 messages instead of "
+                  "about 14, and the queue is empty after about {empty_s} s.",
+           measure=lambda r: {"extra": _extra_runs_per_100(r), "empty_s": _emptied_at(r)},
+           expect={"extra": Expect(1.5, rel=0.15), "empty_s": Expect(80, rel=0.15)}),
       Step(key="failures-20", title="One run in five fails",
            values={"failure_prob": 0.2},
-           ask="Untick it and raise the share of runs that fail to 0.2. How many runs per message, and how "
-               "much is still in the queue after 2 minutes?",
-           answer="Nearly nine batches in ten fail somewhere: the mapping backs off to about {peak} concurrent "
-                  "batches, the function runs {runs:.2f} times per message, and more than two thirds of the "
-                  "messages are still in the queue after 2 minutes.",
-           measure=lambda r: {"runs": r.runs.sum() / r.sent, "peak": int(r.concurrency(_LAMBDA_GRID).max()),
+           ask="Untick it and raise the share of runs that fail to 0.2. A batch then fails somewhere "
+               "nearly nine times in ten. Predict: does the queue empty within the 2 minutes?",
+           answer="No. Every failed batch comes back whole, and each failure also scales the mapping down: "
+                  "concurrency never passes about {peak}, the function runs about {runs} times per message, "
+                  "and more than two thirds of the messages are still in the queue after 2 minutes.",
+           measure=lambda r: {"runs": r.runs.sum() / r.sent, "peak": _peak(r),
                               "over_two_thirds": bool(3 * (r.count(_MO.QUEUED) + r.count(_MO.IN_FLIGHT)) > 2 * r.sent)},
-           expect={"runs": Expect(2.31, abs=0.005), "peak": Expect(33), "over_two_thirds": Expect(True)}),
+           expect={"runs": Expect(2.3, rel=0.05), "peak": Expect(35, rel=0.15), "over_two_thirds": Expect(True)}),
       Step(key="failures-20-report", title="Partial batch responses under failures",
            values={"failure_prob": 0.2, "report_batch_item_failures": True},
-           ask="Keep 0.2 and tick ReportBatchItemFailures again. How many runs per message, and how many "
-               "messages are left?",
-           answer="About {runs} runs per message, and all but a few of the 3,000 messages are deleted.",
+           ask="Keep 0.2 and tick ReportBatchItemFailures again. Predict the runs per message, and how many "
+               "messages are left after 2 minutes.",
+           answer="About {runs} runs per message, and all but a few messages are deleted.",
            measure=lambda r: {"runs": r.runs.sum() / r.sent, "few_left": bool(r.sent - r.count(_MO.DELETED) <= 5)},
            expect={"runs": Expect(1.2, abs=0.05), "few_left": Expect(True)}),
+      Step(key="batch-100", title="A batch that outlasts the visibility timeout",
+           values={"batch_size": 100},
+           ask="Back at the defaults, set the batch size to 100 (the lab raises the batching window as "
+               "it must). A batch now takes 100 x 0.5 s = 50 s, and the visibility timeout is 30 s. Predict: "
+               "does the bigger batch drain the queue faster?",
+           answer="No: almost nothing is deleted. Each batch's messages become visible again while the batch "
+                  "still runs, and are received again: nearly every message is processed more than once, and "
+                  "after 2 minutes only about {deleted} of the 3,000 are deleted. A batch's work must fit in the "
+                  "visibility timeout, as the function timeout must (on AWS this function's timeout could not "
+                  "exceed 30 s, so the batch would time out and fail instead).",
+           measure=lambda r: {"deleted": r.count(_MO.DELETED),
+                              "nearly_all_twice": bool(r.processed_more_than_once >= 0.95 * r.sent)},
+           expect={"deleted": Expect(30, rel=0.15), "nearly_all_twice": Expect(True)}),
       Step(key="reserve-50", title="A reservation below the mapping's reach",
            values={"reserved_concurrency": 50},
-           ask="Back at the defaults, reserve 50 for the function and leave MaximumConcurrency unset. Does "
-               "the mapping stop at 50?",
-           answer="No: it polls beyond 50. {throttled} invocations are throttled, {received_not_run} messages are "
-                  "received once without running, and the queue is not empty after 2 minutes.",
-           measure=lambda r: {"throttled": len(r.throttle_time),
+           ask="Back at the defaults, reserve 50 for the function and leave MaximumConcurrency unset. "
+               "Predict: does the mapping stop at 50, and what happens to the batches above it?",
+           answer="The function runs at most {peak} at once, but the mapping keeps polling beyond that: about "
+                  "{throttled} invocations are throttled, about {received_not_run} messages are received once "
+                  "without running, and the queue is not empty after 2 minutes.",
+           measure=lambda r: {"peak": _peak(r), "throttled": len(r.throttle_time),
                               "received_not_run": int((r.receive_count > r.runs).sum()),
                               "emptied": bool(np.isfinite(_emptied_at(r)))},
-           expect={"throttled": Expect(59), "received_not_run": Expect(590), "emptied": Expect(False)}),
+           expect={"peak": Expect(50), "throttled": Expect(60, rel=0.15), "received_not_run": Expect(600, rel=0.15),
+                   "emptied": Expect(False)}),
       Step(key="reserve-50-max-50", title="MaximumConcurrency at the reservation",
            values={"reserved_concurrency": 50, "maximum_concurrency": 50},
-           ask="Keep the reservation of 50 and set MaximumConcurrency to 50 as well. What changes?",
-           answer="Nothing is throttled ({throttled} throttles), and the queue is empty after about {empty_s} s.",
+           ask="Keep the reservation of 50 and set MaximumConcurrency to 50 as well. Predict the throttles, "
+               "and when the queue is empty.",
+           answer="Nothing is throttled: the extra messages wait in the queue instead. "
+                  "The queue is empty after about {empty_s} s.",
            measure=lambda r: {"throttled": len(r.throttle_time), "empty_s": _emptied_at(r)},
-           expect={"throttled": Expect(0), "empty_s": Expect(93, abs=3)}),
+           expect={"throttled": Expect(0), "empty_s": Expect(95, rel=0.15)}),
       Step(key="reserve-10", title="A small reservation",
            values={"reserved_concurrency": 10},
-           ask="Reserve 10 with no MaximumConcurrency. What happens to messages the function never fails on?",
-           answer="{throttled} invocations are throttled, and some messages are received {most} times without "
-                  "running once: one more receive would move them to the DLQ, although the function never "
-                  "failed on them.",
+           ask="Reserve 10 with no MaximumConcurrency. Predict: can a message the function never fails on "
+               "end in the dead-letter queue?",
+           answer="Yes. About {throttled} invocations are throttled, and some messages are received {most} "
+                  "times without running once. The queue's maxReceiveCount is 5: one more receive would move "
+                  "them to the DLQ, although the function never failed on them.",
            measure=lambda r: {"throttled": len(r.throttle_time), "most": int((r.receive_count - r.runs).max())},
-           expect={"throttled": Expect(497), "most": Expect(4)}))
+           expect={"throttled": Expect(500, rel=0.15), "most": Expect(4)}),
+      Step(key="no-scale-down", title="No scale-down (a model assumption)",
+           values={"scale_down": 0},
+           ask="Back at the defaults, set the scale-down on errors to off: failures no longer scale the "
+               "mapping down. Predict: does the peak rise, and does the queue empty much sooner?",
+           answer="The peak rises to about {peak}, but the queue is empty after about {empty_s} s, hardly "
+                  "sooner: the failed batches still wait out their visibility timeout.",
+           measure=lambda r: {"peak": _peak(r), "empty_s": _emptied_at(r)},
+           expect={"peak": Expect(110, rel=0.15), "empty_s": Expect(85, rel=0.15)}))
