@@ -226,58 +226,66 @@ def _requests_per_message(r):
 steps("polling_lab",
       Step(key="defaults", title="Short polling",
            values={},
-           ask="At the defaults (short polling, the producer quiet half of the time), what share of the "
-               "receives come back empty, and how many requests does each processed message cost?",
+           ask="At the defaults the five consumers short-poll, and the producer is quiet half of the time. "
+               "Predict: what share of the receives come back empty, and how many requests does each "
+               "processed message cost: about 3, about 10 or about 100?",
            answer="{empty:.0%} of the receives are empty: about {requests} requests per message. Each message "
                   "also waits about {wait_ms} ms on average before a poll finds it.",
            measure=lambda r: {"empty": r.empty_receives / r.receives, "requests": _requests_per_message(r),
                               "wait_ms": 1e3 * float(r.receive_latency().mean())},
-           expect={"empty": Expect(0.99, abs=0.005), "requests": Expect(98, rel=0.15),
+           expect={"empty": Expect(0.99, abs=0.005), "requests": Expect(100, rel=0.15),
                    "wait_ms": Expect(27, rel=0.15)}),
       Step(key="long-poll-20", title="Long polling",
            values={"wait_time_seconds": 20},
-           ask="Set WaitTimeSeconds to 20. How many requests per message now, and how long does a message "
-               "wait for a poll?",
-           answer="About {requests} per message (a send, a receive and a delete), and the added wait drops "
-                  "to {wait_ms} ms.",
+           ask="Set WaitTimeSeconds to 20. Predict the requests per message. Does a message now wait longer "
+               "or less for a poll to find it?",
+           answer="About {requests} per message (a send, a receive and a delete). The added wait drops to "
+                  "{wait_ms} ms: a waiting long poll returns as soon as a message arrives.",
            measure=lambda r: {"requests": _requests_per_message(r),
                               "wait_ms": 1e3 * float(r.receive_latency().mean())},
            expect={"requests": Expect(3, rel=0.15), "wait_ms": Expect(0)}),
       Step(key="quiet-90", title="A mostly quiet producer",
            values={"quiet_share": 0.9},
-           ask="Back at short polling, raise the quiet share to 0.9. What happens to the requests per message?",
-           answer="They climb to about {requests}: idle consumers keep polling an empty queue.",
+           ask="Back at short polling, raise the quiet share to 0.9: the producer sends only a tenth of the "
+               "time. Do the requests per message rise or fall, and how far?",
+           answer="They rise to about {requests}: idle consumers keep polling an empty queue, and every empty "
+                  "answer is a billed request.",
            measure=lambda r: {"requests": _requests_per_message(r)},
            expect={"requests": Expect(470, rel=0.15)}))
 
 steps("visibility_lab",
       Step(key="defaults", title="Processing near the timeout",
            values={},
-           ask="At the defaults, processing takes 20 s on average against a visibility timeout of 30 s, and "
-               "2% of messages are poison. How many messages are processed more than once, and how many "
-               "end in the DLQ?",
-           answer="About a third of the runs ({long:.0%}) outlast the timeout: {twice} messages are processed "
-                  "two or more times and {dlq} end in the DLQ, although only {poison} are poison.",
+           ask="At the defaults processing takes 20 s on average against a visibility timeout of 30 s, "
+               "maxReceiveCount is 3, and 2% of the messages are poison. Predict: is anything processed "
+               "twice, and do only the poison messages end in the DLQ?",
+           answer="Yes, and no. About a third of the runs ({long:.0%}) outlast the timeout: about {twice} messages are "
+                  "processed two or more times, and about {dlq} end in the DLQ, although only {poison} are "
+                  "poison.",
            measure=lambda r: {"long": float((r.run_end - r.run_start > 30).mean()),
                               "twice": r.processed_more_than_once, "dlq": r.count(_MO.DLQ),
                               "poison": int(((r.successes == 0) & (r.runs > 0)).sum())},
-           expect={"long": Expect(0.33, rel=0.15), "twice": Expect(41), "dlq": Expect(47), "poison": Expect(6)}),
+           expect={"long": Expect(0.33, rel=0.15), "twice": Expect(40, rel=0.15), "dlq": Expect(50, rel=0.15),
+                   "poison": Expect(6)}),
       Step(key="timeout-120", title="A longer visibility timeout",
            values={"visibility_timeout": 120},
-           ask="Raise the visibility timeout to 120 s. How many messages are processed twice now, and what "
-               "is left in the DLQ?",
-           answer="{twice} are processed twice, and the DLQ holds exactly the {dlq} poison messages.",
+           ask="Raise the visibility timeout to 120 s, above the slowest runs. Predict how many messages are "
+               "processed twice now, and how many end in the DLQ.",
+           answer="Nothing is processed twice ({twice} messages), and the DLQ holds exactly the {dlq} poison "
+                  "messages.",
            measure=lambda r: {"twice": r.processed_more_than_once, "dlq": r.count(_MO.DLQ)},
            expect={"twice": Expect(0), "dlq": Expect(6)}),
       Step(key="no-dlq", title="No DLQ",
            values={"visibility_timeout": 120, "max_receive_count": NO_DLQ},
-           ask="Then set maxReceiveCount to no DLQ. Where do the poison messages go?",
-           answer="Nowhere: the {stuck} poison messages stay in the queue, received again and again.",
+           ask="Keep 120 s and set maxReceiveCount to no DLQ: the queue has no redrive policy. Where do the "
+               "poison messages end up?",
+           answer="In the queue: the {stuck} poison messages are received again and again ({dlq} in a DLQ). "
+                  "They would stay until their retention period ends.",
            measure=lambda r: {"stuck": r.count(_MO.QUEUED) + r.count(_MO.IN_FLIGHT), "dlq": r.count(_MO.DLQ)},
            expect={"stuck": Expect(6), "dlq": Expect(0)}))
 
 def _steady_send_rate(r, after=1.5):
-    """Sends accepted per second once the FIFO limit's assumed burst is spent (after 1.5 s)."""
+    """Sends accepted per second once the FIFO limit's assumed capacity is spent (after 1.5 s)."""
     acc = np.sort(r.enqueue[np.isfinite(r.enqueue)])
     late = acc[acc >= after]
     return len(late) / (late.max() - after)
@@ -286,45 +294,48 @@ def _steady_send_rate(r, after=1.5):
 steps("fifo_lab",
       Step(key="defaults", title="FIFO, one message per call, the SDK retries",
            values={},
-           ask="At the defaults, a FIFO queue is offered 500 messages per second for 3 s, one message per "
-               "send call, and the producer's SDK retries refused sends (standard mode, the model's "
-               "assumption). How many of the 1,538 messages are lost, and does the queue keep their order?",
-           answer="{refused_calls} send attempts are refused; the retries get {retried} messages in late, and "
-                  "{lost} of {offered:,} are lost when their retries run out. The late ones arrive after "
-                  "messages sent after them, so {out_of_order} are handled out of their send order: FIFO keeps "
-                  "the order in which it accepts messages.",
-           measure=lambda r: {"refused_calls": r.throttled_calls, "retried": r.send_retried,
-                              "lost": r.count(_MO.THROTTLED), "offered": r.offered, "out_of_order": r.out_of_order()},
-           expect={"refused_calls": Expect(543), "retried": Expect(170), "lost": Expect(267),
-                   "offered": Expect(1_538), "out_of_order": Expect(505)}),
+           ask="At the defaults a FIFO queue is offered 500 messages per second for 3 s, one message per "
+               "send call: more calls than its limit of 300 per second. The producer's SDK retries refused "
+               "sends. Predict: is any message lost, and are they handled in the order they were sent?",
+           answer="Yes: about {lost} of the {offered:,} are lost when their retries run out. The retries get "
+                  "about {retried} in late, after messages sent after them, so about {out_of_order} are handled "
+                  "out of their send order: a FIFO queue keeps the order in which it accepts messages.",
+           measure=lambda r: {"retried": r.send_retried, "lost": r.count(_MO.THROTTLED), "offered": r.offered,
+                              "out_of_order": r.out_of_order()},
+           expect={"retried": Expect(170, rel=0.15), "lost": Expect(270, rel=0.15), "offered": Expect(1_538),
+                   "out_of_order": Expect(500, rel=0.15)}),
       Step(key="no-retries", title="No SDK retries",
            values={"retry_mode": "none"},
-           ask="Set the SDK retries to none. How many sends are refused now, how fast does the queue take "
-               "calls, and is anything out of order?",
-           answer="{lost} of {offered:,} sends are refused and lost: the queue takes about {calls_per_s} calls "
-                  "per second. {out_of_order} are out of order.",
+           ask="Set the SDK retries to none. Predict: are more or fewer messages lost, and is anything out "
+               "of order now?",
+           answer="More: about {lost} of the {offered:,} sends are refused and lost, because the queue takes "
+                  "only about {calls_per_s} calls per second. Nothing is out of order ({out_of_order} messages): "
+                  "without retries, every accepted message arrives in its send order.",
            measure=lambda r: {"lost": r.count(_MO.THROTTLED), "offered": r.offered,
                               "calls_per_s": _steady_send_rate(r), "out_of_order": r.out_of_order()},
-           expect={"lost": Expect(339), "offered": Expect(1_538), "calls_per_s": Expect(300, rel=0.15),
+           expect={"lost": Expect(340, rel=0.15), "offered": Expect(1_538), "calls_per_s": Expect(300, rel=0.15),
                    "out_of_order": Expect(0)}),
       Step(key="batch-10", title="Batched sends",
            values={"send_batch": 10},
-           ask="Set messages per send call to 10. How many of the 1,538 messages get in?",
-           answer="All {sent:,}: ten messages per call carry ten times as many messages within the same call "
-                  "limit.",
+           ask="Back to the SDK retries, set messages per send call to 10 (SendMessageBatch). Predict how many "
+               "of the 1,538 messages get in.",
+           answer="All {sent:,} get in: ten messages per call carry ten times as many messages within the same "
+                  "limit of calls.",
            measure=lambda r: {"sent": r.sent, "refused": r.count(_MO.THROTTLED)},
            expect={"sent": Expect(1_538), "refused": Expect(0)}),
       Step(key="standard", title="A standard queue",
            values={"queue_type": "standard"},
-           ask="Switch to a standard queue, one message per call. Is anything refused, and does order hold?",
-           answer="Nothing is refused, but {out_of_order} messages are handled out of order.",
+           ask="Switch to a standard queue, one message per call. Predict: is anything refused, and does the "
+               "order hold?",
+           answer="Nothing is refused, but about {out_of_order} messages are handled out of order: "
+                  "a standard queue keeps order only on a best-effort basis.",
            measure=lambda r: {"out_of_order": r.out_of_order(), "refused": r.count(_MO.THROTTLED)},
-           expect={"out_of_order": Expect(313), "refused": Expect(0)}),
+           expect={"out_of_order": Expect(300, rel=0.15), "refused": Expect(0)}),
       Step(key="one-group", title="One message group",
            values={"groups": 1},
-           ask="Back to FIFO, set 1 message group. How fast are messages processed, and is the queue empty "
-               "when the run ends at 6 s?",
-           answer="About {per_s} messages per second: one consumer at a time serves the group. About "
+           ask="Back to FIFO, set 1 message group. Ten consumers are still there: predict how many messages "
+               "per second they process, and whether the queue is empty when the run ends at 6 s.",
+           answer="About {per_s} per second: a group's messages go to one consumer at a time, in order. About "
                   "{left} messages are still in the queue at the end.",
            measure=lambda r: {"per_s": r.count(_MO.DELETED) / r.horizon,
                               "left": r.count(_MO.QUEUED) + r.count(_MO.IN_FLIGHT)},
