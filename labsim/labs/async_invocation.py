@@ -1,5 +1,5 @@
-"""Labs for chapter 4a: asynchronous invocation (retries, event age, throttling, destinations)
-and idempotency (duplicated charges with and without a key store)."""
+"""Labs for asynchronous invocation (retries, event age, throttling, destinations: chapters/04a) and
+idempotency (duplicated charges with and without a key store: chapters/04)."""
 
 from __future__ import annotations
 
@@ -95,9 +95,19 @@ def idempotency_lab() -> Lab:
 from .trythis import Expect, Step, steps  # noqa: E402  (after the factories: one block per module)
 
 steps("async_lab",
+      Step(key="error-40", title="Twice the errors",
+           values={"error_rate": 0.4},
+           ask="Raise the function error rate from 20% to 40%, with the default 2 retries. What share of the "
+               "events succeed, and how many end in the on-failure destination?",
+           answer="About {success:.0%} succeed, as 1 - p^(r+1) = {closed:.1%} predicts; about {failed} events "
+                  "fail all three runs and reach the on-failure destination.",
+           measure=lambda r: {"success": r.success_fraction(), "failed": r.books()["failure_destination"],
+                              "closed": retry_success_probability(r.params["error_rate"], r.params["max_retry_attempts"])},
+           expect={"success": Expect(0.94, abs=0.01), "failed": Expect(35, rel=0.15), "closed": Expect(0.936, abs=0.0005)}),
       Step(key="no-retries", title="No retries",
            values={"max_retry_attempts": 0},
-           ask="Set MaximumRetryAttempts to 0. Where do the events that fail go?",
+           ask="Back at a 20% error rate, set MaximumRetryAttempts to 0. Where do the events that fail go, and "
+               "how many runs does each get?",
            answer="Straight to the on-failure destination after one run: about {failed} events.",
            measure=lambda r: {"failed": r.books()["failure_destination"], "max_runs": int(r.runs.max())},
            expect={"failed": Expect(100, rel=0.15), "max_runs": Expect(1)}),
