@@ -159,22 +159,29 @@ def _charges(r, store):
 steps("idempotency_lab",
       Step(key="no-store", title="No key store",
            values={"store": False},
-           ask="Turn the key store off. Of 1,000 orders, each delivered twice with probability 10%, how "
+           ask="Turn the key store off. Of 1,000 orders, each delivered a second time with probability 10%, how "
                "many cards are charged twice?",
            answer="About {duplicated}: every duplicate delivery charges again.",
            measure=lambda r: {"duplicated": _charges(r, False)},
            expect={"duplicated": Expect(100, rel=0.15)}),
       Step(key="ttl-10-minutes", title="A short TTL",
            values={"ttl": 600},
-           ask="Turn the store on again and shorten the key TTL to 10 minutes, with duplicates arriving 20 "
-               "minutes later on average. How many duplicated charges now (about 5 with a 1-hour TTL)?",
+           ask="Turn the store on again and shorten the key TTL from 1 hour to 10 minutes; duplicates still "
+               "arrive 20 minutes after the first delivery on average. How many duplicated charges now?",
            answer="About {duplicated}: most duplicates arrive after their key has expired.",
            measure=lambda r: {"duplicated": _charges(r, True)},
            expect={"duplicated": Expect(60, rel=0.15)}),
       Step(key="delay-60", title="Slow redeliveries",
            values={"delay_mean": 60},
-           ask="Back to a 1-hour TTL, raise the mean redelivery delay to 60 minutes. How many duplicated "
+           ask="Back to a 1-hour TTL, raise the mean redelivery delay from 20 to 60 minutes. How many duplicated "
                "charges?",
            answer="About {duplicated}: many duplicates now arrive after their key has expired.",
            measure=lambda r: {"duplicated": _charges(r, True)},
-           expect={"duplicated": Expect(40, rel=0.15)}))
+           expect={"duplicated": Expect(40, rel=0.15)}),
+      Step(key="ttl-1-day", title="A long TTL",
+           values={"ttl": 86_400},
+           ask="Set the key TTL to 1 day, with duplicates 20 minutes late on average. How many duplicated "
+               "charges are left, and what does the store pay for it?",
+           answer="None ({duplicated}): no duplicate comes a day late. The price is storage: every key is kept for a day.",
+           measure=lambda r: {"duplicated": _charges(r, True)},
+           expect={"duplicated": Expect(0)}))
