@@ -1,4 +1,5 @@
-"""Labs for chapter 4: a retry storm against a concurrency limit, and the contention experiment."""
+"""Labs for client retries (chapters/04): a retry storm against a concurrency limit, and the contention
+experiment."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ __all__ = ["retry_storm_lab", "contention_lab", "storm_model", "contention_model
            "STORM_DEFAULTS", "CONTENTION_SETS", "cached_sweep"]
 
 #: The retry-storm scenario: 200 calls/s to a function limited to 50 concurrent executions of
-#: 0.1 s (it can serve 500/s), with a burst of extra calls in half a second at t = 2 s.
+#: 0.1 s (it can serve 500/s), with a spike of extra calls in half a second at t = 2 s.
 STORM_DEFAULTS = dict(base_rate=200.0, spike_start=2.0, spike_length=0.5, horizon=30.0,
                       duration=0.1, concurrency_limit=50, rtt=0.01)
 #: The retry budget the lab switches on.
@@ -113,36 +114,48 @@ def contention_lab() -> Lab:
 from .trythis import Expect, Step, steps  # noqa: E402  (after the factories: one block per module)
 
 steps("retry_storm_lab",
-      Step(key="immediate", title="No backoff",
-           values={"strategy": "immediate"},
-           ask="Choose no backoff (immediate): every refused call retries at once. How many attempts per "
-               "call, and how many calls succeed?",
-           answer="About {attempts} attempts per call, a storm, for no gain: {success:.0%} succeed.",
-           measure=lambda r: {"attempts": r.amplification, "success": r.success_rate},
-           expect={"attempts": Expect(3.1, abs=0.05), "success": Expect(0.78, abs=0.005)}),
+      Step(key="defaults", title="Plain exponential backoff",
+           values={},
+           ask="At the defaults every refused caller retries with plain exponential backoff (base 0.1 s, cap "
+               "20 s, up to 10 attempts). What share of the calls succeed, and how long after the spike does the "
+               "backlog of waiting callers drain? Watch when the refused callers come back.",
+           answer="About {success:.0%} succeed, but slowly: the refused callers come back together, in waves at "
+                  "0.1, 0.3, 0.7, 1.5 s ... after their refusal, and each wave is refused again except for the 50 "
+                  "that fit. The backlog drains only about {drain} s after the spike.",
+           measure=lambda r: {"success": r.success_rate, "drain": r.drain_time},
+           expect={"success": Expect(0.98, abs=0.005), "drain": Expect(45, rel=0.15)}),
       Step(key="full-jitter", title="Full jitter",
            values={"strategy": "full_jitter"},
-           ask="Choose full jitter. How many calls succeed, and how soon does the backlog drain "
-               "(about 45 s with plain exponential backoff)?",
-           answer="Every call succeeds ({success:.0%}) and the backlog drains in about {drain} s: the "
-                  "retries are spread out evenly.",
+           ask="Choose full jitter: each wait is drawn at random between zero and the exponential backoff. How "
+               "many calls succeed now, and how soon does the backlog drain?",
+           answer="Every call succeeds ({success:.0%}) and the backlog drains in about {drain} s, less than half "
+                  "the time of plain exponential backoff: the retries are spread out evenly.",
            measure=lambda r: {"success": r.success_rate, "drain": r.drain_time},
            expect={"success": Expect(1.0), "drain": Expect(20, rel=0.15)}),
+      Step(key="three-attempts", title="The SDKs' three attempts",
+           values={"strategy": "full_jitter", "max_attempts": 3},
+           ask="Keep full jitter but allow 3 attempts, the SDKs' default, instead of 10. Does full jitter still "
+               "save every call of the half-second spike?",
+           answer="No: only about {success:.0%} succeed, hardly more than with no retries. With a base of 0.1 s "
+                  "both retries come within 0.3 s of the refusal, inside the spike; it takes more attempts, or a "
+                  "longer base, for the waits to reach past it.",
+           measure=lambda r: {"success": r.success_rate},
+           expect={"success": Expect(0.79, abs=0.01)}),
       Step(key="budget", title="A retry budget",
            values={"strategy": "immediate", "budget": True},
-           ask="Back to no backoff, and tick retry budget (a token bucket of 50, a tenth of a token back "
-               "per success). What happens to the attempts per call, and to success?",
-           answer="The budget runs dry within the burst: about {attempts} attempt per call. It stops the "
-                  "storm but also the retries that would have helped: {success:.0%} succeed, as with no "
-                  "retries at all.",
+           ask="Choose no backoff (immediate), the storm of the figure above, and tick retry budget: a token "
+               "bucket of 50 tokens, one per retry, a tenth of a token back per success. What happens to the "
+               "attempts per call, and to the share that succeeds?",
+           answer="The budget runs dry within the spike: about {attempts} attempt per call. It stops the storm "
+                  "but also the retries that would have helped: {success:.0%} succeed, as with no retries at all.",
            measure=lambda r: {"attempts": r.amplification, "success": r.success_rate},
            expect={"attempts": Expect(1.0, abs=0.05), "success": Expect(0.77, abs=0.005)}),
       Step(key="short-cap", title="A bigger spike and a short cap",
            values={"strategy": "full_jitter", "spike_calls": 4_000, "cap": 1.0},
-           ask="Full jitter, 4,000 calls in the spike, and the cap lowered to 1 s. Does full jitter still "
-               "save every call?",
-           answer="No: with every wait under 1 s the retries all land while the function is still full, "
-                  "and only about {success:.0%} succeed, at about {attempts} attempts per call.",
+           ask="Full jitter, 4,000 calls in the spike, and the cap lowered to 1 s. Does full jitter still save "
+               "every call?",
+           answer="No: with every wait under 1 s the retries all land while the function is still full, and only "
+                  "about {success:.0%} succeed, at about {attempts} attempts per call.",
            measure=lambda r: {"success": r.success_rate, "attempts": r.amplification},
            expect={"success": Expect(0.78, rel=0.15), "attempts": Expect(4.4, rel=0.15)}))
 
