@@ -142,8 +142,8 @@ steps("capstone_lab",
                    "more_than_double": Expect(True)}),
       Step(key="stream-50", title="A stream with enough concurrency",
            values={"design": "stream", "reserved_concurrency": 50},
-           ask="Switch to the stream with the reserved concurrency at 50 (10 batches per shard). Predict: "
-               "is the p99 below the queue's at 10, or above?",
+           ask="Switch to the stream and raise the reserved concurrency to 50 (10 batches per shard). Predict: "
+               "is its p99 below the queue's 10.8 s at a reservation of 10, or above?",
            answer="Below: it falls to {p99:.1f} s, with {lost} lost.",
            measure=lambda r: {"p99": _p99(r), "lost": r.lost},
            expect={"p99": Expect(6.1, abs=0.05), "lost": Expect(0)}),
@@ -166,7 +166,8 @@ steps("capstone_lab",
            expect={"throttles": Expect(457), "processed": Expect(640), "waiting": Expect(641), "lost": Expect(0)}),
       Step(key="stage-50", title="A low API stage limit",
            values={"stage_rate": 50, "stage_burst": 100},
-           ask="Back to the defaults, lower the API stage rate to 50 per second and the burst to 100. Predict: "
+           ask="Back to the defaults, lower the API stage rate to 50 per second and the "
+               "API stage burst (the token bucket's capacity) to 100. Predict: "
                "do orders get a 429 from API Gateway, and does a queue or a stream change that?",
            answer="{rejected} orders get a 429 from API Gateway, in every design: the stage refuses them "
                   "before any design sees them.",

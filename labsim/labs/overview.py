@@ -82,8 +82,8 @@ steps("outage_lab",
                   "unchanged. The messages are kept, not delivered: someone must now process them from "
                   "that queue.",
            measure=lambda res: {"dlq": res[0].books()["dlq"], "lost": res[0].books()["lost"],
-                                "sqs_expired": res[1].books()["expired"]},
-           expect={"dlq": Expect(171), "lost": Expect(0), "sqs_expired": Expect(0)}),
+                                "sqs_read": res[1].books()["deleted"], "kinesis_read": res[2].books()["processed"]},
+           expect={"dlq": Expect(171), "lost": Expect(0), "sqs_read": Expect(761), "kinesis_read": Expect(761)}),
       Step(key="sqs-retention-15", title="A short SQS retention",
            values={"retention": "15 minutes"},
            ask="Without the DLQ, set SQS retention to 15 minutes, half the outage. Predict: does the queue "
