@@ -110,48 +110,54 @@ def _rejected_by_design(**values):
 steps("capstone_lab",
       Step(key="reserved-20", title="More concurrency for the synchronous design",
            values={"reserved_concurrency": 20},
-           ask="The synchronous design loses 534 orders at the defaults. Raise the reserved concurrency to 20. "
-               "How many does it lose now?",
-           answer="{lost}: with twice the concurrency, far fewer of the sale's extra orders become errors.",
+           ask="The synchronous design loses 534 orders at the defaults. Raise the reserved concurrency to 20: "
+               "the capacity doubles to the sale's own rate. Predict: none lost, or still some?",
+           answer="Still {lost}: the capacity now equals the sale's average rate, but orders arrive at "
+                  "random, so at moments all 20 executions are busy and the next order becomes a 500.",
            measure=lambda r: {"lost": r.lost},
            expect={"lost": Expect(160)}),
       Step(key="reserved-50", title="Enough concurrency for the sale",
            values={"reserved_concurrency": 50},
-           ask="Raise the reserved concurrency to 50. How many orders are lost?",
+           ask="Raise the reserved concurrency to 50. Predict the lost orders.",
            answer="{lost}: 50 executions keep up with the whole sale.",
            measure=lambda r: {"lost": r.lost},
            expect={"lost": Expect(0)}),
       Step(key="queue", title="Put a queue in front",
            values={"design": "queue"},
-           ask="Back at 10, switch the design to the queue. How many orders are lost, and how long do the "
-               "slowest wait (p99)?",
+           ask="Back at 10, switch the design to the queue. Predict the lost orders, and the p99 latency from "
+               "the backlog the sale builds.",
            answer="{lost} lost; the p99 latency is {p99:.1f} s: the queue turns the excess into waiting.",
            measure=lambda r: {"lost": r.lost, "p99": _p99(r)},
            expect={"lost": Expect(0), "p99": Expect(10.8, abs=0.05)}),
       Step(key="queue-max-5", title="Protect the database",
            values={"design": "queue", "maximum_concurrency": 5},
-           ask="Keep the queue and set MaximumConcurrency to 5, as you might to protect a database. Lost "
-               "orders and p99?",
-           answer="Still {lost} lost, but the p99 climbs to {p99:.1f} s.",
-           measure=lambda r: {"lost": r.lost, "p99": _p99(r), "waiting": r.books()["waiting"]},
-           expect={"lost": Expect(0), "p99": Expect(30.6, abs=0.05), "waiting": Expect(0)}),
+           ask="Keep the queue and set MaximumConcurrency to 5, as you might to protect a database: half the "
+               "capacity. Predict: are orders lost now, and does the p99 double, or more?",
+           answer="Still {lost} lost, but the p99 climbs to {p99:.1f} s, more than double: the backlog grows "
+                  "faster during the sale and drains more slowly after it.",
+           measure=lambda r: {"lost": r.lost, "p99": _p99(r), "waiting": r.books()["waiting"],
+                              "more_than_double": _p99(r) > 2 * _p99(capstone_model(**{**defaults("capstone_lab"),
+                                                                                      "design": "queue"}))},
+           expect={"lost": Expect(0), "p99": Expect(30.6, abs=0.05), "waiting": Expect(0),
+                   "more_than_double": Expect(True)}),
       Step(key="stream-50", title="A stream with enough concurrency",
            values={"design": "stream", "reserved_concurrency": 50},
-           ask="Switch to the stream with the reserved concurrency at 50 (10 batches per shard). What is "
-               "the p99 now?",
-           answer="It falls to {p99:.1f} s, with {lost} lost.",
+           ask="Switch to the stream and raise the reserved concurrency to 50 (10 batches per shard). Predict: "
+               "is its p99 below the queue's 10.8 s at a reservation of 10, or above?",
+           answer="Below: it falls to {p99:.1f} s, with {lost} lost.",
            measure=lambda r: {"p99": _p99(r), "lost": r.lost},
            expect={"p99": Expect(6.1, abs=0.05), "lost": Expect(0)}),
       Step(key="stream-5-shards", title="More shards",
            values={"design": "stream", "reserved_concurrency": 50, "shards": 5},
-           ask="Keep the stream at 50 and raise the shards to 5. The p99?",
-           answer="It falls to {p99:.1f} s.",
+           ask="Keep the stream at 50 and raise the shards to 5, so the customers spread over more shards. "
+               "Predict: does the tail shrink?",
+           answer="Yes: the p99 falls to {p99:.1f} s, with {lost} lost.",
            measure=lambda r: {"p99": _p99(r), "lost": r.lost},
            expect={"p99": Expect(2.9, abs=0.05), "lost": Expect(0)}),
       Step(key="stream-reserved-2", title="More shards than concurrency",
            values={"design": "stream", "reserved_concurrency": 2, "shards": 10},
            ask="Set the reserved concurrency to 2 and the shards to 10: the mapping asks for 10 invocations "
-               "at a time. Does the stream process the sale?",
+               "at a time. Predict: does the stream process the sale by the end of the run?",
            answer="No: the function runs 2 at a time. Lambda throttles the rest ({throttles:,} times) and the "
                   "mapping retries them, so only {processed:,} orders are processed and {waiting:,} still wait "
                   "at 70 s: shards add no work beyond the function's concurrency.",
@@ -160,8 +166,9 @@ steps("capstone_lab",
            expect={"throttles": Expect(457), "processed": Expect(640), "waiting": Expect(641), "lost": Expect(0)}),
       Step(key="stage-50", title="A low API stage limit",
            values={"stage_rate": 50, "stage_burst": 100},
-           ask="Back to the defaults, lower the API stage rate to 50 per second and the burst to 100. How "
-               "many orders get a 429 from API Gateway, and does the design change that?",
+           ask="Back to the defaults, lower the API stage rate to 50 per second and the "
+               "API stage burst (the token bucket's capacity) to 100. Predict: "
+               "do orders get a 429 from API Gateway, and does a queue or a stream change that?",
            answer="{rejected} orders get a 429 from API Gateway, in every design: the stage refuses them "
                   "before any design sees them.",
            measure=lambda r: {"rejected": r.books()["rejected"],

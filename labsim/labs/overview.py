@@ -1,5 +1,6 @@
-"""Lab for chapter 5 (application integration overview): one producer, a consumer down for a
-while, and three ways to deliver: SNS push to HTTP, an SQS queue, a Kinesis stream."""
+"""The capstone's outage comparison (its section "Compare the services in an outage"): one producer,
+a consumer down for a while, and three ways to deliver: SNS push to HTTP, an SQS queue, a Kinesis
+stream."""
 
 from __future__ import annotations
 
@@ -75,24 +76,40 @@ _LONGEST_SNS_POLICY = list(DELIVERY_PRESETS)[2]     # "60 retries, 60 s apart (3
 steps("outage_lab",
       Step(key="sns-dlq", title="A DLQ on the SNS subscription",
            values={"dlq": True},
-           ask="Tick SNS subscription DLQ. What happens to the 171 messages SNS lost during the 30-minute "
-               "outage?",
-           answer="All {dlq} go to the dead-letter queue instead ({lost} lost): someone must now process "
-                  "them from that queue.",
-           measure=lambda res: {"dlq": res[0].books()["dlq"], "lost": res[0].books()["lost"]},
-           expect={"dlq": Expect(171), "lost": Expect(0)}),
+           ask="At the defaults SNS loses 171 messages in the 30-minute outage. Tick SNS subscription DLQ. "
+               "Predict: are they still lost, and does anything change for SQS and Kinesis?",
+           answer="All {dlq} go to the dead-letter queue instead ({lost} lost), and SQS and Kinesis are "
+                  "unchanged. The messages are kept, not delivered: someone must now process them from "
+                  "that queue.",
+           measure=lambda res: {"dlq": res[0].books()["dlq"], "lost": res[0].books()["lost"],
+                                "sqs_read": res[1].books()["deleted"], "kinesis_read": res[2].books()["processed"]},
+           expect={"dlq": Expect(171), "lost": Expect(0), "sqs_read": Expect(761), "kinesis_read": Expect(761)}),
       Step(key="sqs-retention-15", title="A short SQS retention",
            values={"retention": "15 minutes"},
-           ask="Without the DLQ, set SQS retention to 15 minutes. Does the queue still lose nothing?",
+           ask="Without the DLQ, set SQS retention to 15 minutes, half the outage. Predict: does the queue "
+               "still lose nothing, and if it loses some, which ones?",
            answer="No: {expired} messages expire, all of them sent more than 15 minutes before the "
-                  "consumer came back.",
+                  "consumer came back. A pull service keeps messages only as long as its retention.",
            measure=lambda res: {"expired": res[1].books()["expired"]},
            expect={"expired": Expect(81)}),
       Step(key="sns-hour-of-retries", title="An hour of SNS retries",
            values={"policy": _LONGEST_SNS_POLICY},
-           ask="With the default retention, choose the SNS policy 60 retries, 60 s apart (3,600 s). Against "
-               "a 30-minute outage, how many messages does SNS lose now?",
-           answer="{lost}: {late} messages arrive late instead. Push can bridge an outage, but only one "
-                  "shorter than the policy's retries, at most an hour.",
+           ask="With the default retention, choose the SNS policy 60 retries, 60 s apart (3,600 s), the "
+               "most an HTTP/S policy allows. Against the 30-minute outage, how many messages does SNS "
+               "lose now?",
+           answer="{lost}: {late} messages arrive late instead. An outage shorter than the policy's "
+                  "retries is bridged.",
            measure=lambda res: {"lost": res[0].books()["lost"], "late": res[0].books()["delivered_late"]},
-           expect={"lost": Expect(0), "late": Expect(174)}))
+           expect={"lost": Expect(0), "late": Expect(174)}),
+      Step(key="sns-hour-outage-90", title="An outage longer than an hour",
+           values={"policy": _LONGEST_SNS_POLICY, "down_minutes": 90},
+           ask="Keep the hour of retries and make the outage 90 minutes. Predict which service loses "
+               "messages now, and which ones.",
+           answer="SNS loses {lost}: those published more than an hour before the consumer came back, "
+                  "whose retries ran out. SQS and Kinesis lose {kept_lost} and make the first messages "
+                  "wait about {wait:.0f} minutes. An HTTP/S subscription cannot bridge more than an "
+                  "hour; for longer outages, let SNS deliver to a queue.",
+           measure=lambda res: {"lost": res[0].books()["lost"],
+                                "kept_lost": res[1].books()["expired"] + res[2].books()["pending"],
+                                "wait": float(np.nanmax(res[1].first_receive - res[1].send)) / 60},
+           expect={"lost": Expect(174), "kept_lost": Expect(0), "wait": Expect(90, abs=1)}))
