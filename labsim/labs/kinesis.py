@@ -320,10 +320,11 @@ def _others_max_age(r):
 
 
 steps("poison_lab",
-      Step(key="defaults", title="One bad record, default settings",
+      Step(key="defaults", title="One bad record, default error handling",
            values={},
-           ask="At the defaults (MaximumRetryAttempts -1, MaximumRecordAgeInSeconds -1, no bisection), the "
-               "first record written after 30 s fails every time. Predict, for the 5 minutes shown: what does "
+           ask="With the mapping's default error handling (MaximumRetryAttempts -1, MaximumRecordAgeInSeconds -1, "
+               "no bisection), the first record written after 30 s fails every time. Predict, for the 5 minutes "
+               "shown: what does "
                "the bad record's shard do, what do the other three do, and how many records end up waiting?",
            answer="The shard stops: its iterator age climbs to about {age} s by the end, while the other three "
                   "stay under a second. About {waiting:,} records wait behind the bad one, and would wait until "
