@@ -133,7 +133,7 @@ def fifo_view(r, queue_type, groups, rate, send_batch, retry_mode="standard"):
             f"{retry_mode}, 10 consumers of 10 ms per message: {r.throttled_calls:,} send attempts refused by "
             f"the call limit; {retried}<b>{b['send_throttled']:,}</b> of {b['offered']:,} messages lost; "
             f"<b>{b['deleted']:,}</b> processed (last at {done.max(initial=0):.1f} s), "
-            f"<b>{r.out_of_order():,}</b> handled out of their send order within their group.")
+            f"<b>{r.out_of_order():,}</b> handled out of order (before a message sent earlier in their group).")
     return plots.fifo_figure(r, rate), text
 
 
@@ -315,8 +315,9 @@ steps("fifo_lab",
                "in the order they were sent?",
            answer="Yes: about {lost} of the {offered:,} are lost. The spike empties the retry quota, so most of "
                   "them (about {unretried}) are refused once and never retried. The retries get about {retried} "
-                  "in late, after messages sent after them, so about {out_of_order} are handled out of their send "
-                  "order: a FIFO queue keeps the order in which it accepts messages.",
+                  "in late, and about {out_of_order} messages sent after them overtake them, handled before a "
+                  "message sent earlier in their group: a FIFO queue keeps the order in which it accepts "
+                  "messages, not the order in which they were sent.",
            measure=lambda r: {"retried": r.send_retried, "lost": r.count(_MO.THROTTLED), "offered": r.offered,
                               "unretried": int(((r.outcome == _MO.THROTTLED) & (r.send_attempts == 1)).sum()),
                               "out_of_order": r.out_of_order()},
