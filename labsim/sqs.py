@@ -334,7 +334,8 @@ class QueueResult:
         return self.first_receive[m] - self.enqueue[m]
 
     def out_of_order(self) -> int:
-        """Messages deleted after a later-sent message *of the same group* (key) was deleted.
+        """Messages deleted before a message sent earlier *in the same group* (key) was deleted:
+        the messages that overtook an earlier one.
 
         Within each group, in send order, a message is out of order when its delete time is
         earlier than the latest delete time of the messages sent before it in its group
