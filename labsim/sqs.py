@@ -520,24 +520,50 @@ def _sdk_standard_retries(call_t, rate, burst, seed):
     was lost), admitted flags, attempts, and the refused attempts."""
     bucket = TokenBucket(rate, burst)
     rng = np.random.default_rng([seed, 7])        # its own stream: the queue's draws stay as they were
-    h = [(x, k, 1) for k, x in enumerate(call_t.tolist())]
-    heapq.heapify(h)
-    out_t = call_t.copy()
-    ok = np.zeros(len(call_t), bool)
-    attempts = np.ones(len(call_t), np.int16)
+    xs = call_t.tolist()
+    n = len(xs)
+    out_t = list(xs)
+    ok = [False] * n
+    attempts = [1] * n
     quota, refused = SDK_RETRY_QUOTA, 0
-    while h:
-        x, k, a = heapq.heappop(h)
-        attempts[k] = a
-        if bucket.take(x):
-            ok[k], out_t[k] = True, x
-            quota = min(SDK_RETRY_QUOTA, quota + (SDK_RETRY_COST if a > 1 else 1))
+    # First attempts come in time order; only retries need the heap. The two are merged in the
+    # order of (time, call, attempt), as one heap of all of them would pop them. The bucket's
+    # take() is inlined (TokenBucket's own formulas) for speed: this loop runs once per call.
+    dep, inv, m, k = bucket.dep, bucket.inv, bucket.m, bucket.k
+    heappush, heappop, popleft, append = heapq.heappush, heapq.heappop, dep.popleft, dep.append
+    h, i, first = [], 0, dep[0]                   # first: when the bucket's next token is there
+    full, cost = SDK_RETRY_QUOTA, SDK_RETRY_COST
+    # The waits' uniform draws, drawn at once: the same numbers, in the same order, as one
+    # rng.random() per retry (at most SDK_MAX_ATTEMPTS - 1 retries per call).
+    u, nu = rng.random(n * (SDK_MAX_ATTEMPTS - 1)).tolist(), 0
+    while i < n or h:
+        if h and (i >= n or h[0][0] < xs[i] or (h[0][0] == xs[i] and h[0][1] < i)):
+            x, c, a = heappop(h)
+            attempts[c] = a
+        else:
+            x, c, a = xs[i], i, 1
+            i += 1
+        if x >= first:                                    # admitted (TokenBucket.take)
+            k += 1
+            mm = x - (k - 1) * inv
+            if mm > m:
+                m = mm
+            popleft()
+            append(m + k * inv)
+            first = dep[0]
+            ok[c] = True
+            out_t[c] = x
+            if quota < full:
+                quota += cost if a > 1 else 1
+                if quota > full:
+                    quota = full
             continue
         refused += 1
-        if a < SDK_MAX_ATTEMPTS and quota >= SDK_RETRY_COST:
-            quota -= SDK_RETRY_COST
-            heapq.heappush(h, (x + rng.random() * min(2.0 ** (a - 1), SDK_MAX_BACKOFF_S), k, a + 1))
-    return out_t, ok, attempts, refused
+        if a < SDK_MAX_ATTEMPTS and quota >= cost:
+            quota -= cost
+            heappush(h, (x + u[nu] * min(2.0 ** (a - 1), SDK_MAX_BACKOFF_S), c, a + 1))
+            nu += 1
+    return np.array(out_t), np.array(ok, bool), np.array(attempts, np.int16), refused
 
 
 # --- the general event loop -------------------------------------------------------------------------
