@@ -49,6 +49,28 @@ from .trythis import Expect, Step, steps  # noqa: E402  (after the factory: one 
 _FULL, _INC, _EVENT = "scheduled full", "scheduled incremental", "event-triggered"
 
 steps("appflow_lab",
+      Step(key="defaults", title="Hourly flows and an event flow",
+           values={},
+           ask="At the defaults (the scheduled flows run every 60 minutes; about 120 edits an hour), predict for "
+               "each flow: how far behind the CRM is S3 on average, and how many API calls does the flow make "
+               "in the day?",
+           answer="Both scheduled flows are about {lag_full:.0f} minutes behind (the wait for the next run), the "
+                  "event-triggered flow about {lag_event:.0f} minute. The full flow rewrites every account at "
+                  "every run: about {records_full:,} records and {calls_full:,} API calls, to carry about "
+                  "{records_inc:,} edits. The incremental flow writes those edits with {calls_inc} calls; the "
+                  "event-triggered flow makes one call per edit, {calls_event:,}.",
+           measure=lambda res: {"lag_full": 60 * af.mean_lag_hours(res[_FULL]),
+                                "lag_incremental": 60 * af.mean_lag_hours(res[_INC]),
+                                "lag_event": 60 * af.mean_lag_hours(res[_EVENT]),
+                                "records_full": res[_FULL].records_transferred,
+                                "calls_full": res[_FULL].api_calls,
+                                "records_inc": res[_INC].records_transferred,
+                                "calls_inc": res[_INC].api_calls,
+                                "calls_event": res[_EVENT].api_calls},
+           expect={"lag_full": Expect(30, rel=0.15), "lag_incremental": Expect(30, rel=0.15),
+                   "lag_event": Expect(1, rel=0.15), "records_full": Expect(1_000_000, rel=0.15),
+                   "calls_full": Expect(5_750), "records_inc": Expect(2_600, rel=0.15),
+                   "calls_inc": Expect(32), "calls_event": Expect(3_044)}),
       Step(key="every-15-minutes", title="Run every 15 minutes",
            values={"interval_min": 15},
            ask="Set the schedule to every 15 minutes (from 60). How far behind the CRM are the scheduled "
@@ -60,9 +82,18 @@ steps("appflow_lab",
                                 "calls_full": res[_FULL].api_calls},
            expect={"lag_full": Expect(9, rel=0.15), "lag_incremental": Expect(9, rel=0.15),
                    "calls_full": Expect(24_000, rel=0.15)}),
+      Step(key="edits-600", title="A busy CRM",
+           values={"changes_per_hour": 600},
+           ask="Back at the defaults, set the CRM edits to 600 an hour, five times more. Which flows' API calls "
+               "grow, and which stay as they were?",
+           answer="The event-triggered flow's calls grow with the edits, to about {calls_event:,}: now more than "
+                  "the full flow's {calls_full:,}, which do not change. The incremental flow needs {calls_inc}.",
+           measure=lambda res: {"calls_event": res[_EVENT].api_calls, "calls_full": res[_FULL].api_calls,
+                                "calls_inc": res[_INC].api_calls},
+           expect={"calls_event": Expect(15_000, rel=0.15), "calls_full": Expect(5_750), "calls_inc": Expect(84)}),
       Step(key="page-2000", title="Bigger pages",
            values={"page_size": 2_000},
-           ask="Back to every 60 minutes, set the records per API call to 2,000 (from 200). How many API "
+           ask="Back at the defaults, set the records per API call to 2,000 (from 200). How many API "
                "calls do the full and the incremental flow need?",
            answer="The full flow needs ten times fewer calls ({calls_full}), and the incremental flow makes "
                   "one call per run ({calls_incremental}).",
@@ -71,8 +102,8 @@ steps("appflow_lab",
            expect={"calls_full": Expect(575), "calls_incremental": Expect(23), "runs": Expect(23)}),
       Step(key="bad-emails-20", title="Many invalid emails",
            values={"bad_email_pct": 20},
-           ask="Raise the invalid emails to 20% (from 3%, where Validate rejects 81 edits). How many edits "
-               "does Validate reject now, and does it depend on the flow?",
+           ask="Back at the defaults, raise the invalid emails to 20% (from 3%, where Validate rejects 81 edits). "
+               "How many edits does Validate reject now, and does it depend on the flow?",
            answer="{rejected} edits are rejected, the same number for all three flows.",
            measure=lambda res: {"rejected": res[_INC].count(af.REJECTED),
                                 "same_in_all_flows": len({r.count(af.REJECTED) for r in res.values()}) == 1},

@@ -66,13 +66,45 @@ def cold_start_lab() -> Lab:
 # --- Try this (the chapter's guided steps; labsim.labs.trythis) -----------------------------------
 from .trythis import Expect, Step, steps  # noqa: E402  (after the factory: one block per module)
 
+def _spike_cold(r):
+    """Cold starts that fall in the spike's first 2 seconds."""
+    lo = coldstart.SPIKE_START * r.horizon
+    return int((r.cold & (r.arrival >= lo) & (r.arrival < lo + 2.0)).sum())
+
+
 steps("cold_start_lab",
+      Step(key="defaults", title="A spike, nothing provisioned",
+           values={},
+           ask="At the defaults (the spike, no provisioned concurrency, 5 minutes idle), at most 19 requests "
+               "run at once. How many environments does Lambda hold at the spike's peak, and does p99 show "
+               "the cold starts?",
+           answer="{envs} environments for {peak} requests at once: each new environment spends its first second "
+                  "in INIT, and the requests that arrive meanwhile need environments of their own ({spike_cold} "
+                  "of the {cold} cold starts come in the spike's first 2 seconds). Only {share:.2%} of requests "
+                  "are cold, fewer than the 1% that p99 leaves out, so p99 stays near {p99_ms} ms while the "
+                  "slowest requests take about {slowest} s.",
+           measure=lambda r: {"envs": int(r.environments(r.arrival).max()), "peak": r.peak_demand(),
+                              "spike_cold": _spike_cold(r), "cold": r.cold_starts, "share": r.cold_fraction(),
+                              "p99_ms": 1e3 * float(r.latency_percentiles()[2]),
+                              "slowest": float(r.latency.max())},
+           expect={"envs": Expect(33), "peak": Expect(19), "spike_cold": Expect(29), "cold": Expect(36),
+                   "share": Expect(0.0038, abs=0.00005), "p99_ms": Expect(360, rel=0.15),
+                   "slowest": Expect(1.3, rel=0.15)}),
+      Step(key="provisioned-10", title="Provision half the peak",
+           values={"provisioned": 10},
+           ask="Set provisioned concurrency to 10, about half the spike's peak of 19. How many of the 36 cold "
+               "starts remain?",
+           answer="{cold} cold starts, {fewer} times fewer: the provisioned environments take the spike's first "
+                  "requests, so far fewer new environments pile up in INIT.",
+           measure=lambda r: {"cold": r.cold_starts,
+                              "fewer": cold_start_model("spike", 0, 300, "mru").cold_starts / r.cold_starts},
+           expect={"cold": Expect(9), "fewer": Expect(4)}),
       Step(key="provisioned-19", title="Provision for the peak",
            values={"provisioned": 19},
-           ask="Set provisioned concurrency to 19, the spike's peak of requests running together. How many "
-               "requests are cold now, and how busy are the provisioned environments you pay for?",
+           ask="Set provisioned concurrency to 19, the spike's peak. How many requests are cold now, and how "
+               "busy are the provisioned environments you pay for?",
            answer="{cold} cold starts, but the provisioned environments are busy only about {busy:.0%} of "
-                  "the hour.",
+                  "the hour, and you pay for all of them all hour.",
            measure=lambda r: {"cold": r.cold_starts, "busy": r.provisioned_utilisation()},
            expect={"cold": Expect(0), "busy": Expect(0.03, rel=0.15)}),
       Step(key="idle-10s", title="A short idle time",
