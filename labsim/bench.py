@@ -9,6 +9,12 @@ model of the same loss system (``simpy.Resource``, one process per request), tim
 run, median of 5 (SimPy is a test-only dependency: ``tests/requirements.txt``). The ``host``
 column says whether a lab's samples fell in a slow phase of the machine (see :func:`host_probe`).
 
+``python -m labsim.bench --against REV [rounds]``: old and new code in one process, calls
+interleaved (both see the same load, so a busy or drifting host cancels out): the labsim of git
+revision REV (``git archive``, imported as ``labsim_old``) against this one, per lab the median CPU
+time of the model and of the update, and the change. Labs with new parameters are marked; their
+defaults may ask the model for more work than the old code did.
+
 Targets: every update p95 <= 100 ms; ``simulate_sync`` (no scaling model) at 10^5 requests at
 least 150x SimPy with fixed durations and 55x with exponential ones; the bucket at 10^5 requests
 <= 10 ms. Then the SQS queue drained by 10 consumers at 10^5 messages (the engine alone, and the
@@ -204,5 +210,53 @@ def main(repeat: int = 20) -> None:
               f"{ratio:5.0f}x")
 
 
+def against(rev: str, rounds: int = 30) -> None:
+    """The interleaved comparison with git revision ``rev`` (see the module docstring)."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+    import matplotlib
+    matplotlib.use("Agg")
+    root = Path(__file__).resolve().parents[1]
+    tmp = Path(tempfile.mkdtemp(prefix="labsim-against-"))
+    tar = subprocess.run(["git", "-C", str(root), "archive", rev, "labsim"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tmp)], input=tar, check=True)
+    (tmp / "labsim").rename(tmp / "labsim_old")       # relative imports inside: it imports as its own package
+    sys.path.insert(0, str(tmp))
+    import importlib
+    old = importlib.import_module("labsim_old.labs")
+
+    def cpu(fn):
+        c = time.process_time()
+        fn()
+        return time.process_time() - c
+
+    print(f"labsim at {rev} -> this labsim, CPU medians, calls interleaved ({rounds} model rounds per lab)")
+    for name, factory in labs.LABS.items():
+        if name not in old.LABS:
+            print(f"{name:<26} (a new lab)")
+            continue
+        o, n = old.LABS[name](), factory()
+        ov, nv = o.values(), n.values()
+        for _ in range(2):
+            o.model(**ov), n.model(**nv), o.update(), n.update()
+        pairs = {"model": ([], []), "update": ([], [])}
+        for what, count in (("model", rounds), ("update", max(6, rounds // 3))):
+            fo, fn = (lambda: o.model(**ov), lambda: n.model(**nv)) if what == "model" else (o.update, n.update)
+            for r in range(count):                 # alternate which goes first
+                a, b = (cpu(fo), cpu(fn)) if r % 2 else (cpu(fn), cpu(fo))[::-1]
+                pairs[what][0].append(a)
+                pairs[what][1].append(b)
+        cells = []
+        for what, (a, b) in pairs.items():
+            ma, mb = np.median(a), np.median(b)
+            cells.append(f"{what} {1e3 * ma:7.2f} -> {1e3 * mb:7.2f} ms ({100 * (mb / ma - 1):+4.0f}%)")
+        extra = sorted(set(nv) - set(ov))
+        print(f"{name:<26} " + "  ".join(cells) + (f"  [new parameters: {', '.join(extra)}]" if extra else ""))
+
+
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:2]))
+    if sys.argv[1:2] == ["--against"]:
+        against(sys.argv[2], *(int(a) for a in sys.argv[3:4]))
+    else:
+        main(*(int(a) for a in sys.argv[1:2]))
