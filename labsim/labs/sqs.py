@@ -409,8 +409,7 @@ steps("lambda_sqs_lab",
            ask="Untick it and raise the share of runs that fail to 0.2. A batch then fails somewhere "
                "nearly nine times in ten. Predict: does the queue empty within the 2 minutes, and does "
                "concurrency climb higher or lower than at the defaults? (The second part rests on the model's "
-               "labelled assumption: each failed or throttled invocation retires one poller; AWS gives no "
-               "figure.)",
+               "labelled assumption, above the lab: each failure retires one poller.)",
            answer="No, and lower. Every failed batch comes back whole, and under the assumption each failure "
                   "also scales the mapping down: concurrency never passes about {peak}, the function runs about "
                   "{runs} times per message, and more than two thirds of the messages are still in the queue "
@@ -445,9 +444,9 @@ steps("lambda_sqs_lab",
       Step(key="reserve-50-max-50", title="MaximumConcurrency at the reservation",
            values={"reserved_concurrency": 50, "maximum_concurrency": 50},
            ask="Keep the reservation of 50 and set MaximumConcurrency to 50 as well. Predict the throttles, "
-               "and when the queue is empty.",
+               "and whether the queue now empties within the 2 minutes.",
            answer="Nothing is throttled: the extra messages wait in the queue instead. "
-                  "The queue is empty after about {empty_s} s.",
+                  "It does: the queue is empty after about {empty_s} s.",
            measure=lambda r: {"throttled": len(r.throttle_time), "empty_s": _emptied_at(r)},
            expect={"throttled": Expect(0), "empty_s": Expect(95, rel=0.15)}),
       Step(key="reserve-10", title="A small reservation",
