@@ -190,18 +190,28 @@ steps("usage_plan_lab",
       Step(key="defaults", title="A noisy premium key",
            values={},
            ask="The premium key turns noisy at 12,000 requests per second, and its plan holds it to 8,000. "
-               "Will the quiet basic key, far under its own plan's 1,000 per second, get any 429s?",
-           answer="Yes, about {basic:.0%} of its requests, all from the account: 8,000 from premium plus "
-                  "{others:,} from everyone else is more than the account's 10,000 per second, and an empty "
-                  "account bucket refuses every client alike. (The free key's quota also runs out, after about "
-                  "{free_out:.0f} seconds: from then on every request with that key gets 429.)",
+               "Will the quiet basic key, at 800 per second, far under its own plan's 1,000, get any 429s? "
+               "If so, roughly what share?",
+           answer="Yes, about {basic:.0%} of its requests, all from the account. 8,000 from premium plus "
+                  "{others:,} from everyone else (50 + 800 + 3,000) is {offered:,} per second, {excess:,} more "
+                  "than the account's 10,000; once the account bucket is empty it refuses every client alike, "
+                  "about {excess:,} / {offered:,} of each one's requests. (The free key's quota also runs out: 100 requests at "
+                  "50 per second last about {free_out:.0f} seconds, and from then on every request with that "
+                  "key gets 429.)",
            measure=lambda r: {"basic": r.throttled_fraction(_of(r, "basic")),
                               "basic_at_account": r.count(_ACCOUNT, _of(r, "basic"))
                               == r.sent(_of(r, "basic")) - r.count(_PASSED, _of(r, "basic")),
                               "others": int(r.params["other_apis_rate"] + sum(
                                   v for k, v in ag.QUIET_RATE.items() if k != r.params["noisy"])),
+                              "offered": int(ag.CLIENT_PLANS[r.params["noisy"]][0] + r.params["other_apis_rate"]
+                                             + sum(v for k, v in ag.QUIET_RATE.items() if k != r.params["noisy"])),
+                              "excess": int(ag.CLIENT_PLANS[r.params["noisy"]][0] + r.params["other_apis_rate"]
+                                            + sum(v for k, v in ag.QUIET_RATE.items() if k != r.params["noisy"])
+                                            - ag.ACCOUNT_RATE),
+                              "quiet": (ag.QUIET_RATE["free"], ag.QUIET_RATE["basic"], r.params["other_apis_rate"]),
                               "free_out": _quota_out(r)},
            expect={"basic": Expect(0.16, rel=0.15), "basic_at_account": Expect(True), "others": Expect(3_850),
+                   "offered": Expect(11_850), "excess": Expect(1_850), "quiet": Expect((50.0, 800.0, 3_000)),
                    "free_out": Expect(2, rel=0.15)}),
       Step(key="basic-noisy", title="A noisy basic key",
            values={"noisy": "basic"},
@@ -239,6 +249,13 @@ def _edge_over(r):
     return e["over target"] / e["sent"]
 
 
+def _regional_reach_km(r):
+    """The farthest distance at which a new connection's three internet round trips meet the target."""
+    p = r.params
+    per_trip = p["target_ms"] / (ag.HANDSHAKES[p["connection"]] + 1) - ag.HOP_MS
+    return per_trip * ag.FIBRE_KM_PER_MS / (2 * ag.INTERNET_STRETCH)
+
+
 def _sydney(r, endpoint_type):
     return float(r.median[endpoint_type][r.clients.index("Sydney")])
 
@@ -247,26 +264,35 @@ steps("endpoint_lab",
       Step(key="defaults", title="A client in Sydney",
            values={},
            ask="The API is in US East (N. Virginia), edge-optimized, and every request opens a new "
-               "connection. Predict how long a client in Sydney waits, and whether a Regional endpoint "
-               "would be faster.",
-           answer="About {edge:.0f} ms through the edge, and about {regional:.0f} ms through a Regional endpoint "
-                  "(the lab plots both): with a Regional endpoint the two handshakes of a new connection "
-                  "cross the ocean too.",
-           measure=lambda r: {"edge": _sydney(r, "edge-optimized"), "regional": _sydney(r, "regional")},
-           expect={"edge": Expect(190, rel=0.15), "regional": Expect(620, rel=0.15)}),
+               "connection. From the round trips above the lab, estimate how long a client in Sydney "
+               "waits, and whether a Regional endpoint would be faster or slower.",
+           answer="About {edge:.0f} ms through the edge: one round trip over the backbone (about {backbone_ms:.0f} "
+                  "ms) plus three short ones to the point of presence and a few milliseconds per hop. Slower "
+                  "through a Regional endpoint, about {regional:.0f} ms (the lab plots both): all three round "
+                  "trips cross the ocean on the internet, about {internet_ms:.0f} ms each.",
+           measure=lambda r: {"edge": _sydney(r, "edge-optimized"), "regional": _sydney(r, "regional"),
+                              "backbone_ms": ag.round_trip_ms(ag.distance_km("Sydney", "N. Virginia"),
+                                                              ag.BACKBONE_STRETCH),
+                              "internet_ms": ag.round_trip_ms(ag.distance_km("Sydney", "N. Virginia"),
+                                                              ag.INTERNET_STRETCH)},
+           expect={"edge": Expect(190, rel=0.15), "regional": Expect(620, rel=0.15), "backbone_ms": Expect(175, abs=3), "internet_ms": Expect(205, abs=3)}),
       Step(key="regional", title="A Regional endpoint",
            values={"endpoint_type": "regional"},
-           ask="Switch the endpoint type to regional. What share of the requests now miss the 200 ms target?",
-           answer="About {over:.0%} (most of them), against about {edge_over:.0%} through the edge: every "
-                  "client far from the Region now pays its handshakes across the ocean.",
+           ask="Switch the endpoint type to regional. Do most requests now miss the 200 ms target, or only a few?",
+           answer="Most: about {over:.0%}, against about {edge_over:.0%} through the edge. Three internet round "
+                  "trips fit in 200 ms only for clients within about 5,000 km of the Region; every client "
+                  "farther away now pays its handshakes across the ocean.",
            measure=lambda r: {"over": r.books()["over target"] / r.books()["sent"],
-                              "edge_over": _edge_over(r)},
-           expect={"over": Expect(0.65, rel=0.15), "edge_over": Expect(0.1, rel=0.15)}),
+                              "edge_over": _edge_over(r), "reach_km": _regional_reach_km(r)},
+           expect={"over": Expect(0.65, rel=0.15), "edge_over": Expect(0.1, rel=0.15),
+                   "reach_km": Expect(5_000, rel=0.05)}),
       Step(key="reused", title="Reused connections",
            values={"endpoint_type": "regional", "connection": "reused"},
-           ask="Keep regional and set the connection to reused. How far apart are Regional and edge now?",
-           answer="A few tens of milliseconds at most (about {gap_ms:.0f} ms for the farthest client): with "
-                  "no handshakes to repeat, the edge saves little.",
+           ask="Keep regional and set the connection to reused: no handshakes, only the request's own round "
+               "trip. Is the gap between Regional and edge now larger or smaller than before?",
+           answer="Much smaller: a few tens of milliseconds at most (about {gap_ms:.0f} ms for the farthest "
+                  "client: one internet round trip against one over the backbone). With no handshakes to "
+                  "repeat, the edge saves little.",
            measure=lambda r: {"gap_ms": float(_np.nanmax(_np.abs(r.median["regional"] - r.median["edge-optimized"])))},
            expect={"gap_ms": Expect(25, rel=0.15)}),
       Step(key="private", title="A private endpoint",

@@ -49,7 +49,7 @@ def bucket_figure(result: ThrottleResult) -> Figure:
     g = np.linspace(0.0, result.horizon, 400)
     lvl = tokenbucket.tokens(result.arrival, result.passed, lim.rate, lim.burst, g)
     ax2.plot(g, lvl, color=BLUE, lw=1)
-    ax2.axhline(lim.burst, color=ROLE["limit"], ls="--", lw=1, label=f"burst {lim.burst:,}")
+    ax2.axhline(lim.burst, color=ROLE["limit"], ls="--", lw=1, label=f"capacity {lim.burst:,}")
     ax2.set(xlabel="time (s)", ylabel="tokens", title="Tokens in the bucket", ylim=(0, 1.15 * lim.burst))
     ax2.legend(loc="lower left", fontsize=7)
     flow(ax3, result.sent(), [("passed", result.count(PASSED), "processed"), ("429", result.count(STAGE), "throttled")],
