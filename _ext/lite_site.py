@@ -10,14 +10,15 @@ the book build and writes the lite site to ``_build/html/lite/``):
      the version ``jupyterlite-pyodide-kernel`` was built for; ``dev.py build`` runs ``npm ci``),
      so the kernel starts from the site itself;
    - its ``pyodide-lock.json`` rewritten: every pure-Python package that the kernel, IPython and
-     matplotlib need (and docutils, for the review's check) is served by the site (the same version's wheel from PyPI, with its hash in
+     matplotlib need is served by the site (the same version's wheel from PyPI, with its hash in
      the lock, since Pyodide's own builds hash differently); the compiled ones (numpy,
      matplotlib, pillow, contourpy, kiwisolver: ``CDN_COMPILED``) and every package the labs do
      not use point at Pyodide's jsDelivr CDN, where a reader's browser fetches them;
    - ``pypi/``: labsim's wheel built from this repository plus the pure-Python wheels it needs that
-     are not in Pyodide's lock (ipywidgets, jupyterlab_widgets, comm; jupyterquiz for the review:
-     the versions of the build environment), which JupyterLite's ``piplite`` installs from the site (PyPI fallback off);
-   - the chapters as contents (``chapters/``), set explicitly on every build.
+     are not in Pyodide's lock (ipywidgets, jupyterlab_widgets, comm: the versions of the build
+     environment), which JupyterLite's ``piplite`` installs from the site (PyPI fallback off);
+   - the chapters as contents (``chapters/``, with ``chapters/quiz/``: the review's questions and
+     its script), set explicitly on every build.
 
 2. **A "Run in your browser" button** on every chapter, next to the download button (the pinned
    sphinx-book-theme has launch buttons for Binder, JupyterHub, Colab and Deepnote only). It opens
@@ -27,7 +28,7 @@ the book build and writes the lite site to ``_build/html/lite/``):
 
 The chapters install labsim in the browser in one hidden cell that does nothing on CPython
 (``sys.platform == "emscripten"``): ``setup_cell`` makes it from what the chapter imports (labsim;
-the review: jupyterquiz and docutils), ``add_setup_cell`` puts it in a notebook (``python3 dev.py
+the review imports none of them: its quiz is the book's own script), ``add_setup_cell`` puts it in a notebook (``python3 dev.py
 lite-cell chapters/NN_name.ipynb``), and tests/test_notebooks.py requires it in every chapter. A
 chapter that does not use labsim (the review) needs nothing from the CDN: its button opens it
 directly.
@@ -55,12 +56,12 @@ CDN = "https://cdn.jsdelivr.net/pyodide/v{version}/full/"
 #: The five compiled wheels the labs need: in no registry reachable here, fetched from the CDN.
 CDN_COMPILED = ["numpy", "matplotlib", "pillow", "contourpy", "kiwisolver"]
 #: Packages of Pyodide's lock the kernel and the labs load (with their dependencies).
-LOCK_ROOTS = ["micropip", "ipython", "jedi", "matplotlib", "numpy", "docutils"]
+LOCK_ROOTS = ["micropip", "ipython", "jedi", "matplotlib", "numpy"]
 #: Pure-Python wheels outside Pyodide's lock that piplite installs from the site (build env's versions).
-SITE_WHEELS = ["ipywidgets", "jupyterlab_widgets", "comm", "jupyterquiz"]
+SITE_WHEELS = ["ipywidgets", "jupyterlab_widgets", "comm"]
 #: What a chapter imports -> the package its hidden setup cell installs in the browser (labsim
-#: brings numpy, matplotlib and ipywidgets; jupyterquiz is the review's quiz, docutils its check).
-BROWSER_PACKAGES = {"labsim": "labsim", "jupyterquiz": "jupyterquiz", "docutils": "docutils"}
+#: brings numpy, matplotlib and ipywidgets; the review needs nothing: chapters/quiz/quiz.js grades it).
+BROWSER_PACKAGES = {"labsim": "labsim"}
 #: Packages whose install in the browser needs the compiled wheels of the CDN (CDN_COMPILED).
 NEEDS_CDN = {"labsim"}
 SETUP_ID = "lite-setup"

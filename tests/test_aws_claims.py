@@ -15,11 +15,6 @@ def markdown(stem: str) -> str:
     return " ".join(" ".join("".join(c["source"]).split()) for c in cells if c["cell_type"] == "markdown")
 
 
-def code(stem: str) -> str:
-    cells = json.loads((CHAPTERS / f"{stem}.ipynb").read_text())["cells"]
-    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-
-
 def test_overview_table_says_enhanced_fan_out_pushes_records():
     """enhanced-consumers.html: an enhanced fan-out consumer gets records pushed to it over HTTP/2
     (SubscribeToShard); the table said only "Pull"."""
@@ -51,29 +46,27 @@ def test_api_gateway_chapter_says_every_level_is_best_effort_and_names_waf_and_b
     assert "AWS documents this algorithm for API Gateway's throttles" in text and "the book *models* them" in text
 
 
+def quiz_question(stem, qid):
+    """One question of the review's quiz data (chapters/quiz/<stem>.json, CONTRIBUTING.md 4)."""
+    questions = json.loads((CHAPTERS / "quiz" / f"{stem}.json").read_text(encoding="utf-8"))
+    (q,) = [q for q in questions if q["id"] == qid]
+    return q, next(o for o in q["options"] if o["correct"])
+
+
 def test_review_questions_state_model_figures_and_the_http_api_timeout():
-    src = code("12_review")
-    start = src.index("QUESTIONS = [")
-    depth = 0
-    for k, ch in enumerate(src[start:]):
-        depth += (ch == "[") - (ch == "]")
-        if depth == 0 and ch == "]":
-            break
-    ns: dict = {}
-    exec(src[start:start + k + 1], ns)
-    by_title = {q[2]: q for q in ns["QUESTIONS"] if q[0] == "10_api_gateway"}
-    bucket = by_title["Throttling is a token bucket"]
-    assert bucket[4].startswith("In the book's model, after about 2.5 seconds"), bucket[4]
-    assert "best-effort basis, as targets rather than guaranteed ceilings" in bucket[6]
-    plans = by_title["Four levels, in order"]
-    assert "best-effort targets" in plans[6] and "AWS WAF" in plans[6] and "AWS Budgets" in plans[6]
-    timeout = by_title["The integration timeout"]
-    assert "an HTTP API's is at most 30 seconds and cannot be raised" in timeout[6]
+    bucket, right = quiz_question("10_api_gateway", "apigw-spike-shared-bucket")
+    assert "In the book's model" in bucket["question"], bucket["question"]
+    assert right["text"].startswith("After about 2.5 seconds"), right["text"]
+    assert "best-effort basis, as targets rather than guaranteed ceilings" in right["why"]
+    _, plans = quiz_question("10_api_gateway", "apigw-noisy-partner")
+    assert "best-effort targets" in plans["why"] and "AWS WAF" in plans["why"] and "AWS Budgets" in plans["why"]
+    _, timeout = quiz_question("10_api_gateway", "apigw-two-minute-report")
+    assert "an HTTP API's is at most 30 seconds and cannot be raised" in timeout["why"]
 
 
 def test_review_says_a_throttle_is_one_cause_of_a_500_behind_a_lambda_proxy_integration():
     """services-apigateway-errors.html: API Gateway answers 500 when the Lambda API rejects the
     invocation; a throttle is one cause, a missing invoke permission another."""
-    src = code("12_review")
-    assert "(a throttle is one cause, a missing invoke permission another)" in src
-    assert "rejects the invocation \"\n     \"(a throttle) and 502" not in src
+    _, right = quiz_question("11_capstone", "capstone-sale-throttle")
+    assert right["text"].startswith("500 errors"), right["text"]
+    assert "(a throttle is one cause, a missing invoke permission another)" in right["why"]

@@ -315,8 +315,8 @@ def test_internal_links_and_images_resolve(built_book):
     broken = []
     for rel in pages(root):
         page = root / rel
-        # Script bodies hold code, not links (jupyterquiz's embedded script builds its own links
-        # from strings such as href="$2"; the review test checks those links in the browser).
+        # Script bodies hold code and data, not links (the review's quiz script builds its links
+        # from its JSON data; the review test checks those links).
         text = re.sub(r"(<script\b[^>]*>).*?(</script>)", r"\1\2", page.read_text(), flags=re.S)
         for target in re.findall(r'(?:href|src)="([^"#?]+)(?:[#?][^"]*)?"', text):
             if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith("//"):
@@ -361,12 +361,26 @@ REVIEW = "chapters/12_review.html"
 RENDER_TIMEOUT_MS = 20_000
 
 
-def test_review_quiz_grades_answers_in_the_browser(built_book, site, browser, screenshots):
-    """The review page's quiz (jupyterquiz, its script embedded in the page) grades an answer with no
-    kernel: one right and one wrong answer show the verdict, the explanation and a link to the section
-    that teaches it. Every question's link points at a page and section of the built site. No request
-    leaves 127.0.0.1 and the console stays free of errors."""
+def _quiz_data(built_book) -> list:
+    """The questions the review page carries (its <script type="application/json"> block)."""
+    html = (built_book.html / REVIEW).read_text(encoding="utf-8")
+    m = re.search(r'<script type="application/json" class="slq-data">(.*?)</script>', html, re.S)
+    assert m, "the review page holds no quiz data"
+    return json.loads(m.group(1).replace("<\\/", "</"))["questions"]
+
+
+def test_review_quiz_grades_answers_in_the_browser(built_book, site, browser, npm_packages, screenshots):
+    """The review page's quiz (the book's own script, chapters/quiz/quiz.js, inline in the page)
+    works with no kernel: one right and one wrong answer show the verdict, the chosen option's why
+    and the link to the section; the running score (per chapter and overall) counts them and
+    survives a reload (localStorage), and the reset clears it; a "choose two" question is checked
+    with its button; the exam shows 20 questions, grades them only at the end, and links every
+    miss to its section; keyboard alone answers a question. Every question's link points at a page
+    and section of the built site; axe-core finds no serious violation in the answered page nor in
+    the graded exam. No request leaves 127.0.0.1 and the console stays free of errors."""
     assert (built_book.html / REVIEW).is_file(), f"{REVIEW} is not in the built book"
+    data = _quiz_data(built_book)
+    axe = _axe_source(npm_packages)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     blocked = []
     context.route("**/*", site_only_route(site, blocked))
@@ -374,58 +388,147 @@ def test_review_quiz_grades_answers_in_the_browser(built_book, site, browser, sc
     errors = []
     page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
     page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    serious = []
+
+    def axe_check(when):
+        page.add_script_tag(content=axe)
+        serious.extend(f"{when}: {v['id']} ({v['impact']}): {v['help']} {v['nodes'][:3]}"
+                       for v in page.evaluate(AXE_RUN) if v["impact"] in FAILING_IMPACTS)
+
+    def score():
+        return page.locator(".slq-overall").inner_text()
+
     try:
         page.goto(site + REVIEW, wait_until="load")
-        page.wait_for_function("() => document.querySelectorAll('.Quiz label.MCButton').length >= 100",
+        page.wait_for_function("() => document.querySelectorAll('.slq fieldset.slq-q').length >= 68",
                                timeout=RENDER_TIMEOUT_MS)
-        questions = page.locator("div.Quiz[data-qnum]")  # (the feedback links are class "Quiz" too)
+        questions = page.locator(".slq-practice fieldset.slq-q")
         n = questions.count()
-        assert n >= 25, f"{n} questions rendered"
+        assert n == len(data) >= 68, (n, len(data))
+        assert score().startswith("Your score: 0 right of 0 answered"), score()
+        # Grouped by chapter in the book's order, each group's questions together.
+        order = page.evaluate("() => [...document.querySelectorAll('.slq-practice h3.slq-chapter')].map(h => h.dataset.chapter)")
+        assert order[:3] == ["01_lambda_at_a_glance", "02_invocation_models", "03_concurrency_and_throttling"], order
+        assert order.index("04a_async_invocation_and_idempotency") < order.index("04_retries_backoff_idempotency"), order
 
-        # Question 1, the right answer: marked correct, with the explanation and its link.
-        q1 = questions.nth(0)
-        assert "40 minutes" in q1.inner_text()
-        q1.locator('label[data-correct="true"]').click()
-        fb1 = q1.locator(".Feedback")
-        assert "correct" in fb1.get_attribute("class").split(), fb1.get_attribute("class")
-        assert "correctButton" in q1.locator('label[data-correct="true"]').get_attribute("class")
-        text1 = fb1.inner_text()
-        assert text1.startswith("Right.") and "at most 900 seconds (15 minutes)" in text1, text1
-        assert fb1.locator("a").get_attribute("href") == "01_lambda_at_a_glance.html#lambda-timeout"
-
-        # Question 2, a wrong answer: marked incorrect, with the same explanation and link.
-        q2 = questions.nth(1)
-        wrong = q2.locator('label[data-correct="false"]').first
-        wrong.click()
-        fb2 = q2.locator(".Feedback")
-        assert "incorrect" in fb2.get_attribute("class").split(), fb2.get_attribute("class")
-        assert "incorrectButton" in wrong.get_attribute("class")
-        text2 = fb2.inner_text()
-        assert text2.startswith("Not this one.") and "6 MB for a synchronous invocation" in text2, text2
-        assert fb2.locator("a").get_attribute("href") == "01_lambda_at_a_glance.html#passing-the-items-payload-limits"
+        # The first "one" question, its right answer: marked right, its why, the section's link.
+        ones = page.locator('.slq-practice fieldset.slq-q[data-kind="one"]')
+        q1 = ones.nth(0)
+        qid = q1.get_attribute("data-id")
+        q = next(q for q in data if q["id"] == qid)
+        q1.locator('input[data-correct="true"]').check()
+        right_opt = next(o for o in q["options"] if o["correct"])
+        assert "Right." in q1.locator(".slq-status").inner_text()
+        assert q1.locator(".slq-opt.slq-right").count() == 1 and q1.locator(".slq-opt.slq-wrong").count() == 0
+        assert right_opt["why"].replace("`", "")[:40] in q1.locator(".slq-why:not(.slq-hide)").inner_text()
+        assert q1.locator(".slq-section a").get_attribute("href") == f"{q['chapter']}.html#{q['ref']}"
+        # The second, a wrong answer: marked wrong with that option's own why.
+        q2 = ones.nth(1)
+        q2data = next(q for q in data if q["id"] == q2.get_attribute("data-id"))
+        wrong = q2.locator('input[data-correct="false"]').first
+        wrong_text = q2.locator(f'label[for="{wrong.get_attribute("id")}"]').inner_text().strip()
+        wrong_opt = next(o for o in q2data["options"] if o["text"].replace("`", "").replace("*", "") == wrong_text)
+        wrong.check()
+        assert "Not this one" in q2.locator(".slq-status").inner_text()
+        assert q2.locator(".slq-opt.slq-wrong").count() == 1
+        assert wrong_opt["why"].replace("`", "")[:40] in q2.locator(".slq-why:not(.slq-hide)").inner_text()
         # The other questions are untouched.
-        assert questions.nth(2).locator(".Feedback").inner_text().strip() == ""
-        page.screenshot(path=str(screenshots / "review__answered.png"), full_page=True)
+        assert ones.nth(2).locator(".slq-status").inner_text().strip() == ""
+        assert score().startswith("Your score: 1 right of 2 answered"), score()
+        chapter = page.locator(f'h3.slq-chapter[data-chapter="{q["chapter"]}"] .slq-chapter-score').inner_text()
+        assert "right of" in chapter and "answered" in chapter, chapter
+        # A second try does not change the score: the first answer counts.
+        q2.locator('input[data-correct="true"]').check()
+        assert "Right." in q2.locator(".slq-status").inner_text()
+        assert score().startswith("Your score: 1 right of 2 answered"), score()
 
-        # Every answer's feedback links to an existing page of the book and, where it names one,
-        # a section of that page.
-        feedback = page.evaluate("() => [...document.querySelectorAll('.Quiz label.MCButton')].map(l => l.dataset.feedback)")
-        assert len(feedback) == 4 * n and all(feedback)
+        # A "choose two" question: checkboxes and a Check button.
+        many = page.locator('.slq-practice fieldset.slq-q[data-kind="many"]').first
+        assert many.locator('input[type="checkbox"]').count() >= 4
+        correct = many.locator('input[data-correct="true"]')
+        for i in range(correct.count()):
+            correct.nth(i).check()
+        many.get_by_role("button", name="Check").click()
+        assert many.locator(".slq-status").inner_text().startswith("Right."), many.locator(".slq-status").inner_text()
+        assert score().startswith("Your score: 2 right of 3 answered"), score()
+        page.screenshot(path=str(screenshots / "review__answered.png"), full_page=False)
+        axe_check("answered")
+
+        # The score lives in localStorage: a reload keeps it, the reset clears it.
+        page.reload(wait_until="load")
+        page.wait_for_selector(".slq-overall")
+        assert score().startswith("Your score: 2 right of 3 answered"), score()
+        page.get_by_role("button", name="Reset my score").click()
+        assert score().startswith("Your score: 0 right of 0 answered"), score()
+        assert page.evaluate("() => window.localStorage.getItem('serverless-lab-quiz-v1')") is None
+        page.reload(wait_until="load")
+        page.wait_for_selector(".slq-overall")
+        assert score().startswith("Your score: 0 right of 0 answered"), score()
+
+        # Keyboard only: Tab from the reset button to the first question's answers, an arrow key
+        # moves the choice (and does not answer), Enter answers.
+        first = page.locator(".slq-practice fieldset.slq-q").first
+        assert first.get_attribute("data-kind") == "one"
+        page.get_by_role("button", name="Reset my score").focus()
+        for _ in range(6):
+            page.keyboard.press("Tab")
+            if page.evaluate("() => document.activeElement.closest('fieldset.slq-q') !== null"):
+                break
+        assert page.evaluate("""() => document.activeElement.type === 'radio'
+            && document.activeElement.closest('fieldset.slq-q') === document.querySelector('.slq-practice fieldset.slq-q')""")
+        assert page.evaluate("""() => document.activeElement.matches(':focus-visible')
+            && getComputedStyle(document.activeElement).outlineStyle !== 'none'"""), "no visible focus"
+        page.keyboard.press("ArrowDown")
+        assert first.locator(".slq-status").inner_text().strip() in ("", "Press Enter to answer.")
+        assert score().startswith("Your score: 0 right of 0 answered"), "an arrow key alone answered"
+        page.keyboard.press("Enter")
+        assert first.locator(".slq-status").inner_text().startswith(("Right.", "Not this one")), first.locator(".slq-status").inner_text()
+        assert " of 1 answered" in score(), score()
+        page.get_by_role("button", name="Reset my score").focus()
+        page.keyboard.press("Enter")
+        assert score().startswith("Your score: 0 right of 0 answered"), score()
+
+        # Exam mode: 20 random questions, nothing graded until the end, misses linked.
+        page.get_by_role("button", name=re.compile("Start an exam")).click()
+        exam = page.locator(".slq-exam fieldset.slq-q")
+        assert exam.count() == 20
+        assert page.locator(".slq-practice").is_hidden()
+        ids = [exam.nth(i).get_attribute("data-id") for i in range(20)]
+        assert len(set(ids)) == 20
+        for i in range(20):     # the first 10 right, the next 5 wrong, the last 5 blank
+            card, kind = exam.nth(i), exam.nth(i).get_attribute("data-kind")
+            if i < 15:
+                pick = card.locator(f'input[data-correct="{"true" if i < 10 else "false"}"]')
+                for k in range(pick.count() if kind == "many" and i < 10 else 1):
+                    pick.nth(k).check()
+                if kind == "many":
+                    card.get_by_role("button", name="Record answer").click()
+            assert card.locator(".slq-opt.slq-right, .slq-opt.slq-wrong").count() == 0, "graded before the end"
+        page.get_by_role("button", name="Finish and grade").click()
+        assert page.locator(".slq-exam-score").inner_text() == "Exam score: 10 of 20."
+        misses = page.locator(".slq-misses a")
+        assert misses.count() == 10
+        by_id = {q["id"]: q for q in data}
+        expected = {f"{by_id[i]['chapter']}.html#{by_id[i]['ref']}" for i in ids[10:]}
+        assert {misses.nth(k).get_attribute("href") for k in range(10)} == expected
+        page.screenshot(path=str(screenshots / "review__exam.png"), full_page=False)
+        axe_check("exam graded")
+        assert score().startswith("Your score: 0 right of 0 answered"), "the exam changed the practice score"
+        page.get_by_role("button", name="Leave the exam").click()
+        assert page.locator(".slq-practice").is_visible()
+
+        # Every question's link points at an existing page and section of the built book.
         bad = []
-        for fb in feedback:
-            md = re.findall(r"\]\(([^)#]+)(?:#([^)]*))?\)", fb)
-            if len(md) != 1:
-                bad.append(f"not one link: {fb[:80]}")
-                continue
-            target, anchor = md[0]
-            dest = (built_book.html / REVIEW).parent / target
+        for q in data:
+            dest = (built_book.html / REVIEW).parent / f"{q['chapter']}.html"
             if not dest.is_file():
-                bad.append(f"no page {target}")
-            elif anchor and f'id="{anchor}"' not in dest.read_text():
-                bad.append(f"no section #{anchor} in {target}")
+                bad.append(f"no page {dest.name}")
+            elif f'id="{q["ref"]}"' not in dest.read_text(encoding="utf-8"):
+                bad.append(f"no section #{q['ref']} in {dest.name}")
         assert not bad, "\n".join(sorted(set(bad)))
     finally:
         context.close()
     assert not blocked, f"requests leaving 127.0.0.1: {blocked}"
     assert not errors, errors
-    MEASURED.append(f"review quiz: {n} questions; one right and one wrong answer graded in the browser")
+    assert not serious, "\n".join(serious)
+    MEASURED.append(f"review quiz: {n} questions; right, wrong, choose-two, score, reset, keyboard and a 20-question exam checked in the browser")

@@ -49,6 +49,11 @@ def test_lite_site_is_built_with_the_book(built_book):
     root = lite(built_book)
     for path in CHAPTERS:
         assert (root / "files" / "chapters" / path.name).read_bytes() == path.read_bytes(), path.name
+    # The review's questions and its script (chapters/quiz/) come with the chapters.
+    quiz = sorted((ROOT / "chapters" / "quiz").iterdir())
+    assert any(p.name == "quiz.js" for p in quiz) and sum(p.suffix == ".json" for p in quiz) >= 15
+    for path in quiz:
+        assert (root / "files" / "chapters" / "quiz" / path.name).read_bytes() == path.read_bytes(), path.name
     config = json.loads((root / "jupyter-lite.json").read_text())["jupyter-config-data"]
     kernel = config["litePluginSettings"]["@jupyterlite/pyodide-kernel-extension:kernel"]
     assert kernel["pyodideUrl"] == "./static/pyodide/pyodide.mjs", "the kernel starts from the site's own core"
@@ -56,7 +61,7 @@ def test_lite_site_is_built_with_the_book(built_book):
     for f in ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip"]:
         assert (root / "static" / "pyodide" / f).is_file(), f
     wheels = json.loads((root / "pypi" / "all.json").read_text())
-    assert {"labsim", "ipywidgets", "jupyterlab-widgets", "comm", "jupyterquiz"} <= {norm(n) for n in wheels}, sorted(wheels)
+    assert {"labsim", "ipywidgets", "jupyterlab-widgets", "comm"} <= {norm(n) for n in wheels}, sorted(wheels)
     url = wheels["labsim"]["releases"]["0.1.0"][0]["url"]
     assert (root / "pypi" / url.split("?")[0].lstrip("./")).is_file(), url
     size = sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
@@ -235,8 +240,9 @@ def test_chapter_kernel_starts_from_the_site_and_finds_labsim(built_book, lite_s
 @pytest.mark.browser
 def test_review_runs_in_jupyterlite_from_the_site_alone(built_book, lite_site, browser, npm_packages, screenshots):
     """The review needs no compiled package: its button opens it in JupyterLite at once (no CDN
-    check), Run All installs jupyterquiz and docutils from the site, runs every cell (the hidden
-    check reads the other chapters from the lite site's files) and the quiz grades an answer."""
+    check), Run All installs nothing, runs every cell (the quiz cell and the hidden check read
+    chapters/quiz/ and the other chapters from the lite site's files) and the quiz, the book's own
+    script, grades an answer and counts it in the score."""
     review = next(p for p in CHAPTERS if p.name.startswith("12_review"))
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     cdn, blocked, served, from_site = [], [], set(), []
@@ -246,10 +252,6 @@ def test_review_runs_in_jupyterlite_from_the_site_alone(built_book, lite_site, b
         page.goto(f"{lite_site}_static/run-in-browser.html?path=chapters/{review.name}")
         page.wait_for_function(NOTEBOOK_READY, arg=review.name, timeout=APP_TIMEOUT_MS)
         page.wait_for_function(KERNEL_IDLE, timeout=APP_TIMEOUT_MS)
-        # JupyterLab loads its MathJax lazily, at the first typeset; when that came before the quiz's
-        # script, jupyterquiz fetched MathJax from a CDN (a CI run caught it). Load it first, always.
-        page.evaluate("() => window.jupyterapp.shell.currentWidget.content.rendermime.latexTypesetter.typeset(document.body)")
-        page.wait_for_function("() => window.MathJax && window.MathJax.version", timeout=30_000)
         t0 = time.perf_counter()
         page.evaluate("() => window.jupyterapp.commands.execute('runmenu:run-all')")
         page.wait_for_function("""() => window.jupyterapp.shell.currentWidget.content.widgets
@@ -261,12 +263,15 @@ def test_review_runs_in_jupyterlite_from_the_site_alone(built_book, lite_site, b
                   or (o["output_type"] == "stream" and o["name"] == "stderr")]
         assert not errors, errors
         assert any("questions" in o.get("text", "") for cell in outputs for o in cell), "the hidden check ran"
-        page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .Quiz label.MCButton').length >= 100",
+        page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .slq fieldset.slq-q').length >= 68",
                                timeout=30_000)
-        right = page.locator(".jp-Notebook div.Quiz[data-qnum]").first.locator('label[data-correct="true"]')
-        right.click()
-        assert "correctButton" in right.get_attribute("class")
-        assert "lite/pypi/jupyterquiz-2.9.6.4-py2.py3-none-any.whl" in from_site
+        first = page.locator('.jp-Notebook .slq-practice fieldset.slq-q[data-kind="one"]').first
+        first.locator('input[data-correct="true"]').check()
+        assert first.locator(".slq-status").inner_text().startswith("Right."), first.locator(".slq-status").inner_text()
+        assert page.locator(".jp-Notebook .slq-overall").inner_text().startswith("Your score: 1 right of 1 answered")
+        # Only the kernel's own wheels (piplite, ipykernel, comm...): the review installs nothing.
+        wheels = [u for u in from_site if u.endswith(".whl") and ("labsim" in u or "quiz" in u)]
+        assert not wheels, f"the review installed packages: {wheels}"
         MEASURED.append(f"lite: the review ran in JupyterLite from the site alone (Run All {run_all:.1f} s)")
     finally:
         page.screenshot(path=str(screenshots / "lite__review.png"))

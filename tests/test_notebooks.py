@@ -74,9 +74,10 @@ def test_chapter_shape(path):
     text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert "Learning goals" in text
-    # "Check yourself" answers come in either form: a closed {dropdown} block, or a self-graded
-    # jupyterquiz quiz (a code cell calling display_quiz; it grades in the browser, no kernel needed).
-    quiz = any("display_quiz(" in "".join(c["source"]) for c in code)
+    # "Check yourself" answers come in either form: a closed {dropdown} block, or the review's
+    # self-graded quiz (a code cell that puts quiz/quiz.js and the quiz/*.json questions in one HTML
+    # output; it grades in the browser, no kernel needed).
+    quiz = any("quiz.js" in "".join(c["source"]) and "display(HTML(" in "".join(c["source"]) for c in code)
     assert "Check yourself" in text and ("{dropdown}" in text or quiz)
     assert "References" in text and "docs.aws.amazon.com" in text
     # "Try this" belongs to a lab; the review page has none: it is all questions. Its hidden cell
