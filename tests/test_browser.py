@@ -400,11 +400,11 @@ def test_review_quiz_grades_answers_in_the_browser(built_book, site, browser, np
 
     try:
         page.goto(site + REVIEW, wait_until="load")
-        page.wait_for_function("() => document.querySelectorAll('.slq fieldset.slq-q').length >= 68",
+        page.wait_for_function("() => document.querySelectorAll('.slq fieldset.slq-q').length >= 75",
                                timeout=RENDER_TIMEOUT_MS)
         questions = page.locator(".slq-practice fieldset.slq-q")
         n = questions.count()
-        assert n == len(data) >= 68, (n, len(data))
+        assert n == len(data) >= 75, (n, len(data))
         assert score().startswith("Your score: 0 right of 0 answered"), score()
         # Grouped by chapter in the book's order, each group's questions together.
         order = page.evaluate("() => [...document.querySelectorAll('.slq-practice h3.slq-chapter')].map(h => h.dataset.chapter)")

@@ -263,7 +263,7 @@ def test_review_runs_in_jupyterlite_from_the_site_alone(built_book, lite_site, b
                   or (o["output_type"] == "stream" and o["name"] == "stderr")]
         assert not errors, errors
         assert any("questions" in o.get("text", "") for cell in outputs for o in cell), "the hidden check ran"
-        page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .slq fieldset.slq-q').length >= 68",
+        page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .slq fieldset.slq-q').length >= 75",
                                timeout=30_000)
         first = page.locator('.jp-Notebook .slq-practice fieldset.slq-q[data-kind="one"]').first
         first.locator('input[data-correct="true"]').check()

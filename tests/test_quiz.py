@@ -40,7 +40,7 @@ def test_the_quiz_files_keep_every_rule_and_the_counts(check):
     """The cell's own asserts passed (the fixture ran them); the counts it asserts, restated."""
     assert not check["problems"]
     assert set(check["FILES"]) <= set(check["TEACHING"])
-    assert len(check["ALL"]) >= 68 and check["many"] >= 12
+    assert len(check["ALL"]) >= 75 and check["many"] >= 12
     assert min(check["per_page"].values()) >= 4, check["per_page"]
     assert check["longest_share"] <= 0.30 and check["shortest_share"] <= 0.35
     ids = [q["id"] for q in check["ALL"]]
