@@ -113,7 +113,7 @@ class MapResult:
     handling: str
     concurrency: int        #: iterations run at once (see :func:`effective_concurrency`)
     map_failed: bool        #: the Map (and the workflow) failed
-    fail_time: float        #: when the Map failed, s (NaN if it did not)
+    fail_time: float        #: when the Map failed, s (infinity if it did not)
     reason: str             #: why it failed, or "" if it did not
     max_concurrency: int = 0            #: the MaxConcurrency asked for (0: not given)
     tolerated_failure_pct: float = 0.0  #: ToleratedFailurePercentage (a distributed Map's)
@@ -257,7 +257,7 @@ def run_map(durations, items=None, *, mode: str = "inline", max_concurrency: int
         end = np.where(never, np.nan, end)
     return MapResult(start, end, work, counts.astype(int), attempts.astype(int), outcome.astype(np.int8),
                      check_choice("mode", mode, MODES), workflow, handling, c, map_failed,
-                     fail_time if map_failed else math.nan, reason, int(max_concurrency), tol)
+                     fail_time, reason, int(max_concurrency), tol)
 
 
 def simulate_map(items: int = 20_000, seconds_per_item: float = 0.5, *, item_cv: float = 0.5,
