@@ -40,14 +40,15 @@ from . import batch, traffic
 from .awslambda import MAX_TIMEOUT_S
 from .validation import check_array, check_choice, check_int, check_number
 
-__all__ = ["INLINE_MAX_CONCURRENCY", "DISTRIBUTED_DEFAULT_CONCURRENCY", "EXPRESS_MAX_DURATION_S",
+__all__ = ["INLINE_MAX_CONCURRENCY", "INLINE_HISTORY_ENTRIES", "DISTRIBUTED_DEFAULT_CONCURRENCY", "EXPRESS_MAX_DURATION_S",
            "STANDARD_MAX_DURATION_S", "RETRY_INTERVAL_S", "RETRY_MAX_ATTEMPTS", "RETRY_BACKOFF_RATE",
            "EXPRESS_BILLING_STEP_S", "EXPRESS_MEMORY_CHUNK_MB", "MODES", "WORKFLOWS", "HANDLING",
            "OUTCOMES", "MapResult", "effective_concurrency", "map_wall_time", "retry_waits",
            "run_map", "simulate_map"]
 
-#: An inline Map runs at most 40 iterations at once (Using Map state in Inline mode).
-INLINE_MAX_CONCURRENCY = 40
+#: An inline Map runs at most 40 iterations at once, in a workflow whose history stays under
+#: 25,000 entries (Using Map state in Inline mode).
+INLINE_MAX_CONCURRENCY, INLINE_HISTORY_ENTRIES = 40, 25_000
 #: A distributed Map runs 10,000 child workflow executions in parallel when MaxConcurrency is not given.
 DISTRIBUTED_DEFAULT_CONCURRENCY = 10_000
 #: Express workflows run for up to five minutes; Standard workflows for up to one year.
