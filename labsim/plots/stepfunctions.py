@@ -46,12 +46,13 @@ def map_figure(r: MapResult) -> Figure:
         ax1.axvline(r.fail_time / 60, color=ROLE["lost"], lw=1.2, label="the Map failed")
     top = max(r.concurrency, int(running(r, t).max(initial=0)), 1)
     ax1.set(xlabel="time (min)", ylabel="iterations running", ylim=(0, top * 1.15), xlim=(0, minutes[-1]),
-            title=("The Map failed: its iterations stopped" if r.map_failed
-                   else f"At most {r.concurrency:,} iterations at once ({r.mode} Map)"))
+            title=(f"The Map failed after {r.fail_time / 60:,.1f} min: its iterations stopped" if r.map_failed
+                   else f"The Map succeeded, but {r.items_to_redo:,} items are left to redo" if r.items_to_redo
+                   else f"{r.concurrency:,} iterations at once ({r.mode} Map): {r.wall_time / 60:,.1f} min"))
     ax1.legend(loc="lower left", fontsize=7)
     flow(ax2, r.iterations, iteration_outcomes(r), what="iterations", title="Where every iteration went")
     ax2.set_xticks([])
     handling = {"none": "no Retry, no Catch", "retry": "Retry, no Catch", "retry_catch": "Retry and Catch"}[r.handling]
-    ax2.text(0.0, 1.38, f"{handling}; tolerated failures {r.tolerated_failure_pct:g}%"
-             + ("" if r.mode == "distributed" else " (a distributed Map's setting)"), fontsize=7, va="center")
+    ax2.set_xlabel(f"iterations; {handling}\ntolerated failures {r.tolerated_failure_pct:g}%"
+                   + ("" if r.mode == "distributed" else " (distributed Map only)"), fontsize=8)
     return fig
