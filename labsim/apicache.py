@@ -147,11 +147,14 @@ def simulate_cache(arrivals, keys, *, ttl: float = TTL_DEFAULT_S, backend_latenc
     calls = len(t)                                   # no cache: every request calls the backend
     if ttl > 0 and len(t):
         calls = 0
-        order = np.argsort(k, kind="stable")
-        ks = k[order]
-        bounds = np.flatnonzero(np.diff(ks)) + 1
-        for grp in np.split(order, bounds):
-            calls += _one_key(t[grp].tolist(), lat[grp].tolist(), ttl, ttl_start == "request", hit, age, grp.tolist())
+        order = np.argsort(k, kind="stable")            # by key, each key's requests in time order
+        bounds = [0, *(np.flatnonzero(np.diff(k[order])) + 1).tolist(), len(t)]
+        ts, ls = t[order].tolist(), lat[order].tolist()
+        hit_s, age_s = [False] * len(t), [0.0] * len(t)  # in that order; lists are cheap to set one by one
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            calls += _one_key(ts[a:b], ls[a:b], ttl, ttl_start == "request", hit_s, age_s, range(a, b))
+        hit[order] = hit_s
+        age[order] = age_s
     latency = np.where(hit, hit_latency, lat)
     return CacheResult(t, k, hit, latency, age, horizon,
                        {"ttl": ttl, "hit_latency": hit_latency, "ttl_start": ttl_start}, calls)

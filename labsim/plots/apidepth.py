@@ -67,17 +67,18 @@ def cache_figure(r: CacheResult, no_cache: dict, steady: float, rate: float, bin
     n = np.histogram(r.arrivals, bins=edges)[0]
     h = np.histogram(r.arrivals[r.hit], bins=edges)[0]
     ratio = np.divide(h, n, out=np.zeros(len(n)), where=n > 0)
-    ax1.stairs(100 * ratio, edges, color=BLUE, lw=1.2, label="model, per 30 s")
-    ax1.axhline(100 * steady, color=ROLE["limit"], ls="--", lw=1, label=f"steady state {100 * steady:.0f}%")
-    ax1.set(ylabel="hit ratio (%)", ylim=(0, 105), xlim=(0, r.horizon),
+    ax1.stairs(100 * ratio, edges, color=BLUE, lw=1.2)
+    ax1.axhline(100 * steady, color=ROLE["limit"], ls="--", lw=1)
+    ax1.text(0.99 * r.horizon, 100 * steady + 3 if steady < 0.15 else 100 * steady - 9,
+             f"steady state {100 * steady:.0f}%", ha="right", fontsize=7, color=ROLE["limit"])
+    ax1.set(ylabel="hit ratio per 30 s (%)", ylim=(0, 105), xlim=(0, r.horizon),
             title=f"Hit ratio {100 * r.hit_ratio():.0f}% over the run (cache starts empty)")
-    ax1.legend(loc="lower right", fontsize=7)
     calls = np.histogram(r.arrivals[~r.hit], bins=edges)[0] / bin_s
-    ax2.stairs(n / bin_s, edges, color=GREY, lw=1, label="requests")
-    ax2.stairs(calls, edges, fill=True, color=ORANGE, label="backend calls")
+    ax2.stairs(n / bin_s, edges, color=GREY, lw=1)
+    ax2.stairs(calls, edges, fill=True, color=ORANGE)
+    ax2.text(0.01 * r.horizon, 1.12 * max(rate, 1), "grey line: requests; orange: backend calls", fontsize=7)
     ax2.set(ylabel="per second", xlim=(0, r.horizon), ylim=(0, 1.3 * max(rate, 1)),
             title=f"Backend: {r.backend_rate():.1f} calls/s for {rate:g} requests/s")
-    ax2.legend(loc="upper right", fontsize=7, ncol=2)
     for ax in (ax1, ax2):
         ax.set_xlabel("time (s)")
         ax.locator_params(axis="x", nbins=5)
@@ -93,10 +94,13 @@ def cache_figure(r: CacheResult, no_cache: dict, steady: float, rate: float, bin
     top = max(ttl, 1.0) if ttl else 1.0
     ages = r.age[r.hit]
     age_edges = np.linspace(0, top, 31)
-    ax4.stairs(np.histogram(ages, bins=age_edges)[0], age_edges, fill=True, color=ROLE["dlq"])
+    counts = np.histogram(ages, bins=age_edges)[0]
+    ax4.stairs(counts, age_edges, fill=True, color=ROLE["dlq"])
+    top_y = 1.15 * max(int(counts.max()) if len(counts) else 0, 1)
+    ax4.set_ylim(0, top_y)
     if ttl:
-        ax4.axvline(ttl, color=ROLE["limit"], ls="--", lw=1, label=f"TTL {ttl:,.0f} s")
-        ax4.legend(loc="upper right", fontsize=7)
+        ax4.axvline(ttl, color=ROLE["limit"], ls="--", lw=1)
+        ax4.text(0.98 * ttl, 0.92 * top_y, f"TTL {ttl:,.0f} s", ha="right", fontsize=7, color=ROLE["limit"])
     ax4.set(xlabel="age of a cached answer (s)", ylabel="hits", xlim=(0, top * 1.05),
             title=(f"Oldest answer served: {r.max_age():,.0f} s" if ttl else "No cache: every answer fresh"))
     ax4.locator_params(axis="x", nbins=5)
