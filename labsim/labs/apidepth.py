@@ -42,8 +42,9 @@ def timeout_view(r, api_type, timeout, mean_latency, latency_cv, retries):
     b = r.books()
     which = ("an HTTP API: 30 s, fixed" if api_type == "HTTP" else f"a REST API set to {r.timeout:g} s")
     text = (f"Integration timeout of {which}; backend latency lognormal, mean {mean_latency:g} s, CV {latency_cv:g}; "
-            f"{b['requests']:,} requests in {TIMEOUT_HORIZON:g} s, up to {retries} retr{'y' if retries == 1 else 'ies'} "
-            f"after a 504. <b>{100 * r.share_504():.1f}%</b> of attempts got a 504 (theory P(latency &gt; timeout) = "
+            f"{b['requests']:,} requests in {TIMEOUT_HORIZON:g} s, "
+            + (f"up to {retries} retr{'y' if retries == 1 else 'ies'} after a 504. " if retries else "no retries. ")
+            + f"<b>{100 * r.share_504():.1f}%</b> of attempts got a 504 (theory P(latency &gt; timeout) = "
             f"{100 * p:.1f}%); <b>{b['given_up']:,}</b> requests gave up. The backend ran <b>{b['attempts']:,}</b> "
             f"executions for {b['requests']:,} requests ({100 * r.wasted_work():.0f}% of its busy time on answers "
             f"nobody received). Callers waited {w[50]:.1f} s at the median, {w[99]:.1f} s at p99.")

@@ -33,24 +33,29 @@ def timeout_figure(r: TimeoutResult, p_theory: float) -> Figure:
     tau = r.timeout
     counts = np.histogram(r.attempt_latency, bins=_LAT_EDGES)[0]
     cut = np.searchsorted(_LAT_EDGES, tau)
-    ax1.stairs(counts[:cut], _LAT_EDGES[:cut + 1], fill=True, color=ROLE["processed"], label="answered in time")
-    ax1.stairs(counts[cut - 1:], _LAT_EDGES[cut - 1:], fill=True, color=ROLE["lost"], label="504 (still runs)")
-    ax1.axvline(tau, color=ROLE["limit"], ls="--", lw=1, label=f"timeout {tau:g} s")
+    ax1.stairs(counts[:cut], _LAT_EDGES[:cut + 1], fill=True, color=ROLE["processed"])
+    ax1.stairs(counts[cut - 1:], _LAT_EDGES[cut - 1:], fill=True, color=ROLE["lost"])
+    ax1.axvline(tau, color=ROLE["limit"], ls="--", lw=1)
+    top = 1.15 * max(int(counts.max()), 1)
+    ax1.set_ylim(0, top)
+    ax1.text(0.02, 0.98, f"dashed: timeout {tau:g} s; red: 504s", transform=ax1.transAxes, fontsize=7,
+             color=ROLE["limit"], va="top")
     ax1.set_xscale("log")
     ax1.set_xticks([0.1, 1, 10, 100], ["0.1", "1", "10", "100"])
     ax1.set(xlabel="backend latency of an attempt (s)", ylabel="attempts",
             title=f"504s: {100 * r.share_504():.1f}% of attempts (theory {100 * p_theory:.1f}%)")
-    ax1.legend(loc="upper left", fontsize=7)
     end = r.horizon + 2 * tau
     grid = np.linspace(0.0, end, 300)
-    ax2.plot(grid, r.backend_busy(grid), color=BLUE, lw=1.2, label="backend: executions running")
+    busy = r.backend_busy(grid)
+    ax2.plot(grid, busy, color=BLUE, lw=1.2)
     o = np.argsort(r.arrivals, kind="stable")
     waiting = traffic.in_progress(r.arrivals[o], (r.arrivals + r.waited)[o], grid)
-    ax2.plot(grid, waiting, color=ORANGE, lw=1.2, label="callers: requests waiting")
+    ax2.plot(grid, waiting, color=ORANGE, lw=1.2)
     ax2.axvline(r.horizon, color=GREY, ls=":", lw=1)
     ax2.set(xlabel="time (s)", ylabel="in progress", title="Backend load vs what callers wait for",
-            xlim=(0, end))
-    ax2.legend(loc="upper left", fontsize=7)
+            xlim=(0, end), ylim=(0, 1.3 * max(float(busy.max()), float(waiting.max()), 1.0)))
+    ax2.text(0.98, 0.97, "blue: backend executions\norange: callers waiting", transform=ax2.transAxes,
+             ha="right", va="top", fontsize=7)
     ax2.locator_params(axis="x", nbins=4)
     flow(ax3, r.requests, timeout_outcomes(r), what="requests", title="Where every request ended")
     ax3.set_xticks([])
