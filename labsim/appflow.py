@@ -58,6 +58,9 @@ MAX_CONCURRENT_FLOW_RUNS = 1_000
 MAX_FLOW_RUN_HOURS = 48
 MIN_SCHEDULE_INTERVAL_S = 60.0
 MAX_CONNECTOR_PROFILES = 100
+#: Some sources run less often, or move less per run (same page): two examples each.
+SOURCE_MIN_INTERVAL_S = {"Marketo": 3_600.0, "Google Analytics": 86_400.0}
+SOURCE_MAX_PER_RUN = {"ServiceNow": "100,000 records", "Marketo": "1 GB"}
 
 DAY = 86_400.0
 #: Longest run of the model: a week (a model range: at most 10,080 scheduled runs a minute apart).
