@@ -365,5 +365,6 @@ steps("poison_lab",
                   "and how keys are dealt to batches, are the model's assumptions (AWS documents neither); "
                   "in the model about {waiting} records wait. For the exam: a higher ParallelizationFactor "
                   "narrows what a poison record blocks; it does not unblock the shard.",
-           measure=lambda r: {"age": _bad(r)[1], "waiting": _bad(r)[2]},
-           expect={"age": Expect(270, rel=0.15), "waiting": Expect(150, rel=0.15)}))
+           measure=lambda r: {"age": _bad(r)[1], "waiting": _bad(r)[2],
+                              "other_batches": r.params["parallelization_factor"] - 1},
+           expect={"age": Expect(270, rel=0.15), "waiting": Expect(150, rel=0.15), "other_batches": Expect(9)}))
