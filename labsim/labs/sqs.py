@@ -271,10 +271,11 @@ steps("visibility_lab",
       Step(key="defaults", title="Processing near the timeout",
            values={},
            ask="At the defaults the visibility timeout is 30 s, maxReceiveCount is 3, and 2% of the messages "
-               "are poison. About one message in seven needs more than 30 s. Predict: is anything processed "
-               "more than once, and do only the poison messages end in the DLQ?",
+               "are poison. Predict: is anything processed more than once, and do only the poison messages "
+               "end in the DLQ?",
            answer="Yes, and no. {slow} good messages ({share:.0%} of the {sent}) take longer than 30 s on "
-                  "every attempt: each is processed 3 times, and its fourth receive moves it to the DLQ. So {twice} messages are processed more than once, and "
+                  "every attempt: each is processed 3 times, and its fourth receive moves it to the DLQ. So "
+                  "{twice} messages are processed more than once, and "
                   "the DLQ holds {dlq}: those {slow} and the {poison} poison messages.",
            measure=lambda r: {"slow": _slow_good(r), "share": _slow_good(r) / r.sent,
                               "sent": r.sent, "twice": r.processed_more_than_once, "dlq": r.count(_MO.DLQ),
@@ -308,10 +309,9 @@ def _steady_send_rate(r, after=1.5):
 steps("fifo_lab",
       Step(key="no-retries", title="Over the FIFO limit",
            values={"retry_mode": "none"},
-           ask="Set the SDK retries to none. About 1,500 messages arrive in 3 s (1,538 in this run), one per send "
-               "call: 500 calls per second against the limit of 300. The limit's bucket starts full, with 300 "
-               "calls. Predict how many messages get in, how many are lost, and whether any is handled out of "
-               "order.",
+           ask="Set the SDK retries to none. One message per send call makes 500 calls per second against the "
+               "limit of 300. Predict how many of the 1,538 messages get in, how many are lost, and whether any "
+               "is handled out of order.",
            answer="About {sent:,} get in: 300 at once, then about {calls_per_s} per second for 3 s. About {lost} "
                   "are refused and lost. None is out of order ({out_of_order} messages): each group's "
                   "messages are handled in the order the queue accepted them.",
@@ -330,9 +330,8 @@ steps("fifo_lab",
            expect={"sent": Expect(1_538), "lost": Expect(0), "calls_per_s": Expect(50, rel=0.15)}),
       Step(key="one-group", title="One message group",
            values={"retry_mode": "none", "send_batch": 10, "groups": 1},
-           ask="Keep the batches and set 1 message group. Each of the ten consumers takes 10 ms per message. "
-               "Predict how many messages per second they process, and how many of the 1,538 are still in the "
-               "queue when the run ends at 6 s.",
+           ask="Keep the batches and set 1 message group. Predict how many messages per second the ten "
+               "consumers process, and how many of the 1,538 are still queued when the run ends at 6 s.",
            answer="About {per_s:.0f} per second, not 1,000: a group's messages go to one consumer at a time, in "
                   "order. About {left} are left (1,538 minus 6 s of 100 per second).",
            measure=lambda r: {"per_s": r.count(_MO.DELETED) / r.horizon,
