@@ -147,11 +147,14 @@ def simulate_cache(arrivals, keys, *, ttl: float = TTL_DEFAULT_S, backend_latenc
     calls = len(t)                                   # no cache: every request calls the backend
     if ttl > 0 and len(t):
         calls = 0
-        order = np.argsort(k, kind="stable")
-        ks = k[order]
-        bounds = np.flatnonzero(np.diff(ks)) + 1
-        for grp in np.split(order, bounds):
-            calls += _one_key(t[grp].tolist(), lat[grp].tolist(), ttl, ttl_start == "request", hit, age, grp.tolist())
+        order = np.argsort(k, kind="stable")            # by key, each key's requests in time order
+        bounds = [0, *(np.flatnonzero(np.diff(k[order])) + 1).tolist(), len(t)]
+        ts, ls = t[order].tolist(), lat[order].tolist()
+        hit_s, age_s = [False] * len(t), [0.0] * len(t)  # in that order; lists are cheap to set one by one
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            calls += _one_key(ts[a:b], ls[a:b], ttl, ttl_start == "request", hit_s, age_s, range(a, b))
+        hit[order] = hit_s
+        age[order] = age_s
     latency = np.where(hit, hit_latency, lat)
     return CacheResult(t, k, hit, latency, age, horizon,
                        {"ttl": ttl, "hit_latency": hit_latency, "ttl_start": ttl_start}, calls)
@@ -176,3 +179,24 @@ def hit_ratio_one_key(rate: float, ttl: float) -> float:
     ttl = check_number("ttl", ttl, 0)
     x = rate * ttl
     return x / (1.0 + x)
+
+
+def key_weights(n_keys: int, skew: float) -> np.ndarray:
+    """Each key's share of the requests, as :func:`zipf_keys` draws them: weight 1 / (k+1)**skew,
+    normalised (uniform for ``skew`` 0)."""
+    n_keys = check_int("n_keys", n_keys, 1, 1_000_000, why="distinct cache keys, the model's limit")
+    skew = check_number("skew", skew, 0, 3, why="0 is uniform")
+    w = 1.0 / np.arange(1, n_keys + 1) ** skew
+    return w / w.sum()
+
+
+def hit_ratio_keys(rate: float, ttl: float, n_keys: int = 1, skew: float = 0.0) -> float:
+    """Theory, steady state: Poisson requests at ``rate`` spread over ``n_keys`` keys with shares
+    :func:`key_weights`; key k sees rate x p_k and hits with :func:`hit_ratio_one_key` at that rate,
+    so the overall hit ratio is the sum over keys of p_k x hit_ratio_one_key(rate x p_k, ttl)
+    (the same assumptions: the TTL starts at the miss, the backend answers at once)."""
+    rate = check_number("rate", rate, 0)
+    ttl = check_number("ttl", ttl, 0)
+    p = key_weights(n_keys, skew)
+    x = rate * p * ttl
+    return float((p * x / (1.0 + x)).sum())

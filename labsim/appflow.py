@@ -15,8 +15,10 @@ The model (assumptions, each a parameter; AWS publishes none of these numbers):
 * a run takes ``startup`` seconds plus its API calls at the SaaS API's ``api_rate`` calls per
   second; each call returns up to ``page_size`` records (at least one call per run);
 * an event-triggered run transfers the one changed record, with one API call;
-* tasks, in order: Filter (drop test accounts), Validate (drop records whose email is invalid),
-  Mask (mask the email of every record written), Map (fields to the destination).
+* tasks, in order: Filter (drop test accounts), Validate (drop records whose email field is empty:
+  ``VALIDATE_NON_NULL``; AppFlow's validations check null, zero, negative and numeric values, not an
+  email's format, API_ConnectorOperator.html), Mask (mask the email of every record written), Map
+  (fields to the destination).
 
 Arrays in, arrays out: every change of a source record is an item with an outcome (delivered,
 superseded by a newer version before a run copied it, filtered, rejected by validation, still
@@ -42,6 +44,23 @@ TASK_TYPES = ("Arithmetic", "Filter", "Map", "Map_all", "Mask", "Merge", "Passth
               "Partition")
 #: The lab's flow: its tasks, in the order the model applies them.
 LAB_TASKS = ("Filter", "Validate", "Mask", "Map")
+#: What a Validate task can check (https://docs.aws.amazon.com/appflow/1.0/APIReference/API_ConnectorOperator.html):
+#: null, zero, negative and non-numeric values. The lab's flow validates the email field with the first.
+VALIDATE_OPERATORS = ("VALIDATE_NON_NULL", "VALIDATE_NON_ZERO", "VALIDATE_NON_NEGATIVE", "VALIDATE_NUMERIC")
+LAB_VALIDATE = "VALIDATE_NON_NULL"
+
+#: Quotas (https://docs.aws.amazon.com/appflow/latest/userguide/service-quotas.html): per account,
+#: flows, flow runs per month and flow runs at once; a run's longest time; scheduled flows at most
+#: once a minute; connector profiles (a soft quota).
+MAX_FLOWS_PER_ACCOUNT = 1_000
+MAX_FLOW_RUNS_PER_MONTH = 10_000_000
+MAX_CONCURRENT_FLOW_RUNS = 1_000
+MAX_FLOW_RUN_HOURS = 48
+MIN_SCHEDULE_INTERVAL_S = 60.0
+MAX_CONNECTOR_PROFILES = 100
+#: Some sources run less often, or move less per run (same page): two examples each.
+SOURCE_MIN_INTERVAL_S = {"Marketo": 3_600.0, "Google Analytics": 86_400.0}
+SOURCE_MAX_PER_RUN = {"ServiceNow": "100,000 records", "Marketo": "1 GB"}
 
 DAY = 86_400.0
 #: Longest run of the model: a week (a model range: at most 10,080 scheduled runs a minute apart).
@@ -85,7 +104,7 @@ class Flow:
 
 @dataclass(frozen=True)
 class Accounts:
-    """The synthetic CRM: per account, whether it is a test account and whether its email is invalid."""
+    """The synthetic CRM: per account, whether it is a test account and whether its email field is empty (null)."""
 
     test: np.ndarray
     bad_email: np.ndarray
@@ -100,8 +119,8 @@ MAX_ACCOUNTS = 1_000_000
 
 
 def make_accounts(n: int = 2_000, test_share: float = 0.1, bad_email_share: float = 0.03, seed: int = 0) -> Accounts:
-    """``n`` synthetic accounts; each is a test account with chance ``test_share`` and has an invalid
-    email with chance ``bad_email_share``."""
+    """``n`` synthetic accounts; each is a test account with chance ``test_share`` and has no
+    email (the field is empty: null) with chance ``bad_email_share``."""
     n = check_int("n", n, 1, MAX_ACCOUNTS, why="accounts in the synthetic CRM")
     test_share = check_number("test_share", test_share, 0, 1)
     bad_email_share = check_number("bad_email_share", bad_email_share, 0, 1)
@@ -197,7 +216,7 @@ def simulate_flow(flow: Flow, accounts: Accounts, change_time, change_account, *
     startup = check_number("startup", startup, 0, 3_600)
     horizon = check_number("horizon", horizon, 0, MAX_HORIZON, lo_open=True,
                            why="seconds; the model's range, a week of runs")
-    interval = check_number("interval", interval, 60, DAY)
+    interval = check_number("interval", interval, MIN_SCHEDULE_INTERVAL_S, DAY)
     run_times = check_array("run_times", [] if run_times is None else run_times, 0, horizon, sorted_=False)
     ct = check_array("change_time", change_time, 0, None, sorted_=False)
     ca = check_array("change_account", change_account, 0, n - 1, sorted_=False)

@@ -19,7 +19,7 @@ import numpy as np
 from . import traffic
 from .awslambda import ASYNC_PAYLOAD_MB, MAX_TIMEOUT_S, SYNC_PAYLOAD_MB
 from .outcomes import Outcome
-from .validation import check_int, check_number
+from .validation import check_array, check_int, check_number
 
 
 #: Simulation bound on a job's items (each item's time is drawn: 5,000,000 take about a second).
@@ -83,18 +83,40 @@ def simulate_batch(items: int = 20_000, seconds_per_item: float = 0.5, *, item_c
     work = np.add.reduceat(item_time, bounds)
     counts = np.diff(np.append(bounds, items))
     run = np.minimum(work, timeout)
-    if concurrency >= n:
-        start = np.zeros(n)
-    else:                                   # list scheduling on `concurrency` slots
-        start = np.zeros(n)
-        free = [0.0] * concurrency
-        for k, r in enumerate(run.tolist()):
-            s = free[0]
-            start[k] = s
-            heapq.heapreplace(free, s + r)
+    start = _list_schedule(run, concurrency)
     end = start + run
     outcome = np.where(work > timeout, int(Outcome.TIMED_OUT), int(Outcome.SUCCEEDED)).astype(np.int8)
     return BatchResult(start, end, work, counts, outcome, timeout, concurrency)
+
+
+def _list_schedule(run: np.ndarray, concurrency: int) -> np.ndarray:
+    """Start of each job, in order, on ``concurrency`` slots: each starts as soon as a slot frees."""
+    n = len(run)
+    start = np.zeros(n)
+    if concurrency >= n:
+        return start
+    free = [0.0] * concurrency
+    for k, r in enumerate(run.tolist()):
+        s = free[0]
+        start[k] = s
+        heapq.heapreplace(free, s + r)
+    return start
+
+
+#: Simulation bound on the jobs :func:`list_schedule` places (a Python loop: 1,000,000 take about a second).
+MAX_SCHEDULED = 1_000_000
+
+
+def list_schedule(durations, concurrency: int = 1) -> np.ndarray:
+    """Start times of jobs of the given ``durations``, taken in order, on ``concurrency`` slots:
+    each job starts as soon as a slot frees (list scheduling, as a Map state with a
+    ``MaxConcurrency`` starts its iterations). The job ends at start + duration."""
+    d = check_array("durations", durations, 0.0, None, sorted_=False)
+    if len(d) > MAX_SCHEDULED:
+        raise ValueError(f"durations: {len(d):,} jobs is out of range: allowed at most {MAX_SCHEDULED:,} "
+                         "(simulation bound)")
+    concurrency = check_int("concurrency", concurrency, 1, 100_000)
+    return _list_schedule(d, concurrency)
 
 
 #: Simulation bound on the items :func:`wall_time_curve` runs in all (concurrencies x items).

@@ -22,8 +22,10 @@ The handler charges a card on every delivery it processes:
 
 When the charge itself can fail, *when* the key is written matters (:func:`simulate_key_writes`):
 writing it before charging turns a failed charge into a silently lost one (the retry finds the
-key and skips); a conditional write of an "in progress" record, turned into "completed" after
-the charge and removed when the charge fails, lets the retry charge.
+key and skips); a conditional write of an "in progress" record with a short expiry (longer than
+the function's timeout), turned into "completed" after the charge, lets the retry charge once the
+failed run's record has lapsed. The handler passes the same key to the payment API, which
+deduplicates: a charge that timed out but went through is not charged again by the retry.
 
 Books: ``deliveries = charges + skipped`` and ``charges = unique events charged + duplicated
 charges``. Closed forms (for the generated workload): the expected duplicate deliveries are
@@ -225,8 +227,10 @@ def simulate_key_writes(events: int = 1_000, *, charge_fail_prob: float = 0.1, k
     *lost silently*. Expected share: ``p`` (the first charge fails).
 
     ``key_write="conditional"``: a conditional write creates an "in progress" record only if no
-    valid record exists, the charge runs, and the record becomes "completed" (valid for ``ttl``)
-    or is deleted when the charge fails, so the retry charges. An event is lost only visibly,
+    valid record exists, the charge runs (with the key passed to the payment API, which
+    deduplicates), and the record becomes "completed" (valid for ``ttl``). A failed run leaves its
+    "in progress" record, whose expiry (longer than the function's timeout, assumed under a minute)
+    has passed when the retry comes 60 s later, so the retry charges. An event is lost only visibly,
     when all ``r + 1`` runs fail: ``p^(r+1)``, and then it reaches the failure destination.
     Retries come within ``ttl`` here (seconds apart, TTL an hour), so a key never expires between
     runs of one event.
@@ -258,7 +262,7 @@ def simulate_key_writes(events: int = 1_000, *, charge_fail_prob: float = 0.1, k
                 outcome[i] = CHARGED_ONCE
                 break
             if key_write == "conditional":
-                key = None                        # the failed run removes its record
+                key = None                        # the failed run's "in progress" record has expired by the retry
         else:
             outcome[i] = FAILED_VISIBLY
     params = dict(events=n, charge_fail_prob=p, key_write=key_write, max_retry_attempts=r, ttl=ttl, seed=seed)

@@ -138,6 +138,9 @@ DEDUP_WINDOW_S = 300
 #: FIFO throughput: 300 API calls per second per action without batching, 3,000 messages per
 #: second with batches of 10. {_SQS}quotas-messages.html
 FIFO_CALLS_PER_S = 300
+#: FIFO high-throughput mode: up to 70,000 non-batched calls per second per action in US East
+#: (N. Virginia), US West (Oregon) and Europe (Ireland); lower in other Regions. {_SQS}quotas-messages.html
+FIFO_HIGH_THROUGHPUT_CALLS_PER_S = 70_000
 #: Largest message: 1 MiB. {_SQS}quotas-messages.html
 MAX_MESSAGE_BYTES = 1_048_576
 #: A refused send is an error the producer's SDK retries. The model assumes the AWS SDKs'

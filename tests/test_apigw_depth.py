@@ -167,3 +167,139 @@ def test_http_api_timeout_is_fixed_and_rest_is_bounded():
         apitimeout.simulate_timeouts(timeout=30)
     with pytest.raises(ValueError, match="retries=11 is out of range"):
         apitimeout.simulate_timeouts(retries=11)
+
+
+# --- the steady-state theory over many keys (the cache lab's dashed line) -----------------------
+
+def test_key_weights_and_hit_ratio_over_keys():
+    """Uniform keys: every key has 1/n of the traffic, and the hit ratio is the one-key formula at
+    rate/n. Skewed keys: weights fall as 1/(k+1)**skew and sum to 1."""
+    w = apicache.key_weights(4, 0.0)
+    assert w.tolist() == [0.25] * 4
+    w = apicache.key_weights(3, 1.0)
+    assert w == pytest.approx(np.array([1, 1 / 2, 1 / 3]) / (11 / 6))
+    assert apicache.hit_ratio_keys(50.0, 1.0, 25, 0.0) == pytest.approx(apicache.hit_ratio_one_key(2.0, 1.0))
+    assert apicache.hit_ratio_keys(3.0, 2.0) == pytest.approx(6 / 7)
+    assert apicache.hit_ratio_keys(3.0, 0.0, 10, 1.0) == 0.0
+    # by hand: 2 keys, skew 1, weights 2/3 and 1/3, rate 3, TTL 1: x = 2 and 1
+    assert apicache.hit_ratio_keys(3.0, 1.0, 2, 1.0) == pytest.approx(2 / 3 * 2 / 3 + 1 / 3 * 1 / 2)
+
+
+def test_skewed_keys_match_the_theory_over_keys():
+    """Zipf keys, TTL from the request, an instant backend: the model's hit ratio matches the sum
+    over keys within 3 SE over 20 replications (the first miss of each key is a cold-start bias
+    of at most keys / requests, here under 1%, well inside 3 SE)."""
+    rate, keys, skew, ttl = 40.0, 50, 1.0, 2.0
+    ratios = []
+    for seed in range(20):
+        rng = traffic.make_rng(100 + seed)
+        t = traffic.poisson(rate, 400.0, rng)
+        k = apicache.zipf_keys(len(t), keys, skew, rng)
+        ratios.append(apicache.simulate_cache(t, k, ttl=ttl, backend_latency=0.0, ttl_start="request").hit_ratio())
+    _within_3_se(ratios, apicache.hit_ratio_keys(rate, ttl, keys, skew))
+
+
+def _reference_cache(t, k, lat, ttl, from_request):
+    """The cache's rules written plainly, one request at a time in time order (slow, obvious): per
+    key, responses are stored when they arrive, the entry that expires last is kept, a request hits
+    while the stored entry is valid, and every miss calls the backend (no coalescing)."""
+    state = {}                                   # key -> [filled, expires, pending list of (stored, expires)]
+    hit, age, calls = [], [], 0
+    for s, key, d in zip(t, k, lat):
+        filled, expires, pending = state.setdefault(key, [-math.inf, -math.inf, []])
+        for r, e in sorted(p for p in pending if p[0] <= s):
+            pending.remove((r, e))
+            if e > expires:
+                filled, expires = r, e
+        state[key][:2] = [filled, expires]
+        if filled <= s < expires:
+            hit.append(True)
+            age.append(s - filled)
+        else:
+            hit.append(False)
+            age.append(0.0)
+            calls += 1
+            start = s if from_request else s + d
+            if start + ttl > s + d:
+                pending.append((s + d, start + ttl))
+    return np.array(hit), np.array(age), calls
+
+
+@pytest.mark.parametrize("ttl_start", apicache.TTL_STARTS)
+@pytest.mark.parametrize("seed", range(4))
+def test_cache_equals_the_plain_reference(seed, ttl_start):
+    """Random requests over a few keys with random backend latencies comparable to the TTL: the
+    model's hits, ages and backend calls equal the plain reference's, request by request."""
+    rng = traffic.make_rng(seed)
+    t = traffic.poisson(5.0, 60.0, rng)
+    k = apicache.zipf_keys(len(t), 4, 1.0, rng)
+    lat = traffic.durations("exponential", 0.8, len(t), rng)
+    r = apicache.simulate_cache(t, k, ttl=1.5, backend_latency=lat, ttl_start=ttl_start)
+    hit, age, calls = _reference_cache(t.tolist(), k.tolist(), lat.tolist(), 1.5, ttl_start == "request")
+    assert r.hit.tolist() == hit.tolist()
+    assert np.allclose(r.age, age, rtol=0, atol=1e-12) and r.backend_calls == calls == r.misses
+    assert 0 < hit.sum() < len(t)
+    assert r.params["ttl_start"] == ttl_start and r.horizon == t[-1]
+
+
+# --- edges and exact values (each line would catch a changed operator or constant) ---------------
+
+def test_cache_empty_and_exact_measures():
+    r = apicache.simulate_cache([], np.array([], int))
+    assert math.isnan(r.hit_ratio()) and r.max_age() == 0.0 and r.backend_calls == 0
+    assert all(math.isnan(v) for v in r.percentiles().values()) and r.horizon == 1e-9
+    t = [0.0, 1.0, 2.0, 3.0]
+    r = apicache.simulate_cache(t, [0, 0, 0, 1], ttl=1.5, backend_latency=0.0, hit_latency=0.01, horizon=8.0)
+    assert r.hit.tolist() == [False, True, False, False]             # the entry from 0 ends at 1.5
+    assert r.backend_rate() == 3 / 8.0 and r.hit_ratio() == 0.25 and r.max_age() == 1.0
+    assert r.percentiles((50,))[50] == pytest.approx(0.0) and r.latency.tolist() == [0.0, 0.01, 0.0, 0.0]
+    assert r.books() == {"requests": 4, "hits": 1, "misses": 3, "backend_calls": 3}
+    # an entry's TTL is exclusive at its end: a request exactly at expiry misses
+    r = apicache.simulate_cache([0.0, 1.5], [0, 0], ttl=1.5, backend_latency=0.0)
+    assert r.hit.tolist() == [False, False]
+    # an entry that would expire before it is stored is never stored (TTL from the request)
+    r = apicache.simulate_cache([0.0, 2.5], [0, 0], ttl=1.0, backend_latency=2.0, ttl_start="request")
+    assert r.hit.tolist() == [False, False]
+    with pytest.raises(ValueError, match="horizon="):
+        apicache.simulate_cache([0.0, 5.0], [0, 0], horizon=4.0)
+    with pytest.raises(ValueError, match="backend_latency must hold one latency per arrival"):
+        apicache.simulate_cache([0.0, 5.0], [0, 0], backend_latency=[0.1])
+
+
+def test_zipf_keys_follow_their_weights():
+    """10,000 draws over 3 keys with skew 1: each key's share within 4 standard errors of its weight."""
+    k = apicache.zipf_keys(10_000, 3, 1.0, traffic.make_rng(5))
+    w = apicache.key_weights(3, 1.0)
+    share = np.bincount(k, minlength=3) / 10_000
+    assert (np.abs(share - w) <= 4 * np.sqrt(w * (1 - w) / 10_000)).all(), (share, w)
+    assert set(np.unique(apicache.zipf_keys(1_000, 5, 0.0, 1))) == set(range(5))
+
+
+def test_timeout_exact_waits_and_edges():
+    """Fixed latency 3 s behind a 2 s timeout: every attempt times out. With 2 retries and a 0.5 s
+    pause, each request waits 2 + 0.5 + 2 + 0.5 + 2 = 7 s and makes 3 attempts."""
+    r = apitimeout.simulate_timeouts(rate=5.0, horizon=10.0, timeout=2.0, latency_kind="fixed", mean_latency=3.0,
+                                     retries=2, backoff=0.5, seed=1)
+    assert r.timed_out.all() and not r.answered.any() and r.share_given_up() == 1.0 and r.share_504() == 1.0
+    assert np.allclose(r.waited, 7.0) and r.attempts == 3 * r.requests and r.wasted_work() == 1.0
+    assert r.backend_rate() == r.attempts / 10.0
+    starts = np.sort(r.attempt_start[r.attempt_request == 0])
+    assert np.allclose(starts - r.arrivals[0], [0.0, 2.5, 5.0])
+    assert r.books()["retries"] == 2 * r.requests and r.books()["attempts_2xx"] == 0
+    ok = apitimeout.simulate_timeouts(rate=5.0, horizon=10.0, timeout=2.0, latency_kind="fixed", mean_latency=2.0)
+    assert not ok.timed_out.any() and np.allclose(ok.waited, 2.0) and ok.wasted_work() == 0.0   # exactly at the timeout: answered
+    assert ok.wait_percentiles((50,))[50] == 2.0
+    none = apitimeout.simulate_timeouts(rate=0.0, horizon=10.0)
+    assert none.requests == 0 and math.isnan(none.share_504()) and math.isnan(none.share_given_up())
+    assert all(math.isnan(v) for v in none.wait_percentiles().values())
+    assert none.params["api_type"] == "REST" and none.timeout == 29.0
+    h = apitimeout.simulate_timeouts(api_type="HTTP", timeout=30, rate=1.0, horizon=5.0)
+    assert h.timeout == 30.0 and h.params["api_type"] == "HTTP"
+
+
+def test_p_timeout_each_kind():
+    assert apitimeout.p_timeout("fixed", 3.0, 1.0, 2.0) == 1.0 and apitimeout.p_timeout("fixed", 2.0, 1.0, 2.0) == 0.0
+    assert apitimeout.p_timeout("exponential", 2.0, 1.0, 3.0) == pytest.approx(math.exp(-1.5))
+    # lognormal: the median is mean / sqrt(1 + cv^2), so P(L > median) = 1/2
+    assert apitimeout.p_timeout("lognormal", 5.0, 1.5, 5.0 / math.sqrt(1 + 1.5 ** 2)) == pytest.approx(0.5)
+    assert apitimeout.p_timeout("lognormal", 8.0, 1.5, 29.0) == pytest.approx(0.041898, abs=1e-6)

@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from labsim import awslambda, capstone, lambda_async, retry, tokenbucket, traffic
+from labsim import awslambda, capstone, lambda_async, retry, stepfunctions, tokenbucket, traffic
 from labsim.retry import RetryBudget, RetryPolicy
 
 
@@ -48,6 +48,9 @@ DOCUMENTED = [
                                       shards=2, parallelization_factor=5, max_retry_attempts=2,
                                       visibility_timeout=30.0, max_receive_count=3, order_bytes=1_024, poison=0.0,
                                       seed=0)),
+    (stepfunctions.simulate_map, dict(items=20_000, seconds_per_item=0.5, item_cv=0.5, chunk_size=100, mode="inline",
+                                      max_concurrency=100, workflow="standard", failure_rate=0.0, handling="none",
+                                      tolerated_failure_pct=0.0, timeout=900.0, seed=0)),
 ]
 
 

@@ -13,7 +13,8 @@ measured for every change and reported (median, p95).
 Before Run All, each chapter must also look like the book: its MyST renders (jupyterlab-myst,
 from requirements.txt): every admonition directive is an admonition box, no raw ``:::``
 directive text shows, and the ``{dropdown}`` answers stay closed until clicked; and its hidden
-assertion cells (tag ``remove-cell``, metadata ``jupyter.source_hidden``) open collapsed. After
+assertion cells (tag ``remove-cell``) and the code the site collapses (``hide-input``, ``hide-cell``)
+open collapsed (metadata ``jupyter.source_hidden``). After
 Run All they are still collapsed and have run.
 """
 
@@ -112,8 +113,10 @@ def _myst_directives(nb: dict) -> list[tuple[str, str]]:
 
 
 def _hidden_cells(nb: dict) -> list[int]:
-    """Indexes of the cells a reader should find collapsed (the remove-cell assertion cells)."""
-    return [i for i, c in enumerate(nb["cells"]) if "remove-cell" in c.get("metadata", {}).get("tags", [])]
+    """Indexes of the cells a reader should find collapsed: the remove-cell assertion cells, and the
+    code the site collapses (hide-input, hide-cell: Going deeper's code, the imports, the labs' code)."""
+    return [i for i, c in enumerate(nb["cells"])
+            if {"remove-cell", "hide-input", "hide-cell"} & set(c.get("metadata", {}).get("tags", []))]
 
 
 def _check_hidden_collapsed(page, nb: dict, when: str):
@@ -158,8 +161,9 @@ def _check_looks_like_the_book(page, nb: dict, stem: str):
     for k, title in enumerate(dropdowns):
         d = details.nth(k)
         summary, body = d.locator("summary"), d.locator(":scope > :not(summary)").first
-        # MyST's typographer renders ' as a curly apostrophe: compare the titles with straight quotes
-        assert title.replace("\u2019", "'") in summary.inner_text().replace("\u2019", "'"), \
+        # MyST's typographer renders ' as a curly apostrophe, and `code` without its backticks:
+        # compare the titles with straight quotes and no backticks
+        assert title.replace("\u2019", "'").replace("`", "") in summary.inner_text().replace("\u2019", "'"), \
             f"dropdown {k} is not titled {title!r}"
         assert not d.evaluate("d => d.open") and not body.is_visible(), f"the {title!r} dropdown is open before a click"
         summary.scroll_into_view_if_needed()

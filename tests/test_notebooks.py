@@ -147,3 +147,70 @@ def test_lite_cell_command_puts_the_setup_cell_in_a_new_chapter(tmp_path):
     setup = [c for c in cells if c["cell_type"] == "code"][0]
     assert setup.get("id") == "lite-setup" and "".join(setup["source"]) == SETUP_CELL
     assert [c for c in cells if c is not setup] == nb["cells"], "nothing else changes"
+
+
+# --- The teaching shape (issue 22; CONTRIBUTING.md §5) -------------------------------------------
+#: Pages of their own shape: the toolbox and the review (a quiz). The map of the services (MAP)
+#: follows the teaching shape, without a lab.
+OWN_SHAPE = {TOOLBOX, REVIEW}
+#: Main path (the opening, the exam core, the labs, Check yourself; Going deeper, the takeaways and
+#: closed answers excluded): "at most about 1,600 words" (issue 22), so 10% over is still "about".
+MAIN_PATH_WORDS = 1_760
+#: Words a reader must not meet: how the book is built and tested belongs in docstrings.
+DEVELOPER_TALK = ("ValueError", "the book's tests", "a test checks", "hidden cell", "nbval", "pytest")
+
+
+def _markdown(nb):
+    return "\n\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+def main_path(md):
+    """(words, numbers) of a chapter's main path: the markdown before Going deeper or the key
+    takeaways, without closed dropdowns (the answers), labels and link targets."""
+    import re
+    cut = min([m.start() for h in (r"^#+ Going deeper", r"^#+ Key takeaways") for m in [re.search(h, md, re.M)] if m]
+              or [len(md)])
+    body = re.sub(r"^(:{3,})\{dropdown\}.*?^\1\s*$", "", md[:cut], flags=re.S | re.M)
+    body = re.sub(r"^\(\S+\)=\s*$", "", body, flags=re.M)
+    body = re.sub(r"\]\([^)]*\)", "]", body)
+    body = re.sub(r"\{(term|ref|doc)\}`([^`<]*)(<[^>]*>)?`", r"\2", body)
+    return len(re.findall(r"[A-Za-z0-9][\w'’.,-]*", body)), len(re.findall(r"(?<![\w.])\d[\d,.]*", body))
+
+
+TEACHING = [p for p in NOTEBOOKS if p.name not in OWN_SHAPE]
+
+
+@pytest.mark.parametrize("path", TEACHING, ids=lambda p: p.name)
+def test_teaching_chapter_shape(path):
+    """Issue 22's shape (CONTRIBUTING.md §5): a reader's question first, the notes' bullets, learning goals, the
+    toolbox and the glossary linked from the opening (plain links: they work in JupyterLab too),
+    each lab followed by its predict-first steps (trythis.show) and their hidden check, Going
+    deeper collapsed, key takeaways for the exam with numbers, no developer talk, one sitting."""
+    import re
+    nb = json.loads(path.read_text())
+    md = _markdown(nb)
+    first = "".join(nb["cells"][0]["source"])
+    assert re.search(r"^# .+\n+\*[^*]+\?\*", first, re.M), "the page opens with a reader's question, in italics"
+    assert ":::{admonition} From the notes" in first and "Learning goals" in first
+    assert "](00_toolbox.ipynb)" in first and "](glossary.md)" in first, "plain links to the toolbox and glossary"
+    code = [("".join(c["source"]), c["metadata"].get("tags", [])) for c in nb["cells"] if c["cell_type"] == "code"]
+    labs = [m for src, _ in code for m in re.findall(r"labs\.(\w+_lab)\(", src)]
+    shown = [m for src, tags in code if "remove-cell" not in tags for m in re.findall(r'trythis\.show\("(\w+)"\)', src)]
+    checked = [m for src, tags in code if "remove-cell" in tags for m in re.findall(r'trythis\.check\("(\w+)"\)', src)]
+    assert sorted(set(labs)) == sorted(shown) == sorted(set(checked)), (labs, shown, checked)
+    assert "Going deeper" not in md or re.search(r"\{dropdown\}|hide-", json.dumps(nb)), "Going deeper is collapsed"
+    takeaways = md[md.index("Key takeaways for the exam"):]
+    bullets = re.findall(r"^- ", takeaways.split("\n#", 1)[0], re.M)
+    assert 4 <= len(bullets) <= 6, f"{len(bullets)} takeaways (4 to 6)"
+    assert re.search(r"\d", takeaways), "the takeaways carry the numbers"
+    assert not [w for w in DEVELOPER_TALK if w in md], "developer talk in the reader's text"
+    words, numbers = main_path(md)
+    MEASURED.append(f"main path {path.stem}: {words:,} words, {100 * numbers / words:.1f} numbers per 100 words")
+    assert words <= MAIN_PATH_WORDS, f"main path {words} words (about 1,600)"
+    # What the site collapses (hide-input, hide-cell) opens collapsed in JupyterLab too, which
+    # honours the cell's jupyter.source_hidden metadata, not the tag (test_live.py checks it there).
+    open_ = [src.splitlines()[0][:60] for c in nb["cells"] if c["cell_type"] == "code"
+             for src in ["".join(c["source"])]
+             if {"hide-input", "hide-cell"} & set(c["metadata"].get("tags", []))
+             and c["metadata"].get("jupyter", {}).get("source_hidden") is not True]
+    assert not open_, f"hide-input cells without jupyter.source_hidden: {open_}"

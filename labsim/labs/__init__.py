@@ -18,4 +18,6 @@ from .sns import *  # noqa: F401,F403  (chapter 7: SNS fan-out with filters, del
 from .kinesis import *  # noqa: F401,F403  (Kinesis: hot shards, consumers, a poison record)
 from .appflow import *  # noqa: F401,F403  (AppFlow: a CRM day moved to S3 by three flows)
 from .apigateway import *  # noqa: F401,F403  (API Gateway: bucket, usage plans, endpoint types)
+from .stepfunctions import *  # noqa: F401,F403  (Step Functions: chapter 1's job as a Map state)
+from .apidepth import *  # noqa: F401,F403  (API Gateway in depth: integration timeouts, the response cache)
 from .capstone import *  # noqa: F401,F403  (the capstone: one flash sale, three designs)

@@ -95,10 +95,11 @@ steps("outage_lab",
       Step(key="sns-hour-of-retries", title="An hour of SNS retries",
            values={"policy": _LONGEST_SNS_POLICY},
            ask="With the default retention, choose the SNS policy 60 retries, 60 s apart (3,600 s), the "
-               "most an HTTP/S policy allows. Against the 30-minute outage, how many messages does SNS "
-               "lose now?",
-           answer="{lost}: {late} messages arrive late instead. An outage shorter than the policy's "
-                  "retries is bridged.",
+               "most an HTTP/S policy allows. Its retries outlast the 30-minute outage. Predict: how many "
+               "messages does SNS lose now, and how many arrive late?",
+           answer="{lost} lost; {late} arrive late: the 171 the default policy lost, plus the 3 of the "
+                  "outage's last minute, which arrived late under the default policy too. An outage "
+                  "shorter than the policy's retries is bridged.",
            measure=lambda res: {"lost": res[0].books()["lost"], "late": res[0].books()["delivered_late"]},
            expect={"lost": Expect(0), "late": Expect(174)}),
       Step(key="sns-hour-outage-90", title="An outage longer than an hour",

@@ -15,4 +15,6 @@ from .kinesis import *  # noqa: F401,F403  (Kinesis: hot shards, consumers, a po
 from .appflow import *  # noqa: F401,F403  (AppFlow: a CRM day moved to S3 by three flows)
 from .toolbox import *  # noqa: F401,F403  (the toolbox page: offered load, percentiles, token bucket, books)
 from .apigateway import *  # noqa: F401,F403  (API Gateway: bucket, usage plans, endpoint types)
+from .stepfunctions import *  # noqa: F401,F403  (Step Functions: a batch job run as a Map state)
+from .apidepth import *  # noqa: F401,F403  (API Gateway in depth: integration timeouts, the response cache)
 from .capstone import *  # noqa: F401,F403  (the capstone: one flash sale, three designs)
