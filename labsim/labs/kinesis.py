@@ -255,7 +255,7 @@ steps("hot_shard_lab",
            values={"size": 5_120},
            ask="With the hot key whole again, set the record size to 5 KiB. Which limit binds now, and how "
                "much is throttled?",
-           answer="The byte limit, at about {accepted} records per second per shard (1 MiB / 5 KiB): about "
+           answer="The byte limit, at about {accepted} records per second per shard (1 MB, which the model counts as 1 MiB, over 5 KiB): about "
                   "three quarters of all puts ({throttled:.0%}) are throttled.",
            measure=lambda r: {"accepted": float(r.shard_rates()[1].mean()),
                               "throttled": r.count(_Fate.THROTTLED) / len(r.arrival)},
@@ -269,7 +269,7 @@ def _read_rate(r):
 steps("consumers_lab",
       Step(key="three-apps", title="A third application",
            values={"applications": 3},
-           ask="Raise applications to 3, all standard consumers sharing the shard's 2 MiB per second. "
+           ask="Raise applications to 3, all standard consumers sharing the shard's 2 MB per second. "
                "800 KiB per second are written. Does each application keep up?",
            answer="No: each gets a third, about {read:,} KiB per second, less than the 800 written. After "
                   "30 seconds the last record each has read is about {behind} seconds old, and the gap keeps "
@@ -279,7 +279,7 @@ steps("consumers_lab",
       Step(key="efo", title="Enhanced fan-out",
            values={"applications": 3, "fanout": "efo"},
            ask="Switch the consumer type to enhanced fan-out. Do the three applications keep up now?",
-           answer="Yes: each has its own 2 MiB per second and reads all {read:,} KiB per second, about "
+           answer="Yes: each has its own 2 MB per second and reads all {read:,} KiB per second, about "
                   "{delay_ms} ms behind.",
            measure=lambda r: {"read": _read_rate(r),
                               "delay_ms": 1e3 * float(max(np.median(d) for d in r.read_delay()))},
