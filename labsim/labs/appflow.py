@@ -52,13 +52,15 @@ steps("appflow_lab",
       Step(key="defaults", title="Hourly flows and an event flow",
            values={},
            ask="At the defaults (the scheduled flows run every 60 minutes; about 120 edits an hour), predict for "
-               "each flow: how far behind the CRM is S3 on average? And the full flow's API calls in the day: "
-               "23 of its runs finish within the day, each reading all 50,000 accounts at 200 records per call.",
+               "each flow: how far behind the CRM is S3 on average? And which flow makes the most API calls in "
+               "the day, and roughly how many times more than each of the other two?",
            answer="Both scheduled flows are about {lag_full:.0f} minutes behind (the wait for the next run), the "
-                  "event-triggered flow about {lag_event:.0f} minute. The full flow rewrites every account at "
-                  "every run: about {records_full:,} records and {calls_full:,} API calls (23 runs of 250 calls), to carry about "
-                  "{records_inc:,} edits. The incremental flow writes those edits with {calls_inc} calls; the "
-                  "event-triggered flow makes one call per edit, {calls_event:,}.",
+                  "event-triggered flow about {lag_event:.0f} minute. The full flow makes the most calls: it "
+                  "rewrites every account at every run, and 23 runs finish within the day, each reading all "
+                  "50,000 accounts at 200 records per call: 23 × 250 = {calls_full:,} calls and about "
+                  "{records_full:,} records, to carry about {records_inc:,} edits. That is about "
+                  "{full_over_event:.0f} times the event-triggered flow's {calls_event:,} (one call per edit) "
+                  "and about {full_over_inc:.0f} times the incremental flow's {calls_inc}.",
            measure=lambda res: {"lag_full": 60 * af.mean_lag_hours(res[_FULL]),
                                 "lag_incremental": 60 * af.mean_lag_hours(res[_INC]),
                                 "lag_event": 60 * af.mean_lag_hours(res[_EVENT]),
@@ -66,11 +68,14 @@ steps("appflow_lab",
                                 "calls_full": res[_FULL].api_calls,
                                 "records_inc": res[_INC].records_transferred,
                                 "calls_inc": res[_INC].api_calls,
-                                "calls_event": res[_EVENT].api_calls},
+                                "calls_event": res[_EVENT].api_calls,
+                                "full_over_event": res[_FULL].api_calls / res[_EVENT].api_calls,
+                                "full_over_inc": res[_FULL].api_calls / res[_INC].api_calls},
            expect={"lag_full": Expect(30, rel=0.15), "lag_incremental": Expect(30, rel=0.15),
                    "lag_event": Expect(1, rel=0.15), "records_full": Expect(1_000_000, rel=0.15),
                    "calls_full": Expect(5_750), "records_inc": Expect(2_600, rel=0.15),
-                   "calls_inc": Expect(32), "calls_event": Expect(3_044)}),
+                   "calls_inc": Expect(32), "calls_event": Expect(3_044),
+                   "full_over_event": Expect(2, rel=0.15), "full_over_inc": Expect(180, rel=0.15)}),
       Step(key="every-15-minutes", title="Run every 15 minutes",
            values={"interval_min": 15},
            ask="Set the schedule to every 15 minutes (from 60). How far behind the CRM are the scheduled "

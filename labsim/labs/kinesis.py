@@ -255,8 +255,8 @@ steps("hot_shard_lab",
            values={"size": 5_120},
            ask="With the hot key whole again, set the record size to 5 KiB. Which limit binds now, and how "
                "much is throttled?",
-           answer="The byte limit, at about {accepted} records per second per shard (1 MiB / 5 KiB): about "
-                  "three quarters of all puts ({throttled:.0%}) are throttled.",
+           answer="The byte limit, at about {accepted} records per second per shard (1 MB, which the model "
+                  "counts as 1 MiB, over 5 KiB): about three quarters of all puts ({throttled:.0%}) are throttled.",
            measure=lambda r: {"accepted": float(r.shard_rates()[1].mean()),
                               "throttled": r.count(_Fate.THROTTLED) / len(r.arrival)},
            expect={"accepted": Expect(205, rel=0.15), "throttled": Expect(0.75, rel=0.15)}))
@@ -269,7 +269,7 @@ def _read_rate(r):
 steps("consumers_lab",
       Step(key="three-apps", title="A third application",
            values={"applications": 3},
-           ask="Raise applications to 3, all standard consumers sharing the shard's 2 MiB per second. "
+           ask="Raise applications to 3, all standard consumers sharing the shard's 2 MB per second. "
                "800 KiB per second are written. Does each application keep up?",
            answer="No: each gets a third, about {read:,} KiB per second, less than the 800 written. After "
                   "30 seconds the last record each has read is about {behind} seconds old, and the gap keeps "
@@ -279,7 +279,7 @@ steps("consumers_lab",
       Step(key="efo", title="Enhanced fan-out",
            values={"applications": 3, "fanout": "efo"},
            ask="Switch the consumer type to enhanced fan-out. Do the three applications keep up now?",
-           answer="Yes: each has its own 2 MiB per second and reads all {read:,} KiB per second, about "
+           answer="Yes: each has its own 2 MB per second and reads all {read:,} KiB per second, about "
                   "{delay_ms} ms behind.",
            measure=lambda r: {"read": _read_rate(r),
                               "delay_ms": 1e3 * float(max(np.median(d) for d in r.read_delay()))},
@@ -357,14 +357,16 @@ steps("poison_lab",
            expect={"to_destination": Expect(1), "processed": Expect(4)}),
       Step(key="parallel-10", title="Parallel batches per shard",
            values={"bisect": True, "parallelization_factor": 10},
-           ask="Set MaximumRetryAttempts back to -1 and ParallelizationFactor to 10 (bisect still on). Is the "
-               "shard still blocked? Do more or fewer records wait than at the defaults?",
-           answer="Still blocked: its iterator age is still about {age} s, but fewer records wait. AWS documents "
+           ask="Set MaximumRetryAttempts back to -1 and ParallelizationFactor to 10 (bisect still on). Predict "
+               "directions, not numbers: is the shard still blocked? Do more or fewer records wait than at the "
+               "defaults?",
+           answer="Still blocked (in the model its iterator age is still about {age} s), but fewer records wait. "
+                  "AWS documents "
                   "that Lambda keeps the order per partition key: only the records that share a key with the "
                   "blocked batch must wait behind it. That the other keys keep flowing in the other 9 batches, "
                   "and how keys are dealt to batches, are the model's assumptions (AWS documents neither); "
-                  "in the model about {waiting} records wait. For the exam: a higher ParallelizationFactor "
-                  "narrows what a poison record blocks; it does not unblock the shard.",
+                  "the model's count, about {waiting} records waiting, rests on them. For the exam: a higher "
+                  "ParallelizationFactor narrows what a poison record blocks; it does not unblock the shard.",
            measure=lambda r: {"age": _bad(r)[1], "waiting": _bad(r)[2],
                               "other_batches": r.params["parallelization_factor"] - 1},
            expect={"age": Expect(270, rel=0.15), "waiting": Expect(150, rel=0.15), "other_batches": Expect(9)}))
