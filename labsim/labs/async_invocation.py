@@ -141,17 +141,20 @@ steps("async_lab",
       Step(key="reserved-1", title="A function that cannot keep up",
            values={"reserved_concurrency": 1},
            ask="Set the age back to 6 hours and reserved concurrency to 1. The events arrive at one per "
-               "second and run for about a second each. What happens?",
-           answer="The function cannot keep up: throttled events back off (about {throttles:,} throttles) "
-                  "and about {queued} are still queued after 20 minutes; none expires ({expired}).",
+               "second and run for about a second each. Are the throttled events lost, or do they wait? "
+               "(Predict the direction only, not the counts.)",
+           answer="They wait: the function cannot keep up, and throttled events go back to the queue and back "
+                  "off. None is lost and none expires ({expired}). In this run of the model that makes about "
+                  "{throttles:,} throttles, and about {queued} events are still queued after 20 minutes.",
            measure=lambda r: {"throttles": int(r.throttles.sum()), "queued": r.books()["in_flight"],
                               "expired": r.books()["expired"]},
            expect={"throttles": Expect(2_700, rel=0.15), "queued": Expect(25, rel=0.15), "expired": Expect(0)}),
       Step(key="reserved-1-age-15", title="Throttled, with a 15-minute age",
            values={"reserved_concurrency": 1, "max_event_age": 900},
            ask="Keep reserved concurrency 1 and set the maximum event age to 15 minutes. Do throttled "
-               "events wait for ever?",
-           answer="No: some wait longer than 15 minutes and expire, about {expired}.",
+               "events still wait for ever, or do some now expire?",
+           answer="Some expire: an event that waits longer than 15 minutes is discarded and goes to the failure "
+                  "target. In this run of the model, about {expired} do.",
            measure=lambda r: {"expired": r.books()["expired"]},
            expect={"expired": Expect(15, rel=0.15)}),
       Step(key="reserved-0", title="Reserved concurrency 0",
