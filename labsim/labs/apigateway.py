@@ -298,30 +298,12 @@ steps("endpoint_lab",
                               "internet_ms": ag.round_trip_ms(ag.distance_km("Sydney", "N. Virginia"),
                                                               ag.INTERNET_STRETCH)},
            expect={"edge": Expect(190, rel=0.15), "regional": Expect(620, rel=0.15), "backbone_ms": Expect(175, abs=3), "internet_ms": Expect(205, abs=3)}),
-      Step(key="regional", title="A Regional endpoint",
-           values={"endpoint_type": "regional"},
-           ask="Switch the endpoint type to regional. Do most requests now miss the 200 ms target, or only a few?",
-           answer="Most: about {over:.0%}, against about {edge_over:.0%} through the edge. Three internet round "
-                  "trips fit in 200 ms only for clients within about 5,000 km of the Region; every client "
-                  "farther away now pays its handshakes across the ocean.",
-           measure=lambda r: {"over": r.books()["over target"] / r.books()["sent"],
-                              "edge_over": _edge_over(r), "reach_km": _regional_reach_km(r)},
-           expect={"over": Expect(0.65, rel=0.15), "edge_over": Expect(0.1, rel=0.15),
-                   "reach_km": Expect(5_000, rel=0.05)}),
       Step(key="reused", title="Reused connections",
            values={"endpoint_type": "regional", "connection": "reused"},
-           ask="Keep regional and set the connection to reused: no handshakes, only the request's own round "
+           ask="Switch the endpoint type to regional and set the connection to reused: no handshakes, only the request's own round "
                "trip. Is the gap between Regional and edge now larger or smaller than before?",
            answer="Much smaller: a few tens of milliseconds at most (about {gap_ms:.0f} ms for the farthest "
                   "client: one internet round trip against one over the backbone). With no handshakes to "
                   "repeat, the edge saves little.",
            measure=lambda r: {"gap_ms": float(_np.nanmax(_np.abs(r.median["regional"] - r.median["edge-optimized"])))},
-           expect={"gap_ms": Expect(25, rel=0.15)}),
-      Step(key="private", title="A private endpoint",
-           values={"endpoint_type": "private", "connection": "reused"},
-           ask="Now choose private. Who is answered?",
-           answer="Only the client inside the VPC ({answered} requests); the other {unreachable:,} requests, "
-                  "from the internet, cannot reach the API.",
-           measure=lambda r: {"answered": r.books()["under target"] + r.books()["over target"],
-                              "unreachable": r.books()["unreachable"]},
-           expect={"answered": Expect(200), "unreachable": Expect(1_800)}))
+           expect={"gap_ms": Expect(25, rel=0.15)}))
