@@ -149,12 +149,18 @@ steps("timeout_lab",
            ask="Keep 10 s and let callers retry a 504 twice. Predict how many backend executions each request "
                   "now costs, and how many requests still fail.",
            answer="About {per_request:.2f} executions per request (theory (1 - p\u00b3) / (1 - p) = {theory:.2f}), "
-                  "and only about {gave_up:.1%} of requests give up. Each retry is a new execution while the "
-                  "timed-out one still runs: retries multiply the backend's load.",
+                  "and only {n_gave_up} of {requests:,} requests, about {gave_up:.1%}, give up. The theory's p\u00b3 "
+                  "is {p3:.1%}, about {expected:.0f} requests, give or take {se:.0f} (one standard error): this run "
+                  "drew fewer by chance. Each retry is a new execution while the timed-out one still runs: "
+                  "retries multiply the backend's load.",
            measure=lambda r: {"per_request": r.attempts / r.requests, "gave_up": r.share_given_up(),
-                              "theory": (1 - _p_theory(r) ** 3) / (1 - _p_theory(r))},
+                              "theory": (1 - _p_theory(r) ** 3) / (1 - _p_theory(r)),
+                              "n_gave_up": r.books()["given_up"], "requests": r.requests,
+                              "p3": _p_theory(r) ** 3, "expected": r.requests * _p_theory(r) ** 3,
+                              "se": (r.requests * _p_theory(r) ** 3 * (1 - _p_theory(r) ** 3)) ** 0.5},
            expect={"per_request": Expect(1.28, rel=0.15), "theory": Expect(1.29, rel=0.15),
-                   "gave_up": Expect(0.0074, rel=0.15)}),
+                   "gave_up": Expect(0.0074, rel=0.15), "n_gave_up": Expect(9), "requests": Expect(1_214),
+                   "p3": Expect(0.012, rel=0.15), "expected": Expect(14, rel=0.15), "se": Expect(4, rel=0.15)}),
       Step(key="http", title="An HTTP API",
            values={"api_type": "HTTP"},
            ask="Back to no retries, switch to an HTTP API (its timeout is 30 s and cannot be changed). Does "
@@ -192,9 +198,13 @@ steps("cache_lab",
            values={"ttl": 0},
            ask="Set the TTL to 0. What changes?",
            answer="Caching is off: hit ratio {hit:.0%}, the backend takes every request (about {calls:.0f} per "
-                  "second) and the median latency is about {p50_ms:.0f} ms, the backend's own.",
-           measure=lambda r: {"hit": r.hit_ratio(), "calls": r.backend_rate(), "p50_ms": 1000 * _pct(r, 50)},
-           expect={"hit": Expect(0.0), "calls": Expect(20, rel=0.15), "p50_ms": Expect(143, rel=0.15)}),
+                  "second) and the median latency is about {p50_ms:.0f} ms, the backend's own: its latency is lognormal "
+                  "with a mean of 200 ms and a coefficient of variation of 1, whose median is 200 / \u221a2 "
+                  "\u2248 {median_ms:.0f} ms.",
+           measure=lambda r: {"hit": r.hit_ratio(), "calls": r.backend_rate(), "p50_ms": 1000 * _pct(r, 50),
+                              "median_ms": 1000 * BACKEND_MEAN / (1 + BACKEND_CV ** 2) ** 0.5},
+           expect={"hit": Expect(0.0), "calls": Expect(20, rel=0.15), "p50_ms": Expect(143, rel=0.15),
+                   "median_ms": Expect(141, rel=0.01)}),
       Step(key="keys-10000", title="Many keys",
            values={"n_keys": 10_000},
            ask="Back to 300 s, spread the same requests over 10,000 keys (say a query string parameter with "
