@@ -97,7 +97,7 @@ steps("invocation_timeline_lab",
                "stream batch up to 3 records. Predict what happens to the good records that share a batch "
                "with the failing one.",
            answer="They run again with it on every retry and are given up with it: {skipped} good record "
-                  "is sent to the on-failure destination with the bad one, and the stream makes {extra} extra "
-                  "handler runs.",
+                  "is sent to the on-failure destination with the bad one. The stream makes {extra} handler runs "
+                  "more than one per record: the 2 retries of the bad record and the 2 of the good one beside it.",
            measure=lambda res: {"skipped": res["esm"].books()["batch_skipped"], "extra": res["esm"].extra_runs},
            expect={"skipped": Expect(1), "extra": Expect(4)}))
