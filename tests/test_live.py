@@ -102,7 +102,8 @@ ADMONITIONS = ("admonition", "note", "tip", "important", "hint", "seealso", "war
                "danger", "error")
 DIRECTIVE = re.compile(r"^:{3,}\{([\w-]+)\}[ \t]*(.*)$", re.M)
 #: Directive syntax that must not be visible in a rendered cell.
-RAW_MYST = re.compile(r":::|\{(?:dropdown|" + "|".join(ADMONITIONS) + r")\}")
+# A directive fence starts its line (":::" inside an ARN such as arn:aws:states:::lambda:invoke is text).
+RAW_MYST = re.compile(r"(?m)^\s*:::|\{(?:dropdown|" + "|".join(ADMONITIONS) + r")\}")
 MYST_RENDER_TIMEOUT_MS = 20_000
 
 
