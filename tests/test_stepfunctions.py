@@ -307,3 +307,13 @@ def test_simulate_map_passes_its_arguments_on():
     # the Map's failures are drawn from seed + 1 (a whole number: a Generator is refused)
     with pytest.raises(ValueError, match=r"^seed=Generator.* is not a whole number: allowed 0 or more \(a seed\)$"):
         sf.simulate_map(items=200, chunk_size=10, seed=np.random.default_rng(0))
+
+
+def test_retry_waits_are_capped_quietly():
+    """Beyond 1,000 retries the waits stop (they never matter here); a wait never exceeds a
+    Standard workflow's year, and a huge backoff overflows to that cap without a warning."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w = sf.retry_waits(5_000, 1, 100)
+    assert len(w) == 1_000 and w[0] == 1.0 and w[1] == 100.0 and w[-1] == sf.STANDARD_MAX_DURATION_S
