@@ -354,3 +354,35 @@ def test_an_empty_run_measures_quietly():
         warnings.simplefilter("error")
         assert math.isnan(none.share_504()) and math.isnan(none.share_given_up())
         assert none.wasted_work() == 0.0 and none.backend_rate() == 0.0
+
+
+def test_cache_ties_and_whole_result():
+    """Exact ties, by hand. A response stored at 0.5 s answers a request at 0.5 s (age 0). Two
+    misses at 0 s (TTL from the request, both expiring at 5 s) store responses at 0.5 and 1 s: the
+    first stored is kept, so the hit at 2 s is 1.5 s old."""
+    r = apicache.simulate_cache([0.0, 0.5], [0, 0], ttl=1.0, backend_latency=0.5)
+    assert r.hit.tolist() == [False, True] and r.age.tolist() == [0.0, 0.0]
+    r = apicache.simulate_cache([0.0, 0.0, 2.0], [3, 3, 3], ttl=5.0, backend_latency=[0.5, 1.0, 0.25],
+                                ttl_start="request", horizon=4.0)
+    assert r.hit.tolist() == [False, False, True] and r.age[2] == 1.5 and r.backend_calls == 2
+    assert r.arrivals.tolist() == [0.0, 0.0, 2.0] and r.keys.tolist() == [3, 3, 3] and r.horizon == 4.0
+    assert r.params == {"ttl": 5.0, "hit_latency": 0.005, "ttl_start": "request"}
+    assert r.latency.tolist() == [0.5, 1.0, 0.005]
+    # a horizon may equal the last arrival only when that is 0
+    assert apicache.simulate_cache([0.0], [0], horizon=0.0).horizon == 0.0
+    with pytest.raises(ValueError, match=r"^horizon=0.5 is out of range: allowed more than 0.5 \(after the last arrival\)$"):
+        apicache.simulate_cache([0.5], [0], horizon=0.5)
+    assert apicache.simulate_cache([0.5], [0], horizon=0.75).backend_rate() == 1 / 0.75
+
+
+def test_cache_array_messages_and_quiet_empty_run():
+    import warnings
+    for lat, shown in (([0.1, 29.5], "29.5"), ([0.1, -1.0], "-1")):
+        with pytest.raises(ValueError, match=rf"^backend_latency has a value out of range \({shown}\): allowed 0 to 29$"):
+            apicache.simulate_cache([0.0, 1.0], [0, 0], backend_latency=lat)
+    assert apicache.simulate_cache([0.0, 1.0], [0, 1], backend_latency=[0.0, 29.0]).latency.tolist() == [0.0, 29.0]
+    with pytest.raises(ValueError, match=r"^arrivals must be sorted in increasing order"):
+        apicache.simulate_cache([1.0, 0.0], [0, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isnan(apicache.simulate_cache([], np.array([], int)).hit_ratio())

@@ -184,6 +184,7 @@ def test_run_map_and_theory_errors():
 def test_defaults_of_the_theory_helpers():
     assert sf.effective_concurrency() == 40 and sf.map_wall_time() == 1.0
     assert sf.map_wall_time(0, 3, 5.0) == 0.0 and sf.map_wall_time(7, 2) == 4.0
+    assert sf.map_wall_time(7) == 7.0                      # one slot by default
 
 
 def test_an_inline_map_cut_short_by_a_failure_exactly():
