@@ -386,3 +386,10 @@ def test_cache_array_messages_and_quiet_empty_run():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert math.isnan(apicache.simulate_cache([], np.array([], int)).hit_ratio())
+
+
+def test_cache_and_theory_defaults():
+    """The documented defaults: a 50 ms backend, a 300 s TTL; the theory over keys is uniform by default."""
+    r = apicache.simulate_cache([0.0, 300.04, 300.1], [0, 0, 0])     # the entry lives 0.05 s to 300.05 s
+    assert r.latency.tolist() == [0.05, 0.005, 0.05] and r.hit.tolist() == [False, True, False]
+    assert apicache.hit_ratio_keys(50.0, 1.0, 25) == apicache.hit_ratio_keys(50.0, 1.0, 25, 0.0)

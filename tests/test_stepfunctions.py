@@ -287,6 +287,7 @@ def test_items_and_iteration_bounds():
     with pytest.raises(ValueError, match=r"^durations: 100,001 iterations is out of range: allowed at most "
                                          r"100,000 \(simulation bound\)$"):
         sf.run_map(np.ones(sf.MAX_ITERATIONS + 1))
+    assert sf.simulate_map(items=100_000, chunk_size=1, mode="distributed", max_concurrency=100_000).iterations == 100_000
     with pytest.raises(ValueError, match=r"^chunk_size=1 is out of range: 100,001 iterations; allowed at most "
                                          r"100,000 \(simulation bound\)$"):
         sf.simulate_map(items=100_001, chunk_size=1)
