@@ -167,8 +167,7 @@ def zipf_keys(n: int, n_keys: int, skew: float, rng) -> np.ndarray:
     n_keys = check_int("n_keys", n_keys, 1, 1_000_000, why="distinct cache keys, the model's limit")
     skew = check_number("skew", skew, 0, 3, why="0 is uniform")
     rng = traffic._rng(rng, "rng")
-    w = 1.0 / np.arange(1, n_keys + 1) ** skew
-    return rng.choice(n_keys, size=n, p=w / w.sum())
+    return rng.choice(n_keys, size=n, p=key_weights(n_keys, skew))
 
 
 def hit_ratio_one_key(rate: float, ttl: float) -> float:

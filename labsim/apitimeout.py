@@ -82,7 +82,7 @@ class TimeoutResult:
 
     def backend_busy(self, grid) -> np.ndarray:
         """Backend executions in progress at each time of ``grid`` (offered load, in use)."""
-        o = np.argsort(self.attempt_start, kind="stable")
+        o = np.argsort(self.attempt_start)                 # in_progress needs the starts sorted
         start = self.attempt_start[o]
         return traffic.in_progress(start, start + self.attempt_latency[o], grid)
 

@@ -196,6 +196,7 @@ def run_map(durations, items=None, *, mode: str = "inline", max_concurrency: int
     counts = np.ones(n) if items is None else check_array("items", items, 0.0, None, sorted_=False)
     if len(counts) != n or not np.all(counts == np.round(counts)):
         raise ValueError(f"items must be {n:,} whole numbers, one per iteration, got {items!r:.80}")
+    mode = check_choice("mode", mode, MODES)
     c = effective_concurrency(mode, max_concurrency)
     workflow = check_choice("workflow", workflow, WORKFLOWS)
     p = check_number("failure_rate", failure_rate, 0, 1, hi_open=True, why="each attempt's chance of failing")
@@ -236,10 +237,9 @@ def run_map(durations, items=None, *, mode: str = "inline", max_concurrency: int
     fail_time, reason = math.inf, ""
     bad = np.flatnonzero(outcome == FAILED)
     if len(bad):
-        order = bad[np.argsort(end[bad], kind="stable")]
         allowed = 0 if mode == "inline" else math.floor(tol / 100 * n + 1e-9)
-        if len(order) > allowed:
-            fail_time = float(end[order[allowed]])
+        if len(bad) > allowed:                      # the Map fails when the (allowed + 1)-th failure ends
+            fail_time = float(np.sort(end[bad])[allowed])
             reason = ("an iteration failed" if mode == "inline" else
                       f"failed items exceeded the tolerated {tol:g}%")
     if workflow == "express" and mode == "inline" and (end.max(initial=0.0) > EXPRESS_MAX_DURATION_S) \
@@ -257,7 +257,7 @@ def run_map(durations, items=None, *, mode: str = "inline", max_concurrency: int
         start = np.where(never, np.nan, start)
         end = np.where(never, np.nan, end)
     return MapResult(start, end, work, counts.astype(int), attempts.astype(int), outcome.astype(np.int8),
-                     check_choice("mode", mode, MODES), workflow, handling, c, map_failed,
+                     mode, workflow, handling, c, map_failed,
                      fail_time, reason, int(max_concurrency), tol)
 
 

@@ -303,3 +303,93 @@ def test_p_timeout_each_kind():
     # lognormal: the median is mean / sqrt(1 + cv^2), so P(L > median) = 1/2
     assert apitimeout.p_timeout("lognormal", 5.0, 1.5, 5.0 / math.sqrt(1 + 1.5 ** 2)) == pytest.approx(0.5)
     assert apitimeout.p_timeout("lognormal", 8.0, 1.5, 29.0) == pytest.approx(0.041898, abs=1e-6)
+
+
+def test_timeout_defaults_params_and_messages():
+    """The documented defaults (20 requests/s for 60 s, REST 29 s, lognormal mean 5 s CV 1.5, no
+    retries, 1 s backoff, seed 0), the parameters kept with the result, and whole messages."""
+    d = apitimeout.simulate_timeouts()
+    e = apitimeout.simulate_timeouts(rate=20.0, horizon=60.0, api_type="REST", timeout=29.0, latency_kind="lognormal",
+                                     mean_latency=5.0, latency_cv=1.5, retries=0, backoff=1.0, seed=0)
+    assert np.array_equal(d.arrivals, e.arrivals) and np.array_equal(d.attempt_latency, e.attempt_latency)
+    assert d.horizon == 60.0 and d.attempts == d.requests and d.backend_rate() == d.attempts / 60.0
+    assert d.params == {"api_type": "REST", "timeout": 29.0, "latency_kind": "lognormal", "mean_latency": 5.0,
+                        "latency_cv": 1.5, "retries": 0, "backoff": 1.0, "seed": 0}
+    assert apitimeout.check_timeout() == 29.0 and apitimeout.check_timeout("REST", 0.05) == 0.05
+    with pytest.raises(ValueError, match=r"^timeout=31 is out of range: allowed 30 to 30 \(an HTTP API's integration "
+                                         r"timeout is 30 s and cannot be changed\)$"):
+        apitimeout.check_timeout("HTTP", 31)
+    # the theory's timeout: any positive number of seconds
+    assert apitimeout.p_timeout("exponential", 1.0, 1.0, 0.5) == pytest.approx(math.exp(-0.5))
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match=rf"^timeout={bad} is out of range: allowed more than 0$"):
+            apitimeout.p_timeout("exponential", 1.0, 1.0, bad)
+
+
+def test_timeout_mixed_exact_measures():
+    """Fixed 2 s latency behind a 1.5 s timeout with 1 retry: both attempts time out; with a 2.5 s
+    timeout none does. A fixed latency gives exact shares; the waits' percentiles are exact."""
+    r = apitimeout.simulate_timeouts(rate=2.0, horizon=20.0, timeout=1.5, latency_kind="fixed", mean_latency=2.0,
+                                     retries=1, backoff=0.25, seed=2)
+    assert r.share_504() == 1.0 and r.attempts == 2 * r.requests and r.backend_rate() == r.attempts / 20.0
+    assert r.wait_percentiles((50, 99)) == {50: 1.5 + 0.25 + 1.5, 99: 1.5 + 0.25 + 1.5}
+    assert np.allclose(r.backend_busy(np.array([-1.0])), 0.0)
+    ok = apitimeout.simulate_timeouts(rate=2.0, horizon=20.0, timeout=2.5, latency_kind="fixed", mean_latency=2.0,
+                                      retries=1, seed=2)
+    assert ok.share_504() == 0.0 and ok.share_given_up() == 0.0 and ok.wasted_work() == 0.0
+    assert ok.wait_percentiles() == {50: 2.0, 95: 2.0, 99: 2.0}
+    # exponential latencies: the 504 share is the share of attempts over the timeout, exactly
+    x = apitimeout.simulate_timeouts(rate=5.0, horizon=20.0, timeout=1.0, latency_kind="exponential",
+                                     mean_latency=1.0, retries=2, seed=3)
+    assert x.share_504() == pytest.approx((x.attempt_latency > 1.0).mean())
+    assert x.wasted_work() == pytest.approx(x.attempt_latency[x.attempt_latency > 1.0].sum() / x.attempt_latency.sum())
+    assert x.share_given_up() == pytest.approx(1 - x.answered.mean()) and 0 < x.share_given_up() < x.share_504()
+
+
+def test_an_empty_run_measures_quietly():
+    """No requests: the shares are NaN (nothing to measure), the wasted work 0, and no warning."""
+    import warnings
+    none = apitimeout.simulate_timeouts(rate=0.0, horizon=5.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isnan(none.share_504()) and math.isnan(none.share_given_up())
+        assert none.wasted_work() == 0.0 and none.backend_rate() == 0.0
+
+
+def test_cache_ties_and_whole_result():
+    """Exact ties, by hand. A response stored at 0.5 s answers a request at 0.5 s (age 0). Two
+    misses at 0 s (TTL from the request, both expiring at 5 s) store responses at 0.5 and 1 s: the
+    first stored is kept, so the hit at 2 s is 1.5 s old."""
+    r = apicache.simulate_cache([0.0, 0.5], [0, 0], ttl=1.0, backend_latency=0.5)
+    assert r.hit.tolist() == [False, True] and r.age.tolist() == [0.0, 0.0]
+    r = apicache.simulate_cache([0.0, 0.0, 2.0], [3, 3, 3], ttl=5.0, backend_latency=[0.5, 1.0, 0.25],
+                                ttl_start="request", horizon=4.0)
+    assert r.hit.tolist() == [False, False, True] and r.age[2] == 1.5 and r.backend_calls == 2
+    assert r.arrivals.tolist() == [0.0, 0.0, 2.0] and r.keys.tolist() == [3, 3, 3] and r.horizon == 4.0
+    assert r.params == {"ttl": 5.0, "hit_latency": 0.005, "ttl_start": "request"}
+    assert r.latency.tolist() == [0.5, 1.0, 0.005]
+    # a horizon may equal the last arrival only when that is 0
+    assert apicache.simulate_cache([0.0], [0], horizon=0.0).horizon == 0.0
+    with pytest.raises(ValueError, match=r"^horizon=0.5 is out of range: allowed more than 0.5 \(after the last arrival\)$"):
+        apicache.simulate_cache([0.5], [0], horizon=0.5)
+    assert apicache.simulate_cache([0.5], [0], horizon=0.75).backend_rate() == 1 / 0.75
+
+
+def test_cache_array_messages_and_quiet_empty_run():
+    import warnings
+    for lat, shown in (([0.1, 29.5], "29.5"), ([0.1, -1.0], "-1")):
+        with pytest.raises(ValueError, match=rf"^backend_latency has a value out of range \({shown}\): allowed 0 to 29$"):
+            apicache.simulate_cache([0.0, 1.0], [0, 0], backend_latency=lat)
+    assert apicache.simulate_cache([0.0, 1.0], [0, 1], backend_latency=[0.0, 29.0]).latency.tolist() == [0.0, 29.0]
+    with pytest.raises(ValueError, match=r"^arrivals must be sorted in increasing order"):
+        apicache.simulate_cache([1.0, 0.0], [0, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isnan(apicache.simulate_cache([], np.array([], int)).hit_ratio())
+
+
+def test_cache_and_theory_defaults():
+    """The documented defaults: a 50 ms backend, a 300 s TTL; the theory over keys is uniform by default."""
+    r = apicache.simulate_cache([0.0, 300.04, 300.1], [0, 0, 0])     # the entry lives 0.05 s to 300.05 s
+    assert r.latency.tolist() == [0.05, 0.005, 0.05] and r.hit.tolist() == [False, True, False]
+    assert apicache.hit_ratio_keys(50.0, 1.0, 25) == apicache.hit_ratio_keys(50.0, 1.0, 25, 0.0)
