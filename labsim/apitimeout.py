@@ -28,14 +28,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import traffic
+from . import apigateway, traffic
 from .validation import check_choice, check_int, check_number
 
 #: Integration timeout (seconds) by API type: REST 0.05 to 29 s by default, HTTP API 30 s fixed.
-REST_TIMEOUT_MIN_S = 0.05
-REST_TIMEOUT_DEFAULT_S = 29.0
-HTTP_TIMEOUT_S = 30.0
-API_TYPES = ("REST", "HTTP")
+REST_TIMEOUT_MIN_S, REST_TIMEOUT_DEFAULT_S = apigateway.INTEGRATION_TIMEOUT_RANGE["REST"]
+HTTP_TIMEOUT_S = apigateway.INTEGRATION_TIMEOUT_RANGE["HTTP"][1]     # an HTTP API's maximum (and default)
+API_TYPES = apigateway.API_TYPES
 MAX_RETRIES = 10
 
 
@@ -113,14 +112,13 @@ def _check_latency(latency_kind, mean_latency, latency_cv) -> tuple:
 
 
 def check_timeout(api_type: str = "REST", timeout: float = REST_TIMEOUT_DEFAULT_S) -> float:
-    """The integration timeout allowed for ``api_type``: REST 0.05 to 29 s (the default quota),
-    HTTP exactly 30 s."""
+    """The integration timeout allowed for ``api_type`` at its default quota, by the ranges of
+    :data:`labsim.apigateway.INTEGRATION_TIMEOUT_RANGE`: REST 0.05 to 29 s, HTTP 0.05 to 30 s."""
     api_type = check_choice("api_type", api_type, API_TYPES)
-    if api_type == "HTTP":
-        return check_number("timeout", timeout, HTTP_TIMEOUT_S, HTTP_TIMEOUT_S,
-                            why="an HTTP API's integration timeout is 30 s and cannot be changed")
-    return check_number("timeout", timeout, REST_TIMEOUT_MIN_S, REST_TIMEOUT_DEFAULT_S,
-                        why="a REST API's integration timeout: 50 ms to 29 s by default")
+    lo, hi = apigateway.INTEGRATION_TIMEOUT_RANGE[api_type]
+    why = ("an HTTP API's range, which cannot be raised" if api_type == "HTTP"
+           else "a REST API's default range; only a Regional or private REST API can have it raised")
+    return check_number("timeout", timeout, lo, hi, why=why)
 
 
 def simulate_timeouts(rate: float = 20.0, horizon: float = 60.0, *, api_type: str = "REST",

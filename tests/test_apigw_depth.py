@@ -159,11 +159,13 @@ def test_the_backend_keeps_working_after_a_504():
         assert r.waited[i] == pytest.approx(2.0 + 0.5 + lat2)
 
 
-def test_http_api_timeout_is_fixed_and_rest_is_bounded():
-    assert apitimeout.check_timeout("HTTP", 30) == 30.0
-    with pytest.raises(ValueError, match=r"timeout=29 is out of range.*cannot be changed"):
-        apitimeout.check_timeout("HTTP", 29)
-    with pytest.raises(ValueError, match=r"timeout=30 is out of range.*50 ms to 29 s"):
+def test_http_api_timeout_is_bounded_and_rest_is_bounded():
+    """The ranges of chapter 10's check (labsim.apigateway): HTTP 0.05 to 30 s, never raised; REST
+    0.05 to 29 s at its default quota."""
+    assert apitimeout.check_timeout("HTTP", 30) == 30.0 and apitimeout.check_timeout("HTTP", 29) == 29.0
+    with pytest.raises(ValueError, match=r"timeout=31 is out of range.*cannot be raised"):
+        apitimeout.check_timeout("HTTP", 31)
+    with pytest.raises(ValueError, match=r"timeout=30 is out of range.*default range"):
         apitimeout.simulate_timeouts(timeout=30)
     with pytest.raises(ValueError, match="retries=11 is out of range"):
         apitimeout.simulate_timeouts(retries=11)
@@ -316,8 +318,8 @@ def test_timeout_defaults_params_and_messages():
     assert d.params == {"api_type": "REST", "timeout": 29.0, "latency_kind": "lognormal", "mean_latency": 5.0,
                         "latency_cv": 1.5, "retries": 0, "backoff": 1.0, "seed": 0}
     assert apitimeout.check_timeout() == 29.0 and apitimeout.check_timeout("REST", 0.05) == 0.05
-    with pytest.raises(ValueError, match=r"^timeout=31 is out of range: allowed 30 to 30 \(an HTTP API's integration "
-                                         r"timeout is 30 s and cannot be changed\)$"):
+    with pytest.raises(ValueError, match=r"^timeout=31 is out of range: allowed 0\.05 to 30 \(an HTTP API's range, "
+                                         r"which cannot be raised\)$"):
         apitimeout.check_timeout("HTTP", 31)
     # the theory's timeout: any positive number of seconds
     assert apitimeout.p_timeout("exponential", 1.0, 1.0, 0.5) == pytest.approx(math.exp(-0.5))

@@ -27,7 +27,8 @@ SKEWS = (0.0, 1.0, 1.5)
 
 
 def timeout_model(api_type, timeout, mean_latency, latency_cv, retries):
-    """An HTTP API's timeout is 30 s whatever the REST control says (the control is still checked)."""
+    """An HTTP API runs at its maximum (and default) timeout, 30 s, whatever the REST control says (the
+    control is still checked)."""
     api_type = check_choice("api_type", api_type, at.API_TYPES)
     timeout = at.check_timeout("REST", timeout)
     used = at.HTTP_TIMEOUT_S if api_type == "HTTP" else timeout
@@ -40,7 +41,7 @@ def timeout_view(r, api_type, timeout, mean_latency, latency_cv, retries):
     p = at.p_timeout("lognormal", mean_latency, latency_cv, r.timeout)
     w = r.wait_percentiles((50, 99))
     b = r.books()
-    which = ("an HTTP API: 30 s, fixed" if api_type == "HTTP" else f"a REST API set to {r.timeout:g} s")
+    which = ("an HTTP API at its maximum, 30 s" if api_type == "HTTP" else f"a REST API set to {r.timeout:g} s")
     text = (f"Integration timeout of {which}; backend latency lognormal, mean {mean_latency:g} s, CV {latency_cv:g}; "
             f"{b['requests']:,} requests in {TIMEOUT_HORIZON:g} s, "
             + (f"up to {retries} retr{'y' if retries == 1 else 'ies'} after a 504. " if retries else "no retries. ")
